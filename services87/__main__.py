@@ -1,0 +1,3 @@
+from services87.cli import main
+
+raise SystemExit(main())

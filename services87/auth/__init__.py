@@ -1,0 +1,5 @@
+"""Principals, tickets, passwords, bearer tokens and application tokens: one layer every protocol uses."""
+
+from services87.auth.service import AuthError, AuthService, Principal
+
+__all__ = ["AuthError", "AuthService", "Principal"]

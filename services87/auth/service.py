@@ -1,0 +1,206 @@
+"""Authentication service shared by SOAP (SoPrincipal + Credentials header), REST, Genesys and GWS.
+
+* Tickets: ``7T:`` + 32 random bytes (url-safe base64); only their SHA-256 is stored; they expire after
+  ``ticket_lifetime`` and can be revoked.
+* Bearer tokens: HS256 JWTs (``sub`` = user id, ``exp``, ``jti``) signed with ``token_secret`` (or a random
+  secret kept in the database); refresh tokens are opaque like tickets.
+* Application tokens: checked only when ``installation = "online"``, as the vendor's Online mode does.
+All blocking (database, Argon2); call off the reactor thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+import jwt
+
+from services87.auth.passwords import verify_password
+from services87.engine.model import NotFound, User
+from services87.engine.store import Store, TicketStore
+
+
+class AuthError(Exception):
+    """A typed authentication failure. ``kind`` names it for every protocol's error format."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    scheme: str  # password / ticket / bearer / implicit / session
+    ticket: str | None = None
+
+
+class AuthService:
+    def __init__(self, store: Store, settings, clock=time.time):
+        self.store = store
+        self.tickets = TicketStore(store)
+        self.settings = settings
+        self.clock = clock
+        secret = settings.token_secret or store.set_meta_default("token_secret", secrets.token_hex(32))
+        self._secret = secret.encode()
+        self._failures: dict[str, deque] = defaultdict(deque)
+        self._fail_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ throttling
+    MAX_FAILURES = 10
+    FAILURE_WINDOW = 300.0
+
+    def _throttled(self, *keys: str) -> bool:
+        now = self.clock()
+        with self._fail_lock:
+            for key in keys:
+                q = self._failures[key]
+                while q and q[0] < now - self.FAILURE_WINDOW:
+                    q.popleft()
+                if len(q) >= self.MAX_FAILURES:
+                    return True
+        return False
+
+    def _record_failure(self, *keys: str) -> None:
+        now = self.clock()
+        with self._fail_lock:
+            for key in keys:
+                self._failures[key].append(now)
+
+    # ------------------------------------------------------------------ passwords
+    def authenticate_password(self, login: str | None, password: str | None, address: str = "") -> User:
+        login = (login or "").strip()
+        keys = ("user:" + login.lower(), "addr:" + address) if address else ("user:" + login.lower(),)
+        if self._throttled(*keys):
+            raise AuthError("TooManyAttempts", "Too many failed log-in attempts; try again later")
+        found = self.store.password_hash(login) if login else None
+        if not verify_password(found[1] if found else None, password or "") or not found:
+            self._record_failure(*keys)
+            raise AuthError("InvalidCredentials", "Unknown user name or wrong password")
+        return self.store.get_user(found[0])
+
+    # ------------------------------------------------------------------ tickets
+    @staticmethod
+    def _digest(token: str) -> str:
+        return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def issue_ticket(self, user: User) -> str:
+        ticket = "7T:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        now = int(self.clock())
+        self.tickets.add(self._digest(ticket), user.id, now, now + self.settings.ticket_lifetime, "ticket")
+        return ticket
+
+    def validate_ticket(self, ticket: str | None) -> Principal:
+        if not ticket or not ticket.strip():
+            raise AuthError("NoTicket", "No ticket: log in through SoPrincipal first")
+        ticket = ticket.strip()
+        row = self.tickets.get(self._digest(ticket), "ticket") if len(ticket) < 512 else None
+        if row is None:
+            raise AuthError("InvalidTicket", "The ticket is not valid")
+        if row["revoked"]:
+            raise AuthError("InvalidTicket", "The ticket has been revoked")
+        if row["expires_ts"] <= self.clock():
+            raise AuthError("ExpiredTicket", "The ticket has expired; log in again")
+        return Principal(self._active_user(row["user_id"]), "ticket", ticket)
+
+    def revoke_ticket(self, ticket: str) -> bool:
+        return self.tickets.revoke(self._digest(ticket.strip()))
+
+    def _active_user(self, user_id: int) -> User:
+        try:
+            user = self.store.get_user(user_id)
+        except NotFound:
+            raise AuthError("InvalidTicket", "The user no longer exists") from None
+        if not user.active:
+            raise AuthError("UserInactive", "The user is not active")
+        return user
+
+    # ------------------------------------------------------------------ bearer tokens
+    def issue_tokens(self, user: User) -> dict:
+        now = int(self.clock())
+        lifetime = self.settings.access_token_lifetime
+        access = jwt.encode({"sub": str(user.id), "login": user.login, "iat": now, "exp": now + lifetime,
+                             "jti": secrets.token_hex(8), "iss": "services87"}, self._secret, algorithm="HS256")
+        refresh = "RT:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        self.tickets.add(self._digest(refresh), user.id, now, now + self.settings.refresh_token_lifetime, "refresh")
+        return {"access_token": access, "token_type": "bearer", "expires_in": lifetime,
+                "refresh_token": refresh, "scope": "*"}
+
+    def validate_access_token(self, token: str | None) -> Principal:
+        if not token:
+            raise AuthError("InvalidToken", "No access token")
+        try:
+            claims = jwt.decode(token.strip(), self._secret, algorithms=["HS256"], issuer="services87",
+                                options={"require": ["exp", "sub"]}, leeway=0)
+        except jwt.ExpiredSignatureError:
+            raise AuthError("ExpiredToken", "The access token has expired") from None
+        except jwt.PyJWTError:
+            raise AuthError("InvalidToken", "The access token is not valid") from None
+        try:
+            uid = int(claims["sub"])
+        except (TypeError, ValueError):
+            raise AuthError("InvalidToken", "The access token is not valid") from None
+        if self.tickets.get(self._digest("jti:" + str(claims.get("jti"))), "revoked-jti"):
+            raise AuthError("InvalidToken", "The access token has been revoked")
+        return Principal(self._active_user(uid), "bearer", token)
+
+    def revoke_access_token(self, token: str) -> None:
+        claims = jwt.decode(token, self._secret, algorithms=["HS256"], options={"verify_exp": False})
+        self.tickets.add(self._digest("jti:" + str(claims.get("jti"))), int(claims["sub"]), int(self.clock()),
+                         int(claims["exp"]), "revoked-jti")
+
+    def refresh(self, refresh_token: str | None) -> dict:
+        row = self.tickets.get(self._digest((refresh_token or "").strip()), "refresh") if refresh_token else None
+        if row is None or row["revoked"] or row["expires_ts"] <= self.clock():
+            raise AuthError("InvalidGrant", "The refresh token is not valid")
+        self.tickets.revoke(row["hash"])  # refresh tokens are single-use
+        return self.issue_tokens(self._active_user(row["user_id"]))
+
+    # ------------------------------------------------------------------ clients, keys, app tokens
+    def check_client(self, client_id: str | None, client_secret: str | None) -> bool:
+        given = f"{client_id or ''}:{client_secret or ''}".encode()
+        ok = False
+        for entry in self.settings.oauth_clients:
+            ok |= hmac.compare_digest(entry.encode(), given)
+        return ok
+
+    def check_api_key(self, key: str | None) -> bool:
+        ok = False
+        for k in self.settings.api_keys:
+            ok |= hmac.compare_digest(k.encode(), (key or "").encode())
+        return bool(key) and ok
+
+    @property
+    def app_tokens_required(self) -> bool:
+        return self.settings.installation == "online"
+
+    def check_application_token(self, token: str | None) -> None:
+        """Online installations require a registered application token; on-site ones do not check it."""
+        if not self.app_tokens_required:
+            return
+        if not token:
+            raise AuthError("MissingApplicationToken", "Application tokens must be specified when calling an Online installation")
+        ok = False
+        for t in self.settings.application_tokens:
+            ok |= hmac.compare_digest(t.encode(), token.strip().encode())
+        if not ok:
+            raise AuthError("InvalidApplicationToken", "The application token is not registered")
+
+    def authenticate_implicit(self, headers: dict[str, str]) -> User:
+        name = self.settings.implicit_auth_header
+        if not name:
+            raise AuthError("ImplicitAuthenticationDisabled", "Implicit authentication is not enabled on this server")
+        login = headers.get(name.lower()) or headers.get(name)
+        if not login:
+            raise AuthError("InvalidCredentials", f"No {name} header from the trusted proxy")
+        user = self.store.find_user(login.strip())
+        if user is None or not user.active:
+            raise AuthError("InvalidCredentials", "Unknown user")
+        return user

@@ -1,0 +1,36 @@
+"""A reusable Bayeux 1.0 (CometD) server on Twisted.
+
+Long-polling and WebSocket transports, bounded per-session queues, session
+sweeping, and hooks for authentication and authorisation. It knows nothing
+about the application that uses it.
+
+    from twisted.internet import reactor
+    from services87.bayeux import BayeuxServer, BayeuxSettings
+
+    bayeux = BayeuxServer(reactor, BayeuxSettings(session_cookie_name="STATISTICS_SESSIONID"))
+    root.putChild(b"notifications", bayeux.resource())
+    bayeux.publish("/statistics/v3/service", {"serviceState": "AVAILABLE"})
+
+See docs/bayeux.md.
+"""
+
+from .channel import ChannelId, InvalidChannel
+from .errors import BayeuxError, Denied, format_error
+from .hooks import BayeuxHooks, RequestInfo
+from .server import BatchOutcome, BayeuxServer
+from .session import Session
+from .settings import BayeuxSettings
+
+__all__ = [
+    "BatchOutcome",
+    "BayeuxError",
+    "BayeuxHooks",
+    "BayeuxServer",
+    "BayeuxSettings",
+    "ChannelId",
+    "Denied",
+    "InvalidChannel",
+    "RequestInfo",
+    "Session",
+    "format_error",
+]

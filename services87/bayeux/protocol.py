@@ -1,0 +1,101 @@
+"""Wire helpers shared by the transports: decoding batches, encoding replies,
+building error replies."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from typing import Any
+from urllib.parse import parse_qs
+
+from .errors import BayeuxError
+
+BAYEUX_VERSION = "1.0"
+
+#: Channel used for replies to input that has no usable channel of its own
+#: (unparseable body, non-object item, missing channel).
+ERROR_CHANNEL = "/meta/error"
+
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+
+
+class BatchError(BayeuxError):
+    """The request as a whole is unacceptable; *http_status* is the HTTP
+    status the long-polling transport answers with."""
+
+    def __init__(self, http_status: int, code: int, message: str) -> None:
+        super().__init__(code, message)
+        self.http_status = http_status
+
+
+def new_token(nbytes: int = 20) -> str:
+    """A random, URL- and cookie-safe identifier (``nbytes`` of entropy)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def valid_token(value: str | None) -> bool:
+    """Whether a client-supplied cookie value looks like one of our tokens."""
+    return bool(value) and _TOKEN_RE.match(value) is not None  # type: ignore[arg-type]
+
+
+def decode_batch(body: bytes | str, *, max_size: int, max_batch: int) -> list[Any]:
+    """Parse a request body into a list of (not yet validated) messages.
+
+    Accepts a JSON array or a single JSON object, and also the
+    ``message=<json>`` form encoding used by some old clients.
+
+    :raises BatchError: the body is too large, not JSON, empty or too long
+    """
+    if len(body) > max_size:
+        raise BatchError(413, 413, "Message too large")
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError:
+        raise BatchError(400, 400, "Malformed JSON") from None
+    stripped = text.lstrip()
+    if stripped.startswith("message="):
+        values = parse_qs(stripped, max_num_fields=1).get("message") or [""]
+        stripped = values[0]
+    try:
+        data = json.loads(stripped)
+    except (ValueError, RecursionError):
+        raise BatchError(400, 400, "Malformed JSON") from None
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise BatchError(400, 400, "Empty message batch")
+    if len(items) > max_batch:
+        raise BatchError(413, 413, "Too many messages in batch")
+    return items
+
+
+def encode(messages: list[dict[str, Any]]) -> bytes:
+    """Serialise a reply batch."""
+    return json.dumps(messages, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+
+
+def error_reply(message: Any, error: BayeuxError) -> dict[str, Any]:
+    """Build a ``successful: false`` reply to *message* (which may be any JSON
+    value) echoing its ``channel``, ``id``, ``clientId`` and ``subscription``
+    where those are usable."""
+    reply: dict[str, Any] = {"channel": ERROR_CHANNEL}
+    if isinstance(message, dict):
+        channel = message.get("channel")
+        if isinstance(channel, str) and channel:
+            reply["channel"] = channel
+        for key in ("id", "clientId"):
+            value = message.get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                reply[key] = value
+        if "subscription" in message and isinstance(message["subscription"], (str, list)):
+            reply["subscription"] = message["subscription"]
+    reply["successful"] = False
+    reply["error"] = error.error
+    if error.advice:
+        reply["advice"] = dict(error.advice)
+    return reply
+
+
+def batch_error_reply(error: BayeuxError) -> list[dict[str, Any]]:
+    """The reply body for a request that could not be split into messages."""
+    return [error_reply(None, error)]

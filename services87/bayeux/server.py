@@ -1,0 +1,487 @@
+"""The transport-neutral Bayeux 1.0 server core.
+
+:class:`BayeuxServer` owns the sessions, the subscription index and the held
+``/meta/connect`` requests. Transports (:mod:`.longpolling`,
+:mod:`.websocket`) decode request bodies into message lists, hand them to
+:meth:`BayeuxServer.process` and write back what it returns.
+
+Everything here runs on the reactor thread; the public methods
+(:meth:`~BayeuxServer.deliver`, :meth:`~BayeuxServer.publish`, ...) must be
+called from it too (use ``reactor.callFromThread`` from worker threads).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from .channel import META_PREFIX, ChannelId
+from .errors import BayeuxError, Denied
+from .hooks import BayeuxHooks, RequestInfo
+from .protocol import BAYEUX_VERSION, error_reply, new_token
+from .session import HeldConnect, Session
+from .settings import BayeuxSettings
+
+log = Logger()
+
+#: Reason codes passed to ``on_session_removed``.
+REMOVAL_REASONS = ("disconnect", "expired", "removed", "reset", "stop")
+
+UNKNOWN_CLIENT_ADVICE = {"reconnect": "handshake", "interval": 0}
+
+
+def unknown_client() -> BayeuxError:
+    """The error for a missing or unknown ``clientId``: the client must
+    handshake again (this is what clients see after a server restart)."""
+    return BayeuxError(402, "Unknown client", advice=dict(UNKNOWN_CLIENT_ADVICE))
+
+
+@dataclass
+class BatchOutcome:
+    """Result of :meth:`BayeuxServer.process`.
+
+    :ivar replies: replies to send now (everything except a held connect)
+    :ivar held: a postponed ``/meta/connect``; its ``deferred`` fires with
+        the delivered messages plus the connect reply
+    """
+
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    held: HeldConnect | None = None
+
+    @property
+    def handshake_succeeded(self) -> bool:
+        return any(r.get("channel") == "/meta/handshake" and r.get("successful") for r in self.replies)
+
+
+async def _resolve(value: Any) -> Any:
+    """Await *value* if a hook returned a Deferred or coroutine."""
+    if isinstance(value, Deferred) or inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class BayeuxServer:
+    """A Bayeux 1.0 server.
+
+    :param reactor: the Twisted reactor (an ``IReactorTime``; a
+        :class:`twisted.internet.task.Clock` works for tests)
+    :param settings: :class:`BayeuxSettings` (defaults if omitted)
+    :param hooks: a :class:`BayeuxHooks` (subclass) instance
+
+    The sweeper starts at construction; call :meth:`stop` on shutdown.
+    """
+
+    def __init__(self, reactor: Any, settings: BayeuxSettings | None = None,
+                 hooks: BayeuxHooks | None = None) -> None:
+        self.reactor = reactor
+        self.settings = settings or BayeuxSettings()
+        self.hooks = hooks or BayeuxHooks()
+        self._sessions: dict[str, Session] = {}
+        self._index: dict[str, set[str]] = {}
+        self._held = 0
+        self._stopped = False
+        self._resource: Any = None
+        self.counters: dict[str, int] = dict.fromkeys(
+            ("handshakes", "expired", "disconnected", "dropped", "delivered", "published",
+             "held_refused", "rejected"), 0)
+        self._meta: dict[str, Callable[..., Any]] = {
+            "/meta/handshake": self._handshake,
+            "/meta/connect": self._connect,
+            "/meta/subscribe": self._subscribe,
+            "/meta/unsubscribe": self._unsubscribe,
+            "/meta/disconnect": self._disconnect,
+        }
+        self._sweeper = LoopingCall(self.sweep)
+        self._sweeper.clock = reactor
+        self._sweeper.start(self.settings.sweep_period, now=False).addErrback(
+            lambda failure: log.failure("Bayeux sweeper stopped", failure))
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def sessions(self) -> Mapping[str, Session]:
+        """Live sessions by ``clientId`` (read-only view)."""
+        return MappingProxyType(self._sessions)
+
+    def session(self, client_id: str) -> Session | None:
+        return self._sessions.get(client_id)
+
+    def sessions_by_cookie(self, value: str) -> list[Session]:
+        """Sessions whose extra session cookie (``session_cookie_name``) or
+        browser cookie has *value* - e.g. to route a REST call to the CometD
+        session of the same client."""
+        return [s for s in self._sessions.values() if value in (s.session_cookie, s.browser_id)]
+
+    def subscribers(self, channel: str) -> list[Session]:
+        """Sessions that would receive a :meth:`publish` to *channel*."""
+        ids: set[str] = set()
+        for pattern in ChannelId(channel, allow_wildcards=False).patterns():
+            ids |= self._index.get(pattern, set())
+        return [self._sessions[i] for i in ids if i in self._sessions]
+
+    def deliver(self, target: Session | str, channel: str, data: Any, *,
+                ext: dict[str, Any] | None = None) -> bool:
+        """Queue a message for one session, subscribed or not.
+
+        :param target: a :class:`Session` or a ``clientId``
+        :param channel: a concrete channel (``/service/...`` allowed)
+        :returns: False if the session is unknown or gone
+        :raises ValueError: invalid channel name
+        """
+        ChannelId(channel, allow_wildcards=False, max_length=self.settings.max_channel_length)
+        session = target if isinstance(target, Session) else self._sessions.get(target)
+        if session is None or session.removed:
+            return False
+        message: dict[str, Any] = {"channel": channel, "data": data}
+        if ext:
+            message["ext"] = ext
+        self._enqueue(session, message)
+        return True
+
+    def publish(self, channel: str, data: Any, *, ext: dict[str, Any] | None = None) -> int:
+        """Broadcast to every session subscribed to *channel* (wildcards
+        included). Returns the number of recipients.
+
+        :raises ValueError: invalid channel, wildcard, ``/meta`` or ``/service``
+        """
+        channel_id = ChannelId(channel, allow_wildcards=False, max_length=self.settings.max_channel_length)
+        if not channel_id.is_broadcast:
+            raise ValueError(f"{channel} is not a broadcast channel")
+        recipients = self.subscribers(channel)
+        for session in recipients:
+            message: dict[str, Any] = {"channel": channel, "data": data}
+            if ext:
+                message["ext"] = ext
+            self._enqueue(session, message)
+        self.counters["published"] += 1
+        return len(recipients)
+
+    def remove_session(self, target: Session | str, reason: str = "removed") -> bool:
+        """Drop a session server-side; its next request gets ``402``."""
+        session = target if isinstance(target, Session) else self._sessions.get(target)
+        if session is None or session.removed:
+            return False
+        self._remove(session, reason)
+        return True
+
+    def reset(self) -> None:
+        """Forget every session, as a restart would: held connects are
+        answered with ``402`` + ``reconnect: handshake`` and every later
+        request of the old clients gets the same."""
+        for session in list(self._sessions.values()):
+            self._remove(session, "reset")
+
+    def stop(self) -> None:
+        """Stop sweeping, drop all sessions (reason ``"stop"``) and refuse
+        new handshakes. Idempotent."""
+        if self._sweeper.running:
+            self._sweeper.stop()
+        self._stopped = True
+        for session in list(self._sessions.values()):
+            self._remove(session, "stop")
+
+    def stats(self) -> dict[str, int]:
+        """Counters plus current session/held/queued totals."""
+        return dict(self.counters, sessions=len(self._sessions), held=self._held,
+                    queued=sum(s.queue_size for s in self._sessions.values()))
+
+    def resource(self) -> Any:
+        """A ``twisted.web`` resource serving long-polling and WebSocket;
+        mount it anywhere (e.g. at ``/statistics/v3/notifications``)."""
+        if self._resource is None:
+            from .longpolling import BayeuxResource
+
+            self._resource = BayeuxResource(self)
+        return self._resource
+
+    # ------------------------------------------------------------------ processing
+    async def process(self, messages: list[Any], request: RequestInfo) -> BatchOutcome:
+        """Handle one batch of decoded messages (in order).
+
+        Never raises: every problem becomes a ``successful: false`` reply.
+        """
+        outcome = BatchOutcome()
+        for message in messages:
+            try:
+                result = await self._process_one(message, request)
+            except BayeuxError as error:
+                self.counters["rejected"] += 1
+                result = [error_reply(message, error)]
+            except Exception:
+                log.failure("Bayeux message handling failed")
+                result = [error_reply(message, BayeuxError(500, "Internal error"))]
+            if isinstance(result, HeldConnect):
+                if outcome.held is not None:
+                    self._release(outcome.held)
+                outcome.held = result
+            else:
+                outcome.replies.extend(result)
+        return outcome
+
+    def cancel_held(self, held: HeldConnect) -> None:
+        """The transport lost the request of *held*: forget it without
+        replying. Queued messages stay for the next connect."""
+        if held.done:
+            return
+        held.done = True
+        if held.timer is not None and held.timer.active():
+            held.timer.cancel()
+        self._unhold(held)
+
+    def sweep(self) -> None:
+        """Remove sessions without a held connect whose last connect is
+        older than ``max_interval``."""
+        now = self.reactor.seconds()
+        limit = self.settings.max_interval
+        for session in list(self._sessions.values()):
+            if session.held is None and now - session.last_seen > limit:
+                self.counters["expired"] += 1
+                self._remove(session, "expired")
+
+    # ------------------------------------------------------------------ internals
+    async def _process_one(self, message: Any, request: RequestInfo) -> list[dict[str, Any]] | HeldConnect:
+        if not isinstance(message, dict):
+            raise BayeuxError(400, "Message must be a JSON object")
+        channel = message.get("channel")
+        if not isinstance(channel, str) or not channel:
+            raise BayeuxError(400, "Missing channel")
+        if channel.startswith(META_PREFIX):
+            handler = self._meta.get(channel)
+            if handler is None:
+                raise BayeuxError(406, "Unknown meta channel", args=[channel])
+            return await handler(message, request)
+        return await self._client_publish(message, request)
+
+    def _reply(self, message: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        reply: dict[str, Any] = {"channel": message["channel"]}
+        if "id" in message:
+            reply["id"] = message["id"]
+        reply.update(fields)
+        return reply
+
+    def _advice(self, **override: Any) -> dict[str, Any]:
+        advice = {"reconnect": "retry", "interval": self.settings.interval_ms,
+                  "timeout": self.settings.timeout_ms}
+        advice.update(override)
+        return advice
+
+    def _session_for(self, message: dict[str, Any]) -> Session:
+        client_id = message.get("clientId")
+        session = self._sessions.get(client_id) if isinstance(client_id, str) else None
+        if session is None:
+            raise unknown_client()
+        return session
+
+    async def _decide(self, hook: Callable[..., Any], *args: Any) -> Any:
+        """Run a deciding hook; unexpected exceptions become ``500``."""
+        try:
+            return await _resolve(hook(*args))
+        except BayeuxError:
+            raise
+        except Exception:
+            log.failure("Bayeux hook {hook} failed", hook=getattr(hook, "__name__", hook))
+            raise BayeuxError(500, "Internal error") from None
+
+    def _notify(self, hook: Callable[..., Any], *args: Any) -> None:
+        """Run a notification hook; failures are logged, never propagated."""
+        try:
+            result = hook(*args)
+            if isinstance(result, Deferred):
+                result.addErrback(lambda f: log.failure("Bayeux hook failed", f))
+            elif inspect.iscoroutine(result):
+                from twisted.internet.defer import ensureDeferred
+
+                ensureDeferred(result).addErrback(lambda f: log.failure("Bayeux hook failed", f))
+        except Exception:
+            log.failure("Bayeux hook {hook} failed", hook=getattr(hook, "__name__", hook))
+
+    def _check_capacity(self) -> None:
+        if self._stopped:
+            raise BayeuxError(503, "Server stopping", advice={"reconnect": "handshake", "interval": 5000})
+        if len(self._sessions) >= self.settings.max_sessions:
+            raise BayeuxError(503, "Too many sessions", advice={"reconnect": "handshake", "interval": 5000})
+
+    async def _handshake(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]]:
+        self._check_capacity()
+        offered = message.get("supportedConnectionTypes")
+        if isinstance(offered, list) and offered and not set(offered) & set(self.settings.connection_types):
+            raise BayeuxError(406, "Unsupported connection types",
+                              args=[t for t in offered if isinstance(t, str)], advice={"reconnect": "none"})
+        try:
+            result = await self._decide(self.hooks.authenticate_handshake, request, message)
+        except Denied as denied:
+            if denied.advice is None:
+                denied.advice = {"reconnect": "none"}
+            raise
+        if result is False:
+            raise Denied("Handshake denied", advice={"reconnect": "none"})
+        self._check_capacity()
+        session = Session(new_token(), now=self.reactor.seconds(), max_queue=self.settings.max_queue,
+                          request=request)
+        if isinstance(result, Mapping):
+            session.attributes.update(result)
+        self._sessions[session.id] = session
+        self.counters["handshakes"] += 1
+        self._notify(self.hooks.on_session_added, session)
+        return [self._reply(message, version=BAYEUX_VERSION, minimumVersion=BAYEUX_VERSION,
+                            clientId=session.id,
+                            supportedConnectionTypes=list(self.settings.connection_types),
+                            advice=self._advice(), successful=True)]
+
+    async def _connect(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]] | HeldConnect:
+        session = self._session_for(message)
+        connection_type = message.get("connectionType")
+        if connection_type is not None and connection_type not in self.settings.connection_types:
+            raise BayeuxError(406, "Unsupported connection type", args=[str(connection_type)[:32]])
+        session.connection_type = request.transport
+        session.last_seen = self.reactor.seconds()
+        if session.held is not None:
+            # Only one outstanding connect per client: answer the older one now.
+            self._release(session.held)
+        reply = self._reply(message, clientId=session.id, successful=True, advice=self._advice())
+        hold = self.settings.timeout
+        advice = message.get("advice")
+        if isinstance(advice, dict):
+            wanted = advice.get("timeout")
+            if isinstance(wanted, (int, float)) and not isinstance(wanted, bool) and wanted >= 0:
+                hold = min(hold, wanted / 1000.0)
+        if not session.connected or session.queue_size or hold <= 0:
+            session.connected = True
+            return [*session.drain(), reply]
+        if self._held >= self.settings.max_held_connects:
+            self.counters["held_refused"] += 1
+            reply["advice"] = self._advice(interval=int(self.settings.busy_interval * 1000))
+            return [*session.drain(), reply]
+        held = HeldConnect(session, reply)
+        session.held = held
+        self._held += 1
+        held.timer = self.reactor.callLater(hold, self._release, held)
+        return held
+
+    def _channels(self, message: dict[str, Any]) -> list[ChannelId]:
+        names = message.get("subscription")
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not names:
+            raise BayeuxError(400, "Missing subscription")
+        if len(names) > self.settings.max_subscriptions:
+            raise BayeuxError(409, "Too many subscriptions")
+        return [ChannelId(name, max_length=self.settings.max_channel_length) for name in names]
+
+    async def _subscribe(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]]:
+        session = self._session_for(message)
+        channels = self._channels(message)
+        for channel in channels:
+            if channel.is_meta:
+                raise BayeuxError(403, "Meta channels are not subscribable", args=[channel.name])
+        new = {c.name for c in channels} - session.subscriptions
+        if len(session.subscriptions) + len(new) > self.settings.max_subscriptions:
+            raise BayeuxError(409, "Too many subscriptions")
+        for channel in channels:
+            try:
+                allowed = await self._decide(self.hooks.can_subscribe, session, channel.name, message)
+            except Denied as denied:
+                if not denied.error_args:
+                    denied.error_args = [channel.name]
+                raise
+            if not allowed:
+                raise BayeuxError(403, "Subscription denied", args=[channel.name])
+        if session.removed:
+            raise unknown_client()
+        for channel in channels:
+            if channel.name not in session.subscriptions:
+                session.subscriptions.add(channel.name)
+                self._index.setdefault(channel.name, set()).add(session.id)
+                self._notify(self.hooks.on_subscribe, session, channel.name)
+        return [self._reply(message, clientId=session.id, subscription=message["subscription"], successful=True)]
+
+    async def _unsubscribe(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]]:
+        session = self._session_for(message)
+        for channel in self._channels(message):
+            if channel.name in session.subscriptions:
+                session.subscriptions.discard(channel.name)
+                self._unindex(session, channel.name)
+                self._notify(self.hooks.on_unsubscribe, session, channel.name)
+        return [self._reply(message, clientId=session.id, subscription=message["subscription"], successful=True)]
+
+    async def _disconnect(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]]:
+        session = self._session_for(message)
+        self.counters["disconnected"] += 1
+        self._remove(session, "disconnect")
+        return [self._reply(message, clientId=session.id, successful=True)]
+
+    async def _client_publish(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]]:
+        session = self._session_for(message)
+        channel = ChannelId(message["channel"], allow_wildcards=False, max_length=self.settings.max_channel_length)
+        if "data" not in message:
+            raise BayeuxError(400, "Missing data")
+        allowed = await self._decide(self.hooks.can_publish, session, channel.name, message)
+        if not allowed:
+            raise Denied("Publish denied")
+        if session.removed:
+            raise unknown_client()
+        self._notify(self.hooks.on_publish, session, channel.name, message)
+        if channel.is_broadcast:
+            self.publish(channel.name, message["data"])
+        return [self._reply(message, successful=True)]
+
+    def _enqueue(self, session: Session, message: dict[str, Any]) -> None:
+        dropped = session.enqueue(message)
+        self.counters["delivered"] += 1
+        if dropped is not None:
+            self.counters["dropped"] += 1
+            if session.dropped == 1:
+                log.warn("Bayeux queue of session {sid} is full ({max}); dropping oldest messages",
+                         sid=session.id[:8], max=session.max_queue)
+            self._notify(self.hooks.on_queue_overflow, session, dropped)
+        held = session.held
+        if held is not None and not held.done and not held.waking:
+            # Release on the next reactor turn so that messages published
+            # together travel in one reply.
+            held.waking = True
+            self.reactor.callLater(0, self._release, held)
+
+    def _release(self, held: HeldConnect, **reply_fields: Any) -> None:
+        """Answer a held connect now with whatever is queued."""
+        if held.done:
+            return
+        session = held.session
+        self._unhold(held)
+        reply = dict(held.reply, **reply_fields)
+        messages = [] if session.removed else session.drain()
+        held.fire([*messages, reply])
+
+    def _unhold(self, held: HeldConnect) -> None:
+        session = held.session
+        if session.held is held:
+            session.held = None
+        self._held -= 1
+        session.last_seen = self.reactor.seconds()
+
+    def _unindex(self, session: Session, name: str) -> None:
+        ids = self._index.get(name)
+        if ids is not None:
+            ids.discard(session.id)
+            if not ids:
+                del self._index[name]
+
+    def _remove(self, session: Session, reason: str) -> None:
+        if session.removed:
+            return
+        session.removed = True
+        self._sessions.pop(session.id, None)
+        for name in session.subscriptions:
+            self._unindex(session, name)
+        session.drain()
+        if session.held is not None:
+            if reason == "disconnect":
+                self._release(session.held, advice={"reconnect": "none", "interval": 0})
+            else:
+                error = unknown_client()
+                self._release(session.held, successful=False, error=error.error, advice=error.advice)
+        self._notify(self.hooks.on_session_removed, session, reason)

@@ -1,0 +1,134 @@
+"""WebSocket transport (autobahn): the same Bayeux messages, one JSON array
+per text frame.
+
+Replies to non-connect messages are sent at once; a held ``/meta/connect``
+is answered (with the messages queued for the session) when it is released,
+exactly as over long-polling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.types import ConnectionRequest
+from twisted.internet.defer import ensureDeferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from .errors import BayeuxError
+from .hooks import RequestInfo, parse_cookie_header
+from .longpolling import cookie_values, set_cookie_header
+from .protocol import BatchError, batch_error_reply, decode_batch, encode
+from .server import BatchOutcome, BayeuxServer
+from .session import HeldConnect
+
+log = Logger()
+
+WEBSOCKET = "websocket"
+
+#: Sub-protocols we agree to when a client offers them.
+SUBPROTOCOLS = ("cometd", "bayeux")
+
+
+class BayeuxWebSocketProtocol(WebSocketServerProtocol):
+    """One WebSocket connection; may carry one or more Bayeux sessions."""
+
+    factory: "BayeuxWebSocketFactory"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.info: RequestInfo | None = None
+        self._held: set[HeldConnect] = set()
+        self._open = False
+
+    def onConnect(self, request: ConnectionRequest) -> tuple[str | None, dict[str, list[str]]]:
+        server = self.factory.bayeux
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        cookies = parse_cookie_header(headers.get("cookie"))
+        browser, browser_new, session_value, session_new = cookie_values(server, cookies)
+        set_cookies = []
+        if browser_new:
+            set_cookies.append(set_cookie_header(server, server.settings.browser_cookie_name, browser))
+        if session_value is not None and session_new:
+            set_cookies.append(set_cookie_header(server, server.settings.session_cookie_name, session_value))  # type: ignore[arg-type]
+        self.info = RequestInfo(
+            transport=WEBSOCKET,
+            headers=headers,
+            cookies=cookies,
+            peer=str(request.peer),
+            path=request.path,
+            request=request,
+            browser_id=browser,
+            session_cookie=session_value,
+        )
+        protocol = next((p for p in request.protocols if p in SUBPROTOCOLS), None)
+        return protocol, ({"Set-Cookie": set_cookies} if set_cookies else {})
+
+    def onOpen(self) -> None:
+        self._open = True
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        server = self.factory.bayeux
+        settings = server.settings
+        if isBinary:
+            self._send(batch_error_reply(BayeuxError(400, "Binary frames not supported")))
+            return
+        try:
+            messages = decode_batch(payload, max_size=settings.max_message_size, max_batch=settings.max_batch)
+        except BatchError as error:
+            self._send(batch_error_reply(error))
+            return
+        assert self.info is not None
+        d = ensureDeferred(server.process(messages, self.info))
+        d.addCallback(self._answer)
+        d.addErrback(self._crash)
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        self._open = False
+        for held in list(self._held):
+            self.factory.bayeux.cancel_held(held)
+        self._held.clear()
+
+    # ------------------------------------------------------------------ helpers
+    def _answer(self, outcome: BatchOutcome) -> None:
+        if outcome.replies:
+            self._send(outcome.replies)
+        held = outcome.held
+        if held is None:
+            return
+        if not self._open:
+            self.factory.bayeux.cancel_held(held)
+            return
+        self._held.add(held)
+
+        def release(messages: list[dict[str, Any]]) -> None:
+            self._held.discard(held)
+            self._send(messages)
+
+        held.deferred.addCallback(release)
+
+    def _crash(self, failure: Failure) -> None:
+        log.failure("Bayeux WebSocket message failed", failure)
+        self._send(batch_error_reply(BayeuxError(500, "Internal error")))
+
+    def _send(self, messages: list[dict[str, Any]]) -> None:
+        if self._open:
+            self.sendMessage(encode(messages), isBinary=False)
+
+
+class BayeuxWebSocketFactory(WebSocketServerFactory):
+    """autobahn factory bound to a :class:`BayeuxServer`."""
+
+    protocol = BayeuxWebSocketProtocol
+
+    def __init__(self, bayeux: BayeuxServer) -> None:
+        super().__init__()
+        self.bayeux = bayeux
+        size = bayeux.settings.max_message_size
+        self.setProtocolOptions(
+            maxMessagePayloadSize=size,
+            maxFramePayloadSize=size,
+            openHandshakeTimeout=10,
+            closeHandshakeTimeout=2,
+        )

@@ -1,0 +1,255 @@
+"""``services87 serve | demo | import | users | stats``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from services87 import __version__
+from services87.config import ConfigError, Settings
+from services87.engine.model import ALL_PANELS, EngineError, StatContext, StatusScreenPanelType
+
+
+def db_url(value: str | None) -> str | None:
+    """Accept a SQLAlchemy URL or a plain file path (taken as SQLite)."""
+    if not value:
+        return None
+    if "://" in value:
+        return value
+    return "sqlite:///" + str(Path(value).expanduser().resolve())
+
+
+def load_settings(args) -> Settings:
+    return Settings.load(getattr(args, "config", None), db_url=db_url(getattr(args, "db", None)))
+
+
+def open_store(settings: Settings):
+    from services87.engine.store import BusinessCalendar, Store
+
+    store = Store(settings.db_url, BusinessCalendar.from_settings(settings.business_hours), pool_size=settings.db_threads)
+    store.migrate()
+    return store
+
+
+def _progress(total: int | None, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="rows", disable=not sys.stderr.isatty() and not os.environ.get("SERVICES87_PROGRESS"))
+
+
+# --------------------------------------------------------------------------- serve
+def cmd_serve(args) -> int:
+    overrides = {"db_url": db_url(args.db)}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    settings = Settings.load(args.config, **overrides)
+    logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from twisted.internet import reactor
+
+    from services87.server import Services87Server
+
+    store = open_store(settings)
+    if args.demo and store.count_requests() == 0:
+        from services87.engine import demo
+
+        logging.getLogger("services87").info("filling an empty database with %d demo requests", args.demo_requests)
+        demo.generate(store, n_requests=args.demo_requests)
+    hs = Services87Server(settings, reactor=reactor, store=store)
+    hs.options = vars(args)
+    port = hs.listen(settings.host, settings.port)
+    actual = port.getHost().port
+    if args.port_file:
+        tmp = Path(args.port_file + ".tmp")
+        tmp.write_text(str(actual))
+        tmp.replace(args.port_file)
+    print(f"services87 {__version__} listening on http://{settings.host}:{actual}/ (db {settings.db_url})", flush=True)
+    reactor.run()  # Twisted's own SIGINT/SIGTERM handlers stop it gracefully
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+def cmd_demo(args) -> int:
+    from services87.engine import demo
+
+    settings = load_settings(args)
+    store = open_store(settings)
+    bar = _progress(args.requests, "demo")
+    last = [0]
+
+    def progress(done):
+        bar.update(done - last[0])
+        last[0] = done
+
+    demo.generate(store, n_requests=args.requests, seed=args.seed, progress=progress)
+    bar.close()
+    print(f"{store.count_requests()} requests in {settings.db_url}")
+    return 0
+
+
+# --------------------------------------------------------------------------- import
+def cmd_import(args) -> int:
+    from services87.engine import importer
+
+    settings = load_settings(args)
+    store = open_store(settings)
+    report = importer.import_file(store, args.file, fmt=args.format, skip_bad=args.skip_bad, batch_size=args.batch,
+                                  progress=_progress(None, "import"))
+    for err in report.errors:
+        print(f"{args.file}:{err.line}: {err.reason}", file=sys.stderr)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+# --------------------------------------------------------------------------- users
+def cmd_users(args) -> int:
+    from services87.auth.passwords import hash_password
+
+    store = open_store(load_settings(args))
+    if args.users_cmd == "list":
+        groups = store.reference()["groups"]
+        for u in store.list_users():
+            print(f"{u.id:4d}  {u.login:16s} {u.full_name:28s} {'active' if u.active else 'inactive':8s} "
+                  f"{u.time_zone or '-':20s} {u.language or '-':3s} {','.join(groups[g] for g in u.group_ids)}")
+        return 0
+    password = _read_password(args)
+    if args.users_cmd == "add":
+        group_ids = []
+        for name in filter(None, (args.groups or "").split(",")):
+            group_ids.append(store.ensure_group(name.strip()))
+        uid = store.add_user(args.login, args.name or args.login, args.email or "", hash_password(password),
+                             args.tz, args.lang, group_ids)
+        print(f"added user {args.login} (id {uid})")
+    else:
+        user = store.find_user(args.login)
+        if user is None:
+            print(f"no such user: {args.login}", file=sys.stderr)
+            return 1
+        store.set_password_hash(user.id, hash_password(password))
+        from services87.engine.store import TicketStore
+
+        TicketStore(store).revoke_user(user.id)
+        print(f"password changed for {args.login}; existing tickets revoked")
+    return 0
+
+
+def _read_password(args) -> str:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise SystemExit(f"environment variable {args.password_env} is empty")
+        return value
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat: "):
+        raise SystemExit("passwords differ")
+    return first
+
+
+# --------------------------------------------------------------------------- stats
+def cmd_stats(args) -> int:
+    from services87.engine.engine import StatisticsEngine
+
+    settings = load_settings(args)
+    store = open_store(settings)
+    user = None
+    if args.user:
+        user = store.find_user(args.user)
+        if user is None:
+            print(f"no such user: {args.user}", file=sys.stderr)
+            return 1
+    panels = list(ALL_PANELS) if args.panels == ["all"] else args.panels
+    now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
+    ctx = StatContext(user=user, time_zone=args.tz, language=args.lang, now=now)
+    sets = StatisticsEngine(store, settings).compute(ctx, panels)
+    if args.format == "json":
+        json.dump([s.as_dict() for s in sets], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        for s in sets:
+            print(f"== {s.label or s.panel.wire_name} ==")
+            for v in s.values:
+                print(f"  {v.label:40s} {v.value:12.2f}  {v.description}")
+    return 0
+
+
+# --------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="services87", description=__doc__)
+    p.add_argument("--version", action="version", version=__version__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("--db", help="SQLAlchemy URL or SQLite file (default ./services87.db)")
+        sp.add_argument("--config", help="TOML configuration file")
+        return sp
+
+    s = common(sub.add_parser("serve", help="run the server"))
+    s.add_argument("--host", default=None)
+    s.add_argument("--port", type=int, default=None)
+    s.add_argument("--demo", action="store_true", help="fill an empty database with the demo data set")
+    s.add_argument("--demo-requests", type=int, default=5000)
+    s.add_argument("--simulate", action="store_true", help="drive live demo traffic through the ingest path")
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--port-file", help="write the bound port to this file (for --port 0)")
+    s.set_defaults(func=cmd_serve)
+
+    s = common(sub.add_parser("demo", help="generate deterministic demo data"))
+    s.add_argument("--requests", type=int, default=5000)
+    s.add_argument("--seed", type=int, default=87)
+    s.set_defaults(func=cmd_demo)
+
+    s = common(sub.add_parser("import", help="import requests from CSV or JSON Lines"))
+    s.add_argument("file")
+    s.add_argument("--format", choices=["csv", "jsonl"], default=None)
+    s.add_argument("--skip-bad", action="store_true", help="load the good rows even if some are bad")
+    s.add_argument("--batch", type=int, default=1000)
+    s.set_defaults(func=cmd_import)
+
+    u = sub.add_parser("users", help="manage users")
+    usub = u.add_subparsers(dest="users_cmd", required=True)
+    ua = common(usub.add_parser("add"))
+    ua.add_argument("login")
+    ua.add_argument("--name")
+    ua.add_argument("--email")
+    ua.add_argument("--groups", help="comma-separated group names")
+    ua.add_argument("--tz")
+    ua.add_argument("--lang")
+    ua.add_argument("--password-env", help="read the password from this environment variable")
+    ul = common(usub.add_parser("list"))
+    up = common(usub.add_parser("passwd"))
+    up.add_argument("login")
+    up.add_argument("--password-env")
+    for sp in (ua, ul, up):
+        sp.set_defaults(func=cmd_users)
+
+    s = common(sub.add_parser("stats", help="print statistics data sets"))
+    s.add_argument("panels", nargs="+", help="panel names or numbers, or 'all'")
+    s.add_argument("--user")
+    s.add_argument("--tz")
+    s.add_argument("--lang")
+    s.add_argument("--now", help="ISO timestamp to compute at (default: now)")
+    s.add_argument("--format", choices=["json", "table"], default="table")
+    s.set_defaults(func=cmd_stats)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, EngineError) as exc:
+        print(f"services87: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

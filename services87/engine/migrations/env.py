@@ -1,0 +1,19 @@
+from alembic import context
+
+from services87.engine.schema import metadata
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine")
+    if engine is None:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.begin() as connection:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        context.run_migrations()
+
+
+run_migrations_online()

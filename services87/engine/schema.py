@@ -1,0 +1,177 @@
+"""SQLAlchemy Core tables. All SQL of the project lives in the engine's store modules.
+
+Timestamps are integer epoch seconds (UTC): portable between SQLite and PostgreSQL and cheap to bucket.
+
+Besides the base tables there are three aggregate tables, maintained in the same transaction as every
+write (so they can never disagree with the base tables after a commit):
+
+* ``open_counts(dim, k1, k2, n)``: open requests counted per dimension (category, priority, ...).
+* ``created_slots(slot, n)``: requests created per 15-minute slot (``created_ts // 900``); every
+  time-zone offset in use is a multiple of 15 minutes, so any local day/week/month boundary falls on a slot edge.
+* ``response_slots(slot, n, wall_sum, business_sum)``: user replies per slot with their response times.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+SLOT_SECONDS = 900
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+user_groups = Table(
+    "user_groups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login", String(100), nullable=False, unique=True),
+    Column("full_name", String(200), nullable=False),
+    Column("email", String(200), nullable=False, default=""),
+    Column("password_hash", Text, nullable=True),
+    Column("time_zone", String(64), nullable=True),
+    Column("language", String(16), nullable=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("uuid", String(32), nullable=False, unique=True),
+    Column("primary_group_id", Integer, ForeignKey("user_groups.id"), nullable=True),
+)
+
+user_group_members = Table(
+    "user_group_members",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", Integer, ForeignKey("user_groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("parent_id", Integer, ForeignKey("categories.id"), nullable=True),
+    UniqueConstraint("parent_id", "name", name="uq_categories_parent_name"),
+)
+
+statuses = Table(
+    "statuses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("base_status", Integer, nullable=False),
+)
+
+priorities = Table(
+    "priorities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("rank", Integer, nullable=False),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("external_id", String(100), nullable=False, unique=True),
+    Column("title", String(500), nullable=False, default=""),
+    Column("category_id", Integer, ForeignKey("categories.id"), nullable=True),
+    Column("status_id", Integer, ForeignKey("statuses.id"), nullable=False),
+    Column("priority_id", Integer, ForeignKey("priorities.id"), nullable=True),
+    Column("origin", Integer, nullable=False, default=0),
+    Column("owner_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("group_id", Integer, ForeignKey("user_groups.id"), nullable=True),
+    Column("is_open", Boolean, nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    Column("closed_ts", BigInteger, nullable=True),
+    Column("updated_ts", BigInteger, nullable=False),
+    Index("ix_requests_created_ts", "created_ts"),
+    Index("ix_requests_owner_open", "owner_id", "is_open"),
+    Index("ix_requests_closed_ts", "closed_ts"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", Integer, ForeignKey("requests.id", ondelete="CASCADE"), nullable=False),
+    Column("direction", Integer, nullable=False),
+    Column("author_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("created_ts", BigInteger, nullable=False),
+    #: For an outbound reply: seconds since the first unanswered inbound message (wall clock / business hours).
+    Column("response_seconds", Float, nullable=True),
+    Column("response_business_seconds", Float, nullable=True),
+    Index("ix_messages_request", "request_id", "created_ts"),
+)
+
+hotlist = Table(
+    "hotlist",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("request_id", Integer, ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True),
+)
+
+open_counts = Table(
+    "open_counts",
+    metadata,
+    Column("dim", String(24), primary_key=True),
+    Column("k1", Integer, primary_key=True),
+    Column("k2", Integer, primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
+created_slots = Table(
+    "created_slots",
+    metadata,
+    Column("slot", BigInteger, primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
+response_slots = Table(
+    "response_slots",
+    metadata,
+    Column("slot", BigInteger, primary_key=True),
+    Column("n", BigInteger, nullable=False),
+    Column("wall_sum", Float, nullable=False),
+    Column("business_sum", Float, nullable=False),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_ts", BigInteger, nullable=False),
+    Column("expires_ts", BigInteger, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("kind", String(16), nullable=False, default="ticket"),
+)

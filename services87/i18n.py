@@ -1,0 +1,70 @@
+"""Localization: Babel message catalogs (``services87/locale/<lang>/LC_MESSAGES/services87.po``).
+
+Catalogs are read with Babel's PO reader at first use (no compiled .mo files to keep in sync).
+``N_()`` marks a string for extraction without translating it (``pybabel extract -k N_``).
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).with_name("locale")
+SUPPORTED = ("en", "de", "nb", "sv", "da", "nl")
+DOMAIN = "services87"
+_ALIASES = {"no": "nb", "nn": "nb", "nb-no": "nb", "se": "sv", "dk": "da", "ge": "de"}
+_lock = threading.Lock()
+
+
+def N_(message: str) -> str:
+    return message
+
+
+def normalize_language(value: str | None, default: str = "en") -> str:
+    """Map ``sv-SE``, ``no``, ``de_DE`` ... to a supported language; unknown → ``default``."""
+    if not value:
+        return default
+    for part in str(value).split(","):  # Accept-Language lists
+        tag = part.split(";")[0].strip().lower().replace("_", "-")
+        if not tag or tag == "*":
+            continue
+        tag = _ALIASES.get(tag, tag)
+        base = _ALIASES.get(tag.split("-")[0], tag.split("-")[0])
+        if base in SUPPORTED:
+            return base
+    return default
+
+
+@lru_cache(maxsize=None)
+def _catalog(lang: str) -> dict[str, str]:
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not path.exists():
+        return {}
+    with _lock, path.open("rb") as fh:
+        cat = read_po(fh, locale=lang)
+    return {m.id: m.string for m in cat if m.id and m.string and not m.fuzzy}
+
+
+def gettext(message: str, lang: str) -> str:
+    if lang == "en":
+        return message
+    return _catalog(lang).get(message, message)
+
+
+class Translator:
+    """A language bound to its catalog and Babel locale (for dates and numbers)."""
+
+    def __init__(self, lang: str | None, culture: str | None = None):
+        self.lang = normalize_language(lang)
+        try:
+            self.locale = Locale.parse(normalize_language(culture, self.lang) if culture else self.lang)
+        except (UnknownLocaleError, ValueError):
+            self.locale = Locale.parse(self.lang)
+
+    def __call__(self, message: str, **kwargs) -> str:
+        text = gettext(message, self.lang)
+        return text.format(**kwargs) if kwargs else text

@@ -1,0 +1,104 @@
+"""The server object: builds the store, engine and auth once and hands them to every protocol adapter.
+
+Adapters are modules with ``mount(hs, root)``; they add their resources to the root resource tree and
+keep no global state. Blocking work (store, Argon2) runs through :meth:`Services87Server.run_blocking`
+on a dedicated thread pool, never on the reactor thread.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from typing import Any, Callable
+
+from twisted.internet import defer, threads
+from twisted.python.threadpool import ThreadPool
+from twisted.web import resource, server
+
+from services87 import __version__
+from services87.auth import AuthService
+from services87.config import Settings
+from services87.engine.engine import StatisticsEngine
+from services87.engine.store import BusinessCalendar, Store
+
+log = logging.getLogger(__name__)
+
+#: Protocol adapters mounted on the root resource, in order.
+ADAPTERS = [
+    "services87.web.health",
+]
+
+
+def json_error(request, code: int, message: str, kind: str = "Error") -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"application/json; charset=utf-8")
+    return json.dumps({"Error": True, "ErrorType": kind, "Message": message, "status": code}).encode()
+
+
+class NotFoundResource(resource.Resource):
+    isLeaf = True
+
+    def render(self, request):
+        return json_error(request, 404, "No such resource", "NotFound")
+
+
+class Root(resource.Resource):
+    """Root of the tree: unknown paths get a JSON 404, never Twisted's HTML page."""
+
+    def getChild(self, path, request):
+        return NotFoundResource()
+
+    def render(self, request):
+        return NotFoundResource().render(request)
+
+
+class Services87Server:
+    def __init__(self, settings: Settings, reactor=None, store: Store | None = None):
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.settings = settings
+        self.reactor = reactor
+        self.store = store or Store(settings.db_url, BusinessCalendar.from_settings(settings.business_hours),
+                                    pool_size=settings.db_threads)
+        self.engine = StatisticsEngine(self.store, settings)
+        self.auth = AuthService(self.store, settings)
+        self.threadpool = ThreadPool(minthreads=1, maxthreads=settings.db_threads, name="services87-db")
+        self._started = False
+        self.services: dict[str, Any] = {}  # adapters share long-lived objects here (e.g. the Bayeux server)
+        self.root = Root()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start_pool(self) -> None:
+        if not self._started:
+            self.threadpool.start()
+            self._started = True
+            self.reactor.addSystemEventTrigger("during", "shutdown", self.stop_pool)
+
+    def stop_pool(self) -> None:
+        if self._started:
+            self._started = False
+            self.threadpool.stop()
+
+    def run_blocking(self, fn: Callable, *args, **kwargs) -> defer.Deferred:
+        """Run ``fn`` on the store thread pool; the Deferred fires on the reactor thread."""
+        self.start_pool()
+        return threads.deferToThreadPool(self.reactor, self.threadpool, fn, *args, **kwargs)
+
+    def call_from_thread(self, fn: Callable, *args, **kwargs) -> None:
+        self.reactor.callFromThread(fn, *args, **kwargs)
+
+    def build(self) -> resource.Resource:
+        for name in ADAPTERS:
+            importlib.import_module(name).mount(self, self.root)
+        return self.root
+
+    def site(self) -> server.Site:
+        site = server.Site(self.build())
+        site.displayTracebacks = False
+        return site
+
+    def listen(self, host: str, port: int):
+        return self.reactor.listenTCP(port, self.site(), interface=host)

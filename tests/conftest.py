@@ -1,0 +1,27 @@
+import pytest
+
+from services87.config import Settings
+from services87.engine.store import BusinessCalendar, Store
+from tests.support import ServerProcess
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A migrated, empty store on a real SQLite file."""
+    s = Store("sqlite:///" + str(tmp_path / "t.db"), BusinessCalendar([1, 2, 3, 4, 5], "08:00", "16:00", "Europe/Oslo"))
+    s.migrate()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def settings():
+    return Settings.load(env={})
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One real server with demo data for the whole session (read-only tests use it)."""
+    proc = ServerProcess(tmp_path_factory.mktemp("server"), demo_requests=2000).start()
+    yield proc
+    proc.stop()
