@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 #: Protocol adapters mounted on the root resource, in order.
 ADAPTERS = [
     "services87.web.health",
+    "services87.soap",  # /Remote/Services87/*.svc
+    "services87.rest",  # /api/v1/..., /auth/v3/oauth/token
+    "services87.genesys.ingest",  # /api/ingest/...
+    "services87.genesys.statistics",  # /statistics/v3/...
+    "services87.genesys.workbins",  # /api/v2/...
 ]
 
 

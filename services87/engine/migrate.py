@@ -19,5 +19,6 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Upgrade to every head: feature branches (live events, workbins, ...) each start from 0001."""
     command.upgrade(alembic_config(engine), revision)

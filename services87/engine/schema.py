@@ -175,3 +175,7 @@ tickets = Table(
     Column("revoked", Boolean, nullable=False, default=False),
     Column("kind", String(16), nullable=False, default="ticket"),
 )
+
+
+# Feature tables live in their own modules on the same metadata.
+from services87.engine import schema_live, schema_workbins  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Genesys Statistics API v3, live event ingest and Workbins adapters."""

@@ -1,0 +1,5 @@
+"""SuperOffice REST twin."""
+
+
+def mount(hs, root) -> None:
+    pass
