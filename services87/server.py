@@ -66,8 +66,11 @@ class Services87Server:
             reactor = default_reactor
         self.settings = settings
         self.reactor = reactor
-        self.store = store or Store(settings.db_url, BusinessCalendar.from_settings(settings.business_hours),
-                                    pool_size=settings.db_threads)
+        if store is None:
+            store = Store(settings.db_url, BusinessCalendar.from_settings(settings.business_hours),
+                          pool_size=settings.db_threads)
+            store.migrate()
+        self.store = store
         self.engine = StatisticsEngine(self.store, settings)
         self.auth = AuthService(self.store, settings)
         self.threadpool = ThreadPool(minthreads=1, maxthreads=settings.db_threads, name="services87-db")
