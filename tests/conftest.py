@@ -2,13 +2,13 @@ import pytest
 
 from services87.config import Settings
 from services87.engine.store import BusinessCalendar, Store
-from tests.support import ServerProcess
+from tests.support import ServerProcess, fresh_db_url
 
 
 @pytest.fixture
 def store(tmp_path):
     """A migrated, empty store on a real SQLite file."""
-    s = Store("sqlite:///" + str(tmp_path / "t.db"), BusinessCalendar([1, 2, 3, 4, 5], "08:00", "16:00", "Europe/Oslo"))
+    s = Store(fresh_db_url(tmp_path), BusinessCalendar([1, 2, 3, 4, 5], "08:00", "16:00", "Europe/Oslo"))
     s.migrate()
     yield s
     s.close()

@@ -12,6 +12,24 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Set by scripts/test --postgres: an admin URL of a PostgreSQL server; every test then gets a fresh database on it.
+PG_ADMIN_URL = os.environ.get("SERVICES87_TEST_PG_ADMIN", "")
+
+
+def fresh_db_url(workdir: Path) -> str:
+    """A new, empty database for one test: a SQLite file in ``workdir``, or a new PostgreSQL database."""
+    if not PG_ADMIN_URL:
+        return "sqlite:///" + str(Path(workdir) / "services87.db")
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = "t_" + uuid.uuid4().hex[:16]
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
 class ServerProcess:
@@ -21,7 +39,7 @@ class ServerProcess:
                  demo_requests: int = 2000, extra_args: tuple[str, ...] = (), env: dict | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.db = db or "sqlite:///" + str(self.workdir / "services87.db")
+        self.db = db or fresh_db_url(self.workdir)
         self.config_path = self.workdir / "services87.toml"
         self.config_path.write_text(config)
         self.demo = demo

@@ -327,7 +327,8 @@ class Store:
     def upsert_requests(self, rows: Sequence[dict], actor: int | None = None, kind: str = "requests") -> list[int]:
         """Insert or update requests by ``external_id`` in one transaction.
 
-        A row holds ``external_id`` and any of :data:`REQUEST_FIELDS`; ``status_id`` is required for new rows,
+        A row holds ``external_id`` and any of :data:`REQUEST_FIELDS` (or ``category_path``, a list of names
+        from the root, created in the same transaction if missing); ``status_id`` is required for new rows,
         ``created_ts`` defaults to now. A row may carry ``messages`` (``[(direction, author_id, ts), ...]``):
         they replace the request's messages. Aggregates are adjusted in the same transaction.
         """
@@ -337,6 +338,19 @@ class Store:
 
     def _upsert(self, c: Connection, rows: Sequence[dict]) -> list[int]:
         bases = self.status_base()
+        if any("category_path" in r for r in rows):
+            # categories named by path are created in this same transaction (importer)
+            paths: dict[tuple[str, ...], int | None] = {}
+            resolved = []
+            for r in rows:
+                if "category_path" in r:
+                    parts = tuple(r["category_path"] or ())
+                    if parts not in paths:
+                        paths[parts] = self._category_in(c, parts) if parts else None
+                    r = {k: v for k, v in r.items() if k != "category_path"}
+                    r["category_id"] = paths[parts]
+                resolved.append(r)
+            rows = resolved
         now = int(time.time())
         ext_ids = [r["external_id"] for r in rows]
         if len(set(ext_ids)) != len(ext_ids):
@@ -414,6 +428,18 @@ class Store:
         id_of = {r["external_id"]: r["id"] for r in inserts}
         id_of.update((ext, r["id"]) for ext, r in existing.items())
         return [id_of[r["external_id"]] for r in rows]
+
+    @staticmethod
+    def _category_in(c: Connection, parts: Sequence[str]) -> int:
+        """The id of the category at ``parts`` (names from the root), creating missing levels on ``c``."""
+        parent = None
+        for name in parts:
+            cc = t.categories.c
+            cond = [cc.name == name, cc.parent_id.is_(None) if parent is None else cc.parent_id == parent]
+            row = c.execute(sa.select(cc.id).where(*cond)).first()
+            parent = row[0] if row else c.execute(
+                t.categories.insert().values(name=name, parent_id=parent)).inserted_primary_key[0]
+        return parent  # type: ignore[return-value]
 
     def _drop_messages(self, c: Connection, request_id: int, resp_delta: dict) -> None:
         for m in c.execute(sa.select(t.messages.c.created_ts, t.messages.c.response_seconds,

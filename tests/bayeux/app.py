@@ -26,6 +26,13 @@ from typing import Any
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
 from twisted.internet import reactor  # noqa: E402
+from twisted.logger import (  # noqa: E402
+    FilteringLogObserver,
+    LogLevel,
+    LogLevelFilterPredicate,
+    globalLogBeginner,
+    textFileLogObserver,
+)
 from twisted.web.resource import Resource  # noqa: E402
 from twisted.web.server import Site  # noqa: E402
 
@@ -123,6 +130,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-message-size", type=int, default=16384)
     parser.add_argument("--session-cookie", default="STATISTICS_SESSIONID")
     options = parser.parse_args(argv)
+    # Warnings and errors (with tracebacks) go to stdout, which the tests inspect.
+    globalLogBeginner.beginLoggingTo([FilteringLogObserver(
+        textFileLogObserver(sys.stdout), [LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)])],
+        redirectStandardIO=False)
 
     settings = BayeuxSettings(
         timeout=options.timeout,

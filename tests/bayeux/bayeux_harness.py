@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from typing import Any
@@ -24,36 +25,49 @@ class AppProcess:
     def __init__(self, *args: str) -> None:
         self.args = list(args)
         self.port = 0
-        self.proc: subprocess.Popen[str] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.output: Any = None
 
     def start(self, port: int = 0) -> "AppProcess":
         env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        # Output goes to a file, not a pipe, so a chatty server can never block.
+        self.output = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "app.py"), "--port", str(port), *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
-        assert self.proc.stdout is not None
+            stdout=self.output, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"test server exited with {self.proc.wait()}")
-            if line.startswith("PORT "):
-                self.port = int(line.split()[1])
-                return self
+            for line in self.log().splitlines():
+                if line.startswith("PORT "):
+                    self.port = int(line.split()[1])
+                    return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"test server exited with {self.proc.returncode}: {self.log()}")
+            time.sleep(0.02)
         raise RuntimeError("test server did not report its port")
 
+    def log(self) -> str:
+        """Everything the server printed so far."""
+        if self.output is None:
+            return ""
+        self.output.seek(0)
+        return self.output.read().decode("utf-8", "replace")
+
     def stop(self) -> str:
-        """Terminate the server; returns its remaining output (log)."""
+        """Terminate the server; returns its output (log)."""
         if self.proc is None:
             return ""
         self.proc.terminate()
         try:
-            out, _ = self.proc.communicate(timeout=5)
+            self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, _ = self.proc.communicate()
+            self.proc.wait()
         self.proc = None
-        return out or ""
+        log = self.log()
+        self.output.close()
+        self.output = None
+        return log
 
     def restart(self) -> str:
         """Stop and start again on the same port (a real restart)."""
