@@ -32,6 +32,7 @@ ADAPTERS = [
     "services87.genesys.ingest",  # /api/ingest/...
     "services87.genesys.statistics",  # /statistics/v3/...
     "services87.genesys.workbins",  # /api/v2/...
+    "services87.web.statuspage",  # /, /static/...
 ]
 
 
@@ -49,12 +50,21 @@ class NotFoundResource(resource.Resource):
 
 
 class Root(resource.Resource):
-    """Root of the tree: unknown paths get a JSON 404, never Twisted's HTML page."""
+    """Root of the tree: unknown paths get a JSON 404, never Twisted's HTML page.
+
+    An adapter may set :attr:`index` to serve ``/`` (the status page does).
+    """
+
+    index: resource.Resource | None = None
 
     def getChild(self, path, request):
+        if path == b"" and self.index is not None:
+            return self.index
         return NotFoundResource()
 
     def render(self, request):
+        if self.index is not None:
+            return self.index.render(request)
         return NotFoundResource().render(request)
 
 
