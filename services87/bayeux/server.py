@@ -131,9 +131,10 @@ class BayeuxServer:
         :param target: a :class:`Session` or a ``clientId``
         :param channel: a concrete channel (``/service/...`` allowed)
         :returns: False if the session is unknown or gone
-        :raises ValueError: invalid channel name
+        :raises ValueError: invalid, wildcard or ``/meta`` channel
         """
-        ChannelId(channel, allow_wildcards=False, max_length=self.settings.max_channel_length)
+        if ChannelId(channel, allow_wildcards=False, max_length=self.settings.max_channel_length).is_meta:
+            raise ValueError("cannot deliver on a /meta channel")
         session = target if isinstance(target, Session) else self._sessions.get(target)
         if session is None or session.removed:
             return False

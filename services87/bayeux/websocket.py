@@ -56,7 +56,7 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
             transport=WEBSOCKET,
             headers=headers,
             cookies=cookies,
-            peer=str(request.peer),
+            peer=self._peer(),
             path=request.path,
             request=request,
             browser_id=browser,
@@ -64,6 +64,11 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
         )
         protocol = next((p for p in request.protocols if p in SUBPROTOCOLS), None)
         return protocol, ({"Set-Cookie": set_cookies} if set_cookies else {})
+
+    def _peer(self) -> str:
+        """``"host:port"`` of the client, as for long-polling."""
+        address = self.transport.getPeer() if self.transport is not None else None
+        return f"{getattr(address, 'host', '')}:{getattr(address, 'port', '')}"
 
     def onOpen(self) -> None:
         self._open = True

@@ -47,7 +47,7 @@ class TestHooks(BayeuxHooks):
     def authenticate_handshake(self, request, message):
         if request.header("x-api-key") == "bad":
             raise Denied("Invalid API key")
-        return {"api_key": request.header("x-api-key"), "transport": request.transport}
+        return {"api_key": request.header("x-api-key"), "transport": request.transport, "peer": request.peer}
 
     def can_subscribe(self, session, channel, message):
         return not channel.startswith("/private/")

@@ -33,7 +33,7 @@ class AppProcess:
         # Output goes to a file, not a pipe, so a chatty server can never block.
         self.output = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "app.py"), "--port", str(port), *self.args],
+            [sys.executable, "-u", os.path.join(HERE, "app.py"), "--port", str(port), *self.args],
             stdout=self.output, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -44,7 +44,8 @@ class AppProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"test server exited with {self.proc.returncode}: {self.log()}")
             time.sleep(0.02)
-        raise RuntimeError("test server did not report its port")
+        log = self.stop()
+        raise RuntimeError(f"test server did not report its port: {log}")
 
     def log(self) -> str:
         """Everything the server printed so far."""

@@ -9,7 +9,7 @@ import logging
 import pytest
 from aiocometd_ng import Client, ConnectionType
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.filterwarnings("ignore::DeprecationWarning:aiohttp")]
 
 TRANSPORTS = [ConnectionType.LONG_POLLING, ConnectionType.WEBSOCKET]
 
@@ -42,7 +42,9 @@ def test_subscribe_and_receive(app, transport):
             assert first == {"channel": "/statistics/v3/updates", "data": sent}
             assert second["data"] == {"serviceState": "AVAILABLE"}
             sessions = await control(app, "sessions", None)
-            assert sessions[client._transport.client_id]["connection_type"] == transport.value
+            session = sessions[client._transport.client_id]
+            assert session["connection_type"] == transport.value
+            assert session["attributes"]["peer"].startswith("127.0.0.1:")
 
     asyncio.run(scenario())
 

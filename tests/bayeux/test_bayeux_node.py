@@ -1,0 +1,52 @@
+"""The official CometD JavaScript client (``cometd`` 9 + ``cometd-nodejs-client``
+2) against the server, over long-polling and WebSocket.
+
+Skipped when ``node`` is not on PATH; installs the npm packages into
+``tests/bayeux/node`` on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+
+
+@pytest.fixture(scope="module")
+def node_client():
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not on PATH")
+    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "cometd-nodejs-client")):
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("node is installed but npm is not")
+        result = subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_DIR,
+                                capture_output=True, text=True, timeout=100)
+        assert result.returncode == 0, result.stdout + result.stderr
+    return node
+
+
+def test_official_cometd_client(app, node_client):
+    result = subprocess.run(
+        [node_client, "cometd_client_check.mjs", app.url, app.base + "/control", "long-polling", "websocket"],
+        cwd=NODE_DIR, capture_output=True, text=True, timeout=60)
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert result.returncode == 0, result.stdout + result.stderr
+    by_transport = {line["transport"]: line for line in lines}
+    assert set(by_transport) == {"long-polling", "websocket"}
+    for transport, line in by_transport.items():
+        assert line["usedTransport"] == transport
+        assert line["received"] == [
+            {"channel": "/statistics/v3/updates", "data": {"transport": transport}},
+            {"channel": "/chat/room", "data": {"from": transport}},
+        ]
+    log = app.stop()
+    assert "Traceback" not in log, log

@@ -1,0 +1,143 @@
+"""Wire-level checks of the WebSocket transport (raw frames via aiohttp)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import aiohttp
+import pytest
+
+pytestmark = [pytest.mark.timeout(30), pytest.mark.filterwarnings("ignore::DeprecationWarning:aiohttp")]
+
+
+async def control(app, action, payload=None):
+    return await asyncio.get_running_loop().run_in_executor(None, app.control, action, payload)
+
+
+class Frames:
+    """Send a batch, read batches, on one WebSocket."""
+
+    def __init__(self, ws):
+        self.ws = ws
+
+    async def send(self, *messages):
+        await self.ws.send_str(json.dumps(list(messages)))
+
+    async def receive(self, timeout=5.0):
+        message = await asyncio.wait_for(self.ws.receive(), timeout)
+        assert message.type == aiohttp.WSMsgType.TEXT, message
+        return json.loads(message.data)
+
+    async def handshake(self):
+        await self.send({"channel": "/meta/handshake", "version": "1.0", "id": "1",
+                         "supportedConnectionTypes": ["websocket"]})
+        [reply] = await self.receive()
+        assert reply["successful"], reply
+        return reply["clientId"]
+
+    async def connect(self, client_id, **extra):
+        await self.send({"channel": "/meta/connect", "clientId": client_id, "connectionType": "websocket", **extra})
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.mark.parametrize("suffix", ["", "/cometd", "/connect"])
+def test_upgrade_cookies_subprotocol_and_hold(app, suffix):
+    async def scenario():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(app.ws_url + suffix, protocols=("cometd",)) as ws:
+                assert ws.protocol == "cometd"
+                cookies = ws._response.headers.getall("Set-Cookie")
+                assert any(c.startswith("BAYEUX_BROWSER=") and "HttpOnly" in c for c in cookies)
+                assert any(c.startswith("STATISTICS_SESSIONID=") for c in cookies)
+                frames = Frames(ws)
+                client_id = await frames.handshake()
+                await frames.connect(client_id)
+                [first] = await frames.receive()
+                assert first["channel"] == "/meta/connect" and first["successful"]
+                await frames.send({"channel": "/meta/subscribe", "clientId": client_id,
+                                   "subscription": "/statistics/v3/updates", "id": "s"})
+                [subscribed] = await frames.receive()
+                assert subscribed["successful"]
+                started = time.monotonic()
+                await frames.connect(client_id)
+                await asyncio.sleep(0.3)
+                await control(app, "publish", {"channel": "/statistics/v3/updates", "data": {"v": 1}})
+                batch = await frames.receive()
+                assert time.monotonic() - started < 1.5
+                assert batch[0] == {"channel": "/statistics/v3/updates", "data": {"v": 1}}
+                assert batch[-1]["channel"] == "/meta/connect"
+                if suffix:
+                    return
+                # With nothing queued the connect is held for the timeout (2 s).
+                started = time.monotonic()
+                await frames.connect(client_id)
+                [held] = await frames.receive()
+                assert 1.8 <= time.monotonic() - started < 3.5 and held["successful"]
+
+    run(scenario())
+
+
+def test_bad_frames_get_bayeux_errors(app):
+    async def scenario():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(app.ws_url) as ws:
+                frames = Frames(ws)
+                await ws.send_str("{not json")
+                [reply] = await frames.receive()
+                assert reply["successful"] is False and reply["error"] == "400::Malformed JSON"
+                await ws.send_bytes(b"[]")
+                [reply] = await frames.receive()
+                assert reply["error"] == "400::Binary frames not supported"
+                await frames.send({"channel": "/meta/connect", "clientId": "gone", "connectionType": "websocket"})
+                [reply] = await frames.receive()
+                assert reply["error"] == "402::Unknown client"
+                assert reply["advice"] == {"reconnect": "handshake", "interval": 0}
+                client_id = await frames.handshake()  # the socket is still usable
+                await frames.send({"channel": "/meta/subscribe", "clientId": client_id, "subscription": "/a//b"})
+                [reply] = await frames.receive()
+                assert reply["error"] == "405:/a//b:Invalid channel"
+
+    run(scenario())
+
+
+def test_closed_socket_releases_hold_and_session_expires(app):
+    async def scenario():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(app.ws_url) as ws:
+                frames = Frames(ws)
+                client_id = await frames.handshake()
+                await frames.connect(client_id)
+                await frames.receive()
+                await frames.connect(client_id)  # held
+                await asyncio.sleep(0.2)
+            stats = await control(app, "stats")
+            assert client_id in await control(app, "sessions")
+            await asyncio.sleep(2.8)
+            assert client_id not in await control(app, "sessions")
+            assert ["removed", client_id, "expired"] in await control(app, "events")
+            return stats
+
+    stats = run(scenario())
+    assert stats["held"] == 0
+
+
+def test_oversized_frame_closes_connection(app):
+    async def scenario():
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(app.ws_url) as ws:
+                await ws.send_str(json.dumps([{"channel": "/meta/handshake", "pad": "x" * 40000}]))
+                message = await asyncio.wait_for(ws.receive(), 5)
+                assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+                assert ws.close_code in (1006, 1009)  # autobahn fails the connection
+
+    run(scenario())
+
+
+def test_server_log_is_clean(app):
+    log = app.stop()
+    assert "Traceback" not in log, log
