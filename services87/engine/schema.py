@@ -154,6 +154,7 @@ created_slots = Table(
     metadata,
     Column("slot", BigInteger, primary_key=True),
     Column("n", BigInteger, nullable=False),
+    Index("ix_created_slots_cover", "slot", "n"),  # range sums read the index only (migration 0002_slot_cover)
 )
 
 response_slots = Table(
@@ -163,6 +164,7 @@ response_slots = Table(
     Column("n", BigInteger, nullable=False),
     Column("wall_sum", Float, nullable=False),
     Column("business_sum", Float, nullable=False),
+    Index("ix_response_slots_cover", "slot", "n", "wall_sum", "business_sum"),
 )
 
 tickets = Table(
@@ -179,3 +181,4 @@ tickets = Table(
 
 # Feature tables live in their own modules on the same metadata.
 from services87.engine import schema_live, schema_workbins  # noqa: E402,F401
+from services87.engine import schema_prefs  # noqa: E402,F401

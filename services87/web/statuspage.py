@@ -1,5 +1,368 @@
-"""The Customer Service Status Page (filled in with the feature)."""
+"""The Customer Service Status Page: a live wallboard at ``/`` over the same engine.
+
+What this module serves (everything else the page needs comes from the public APIs):
+
+* ``/`` — the page (``services87/static/statuspage/index.html``, built from ``frontend/``).
+* ``/static/statuspage/*`` — its JavaScript, CSS and fonts (committed build output; no Node at run time).
+* ``/statuspage/api/login`` (POST ``{login, password}``), ``/statuspage/api/logout`` (POST) — the browser
+  session: an HttpOnly session cookie plus a readable ``XSRF-TOKEN`` cookie whose value every state-changing
+  request (and every REST twin call) repeats in ``X-XSRF-TOKEN`` (double submit).
+* ``/statuspage/api/me`` (GET) — who is logged in, their saved preferences, the panel catalogue, the agents
+  for the Genesys view and the credentials the page uses for the Statistics API (a bearer token of the user).
+* ``/statuspage/api/prefs`` (GET, PUT) — panels (which and in which order), language and time zone,
+  remembered per user in the ``user_prefs`` table.
+
+The numbers themselves come from ``POST /api/v1/Agents/CustomerService/GetStatistics`` (the REST twin, same
+session cookie + XSRF header); live updates come over Bayeux from the Statistics API. See docs/statuspage.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from twisted.web import resource, server, static
+
+from services87.engine.model import ALL_PANELS, EngineError, StatusScreenPanelType, StoreUnavailable
+from services87.engine.store_prefs import PrefsStore
+from services87.i18n import SUPPORTED, normalize_language
+from services87.web.session import sessions_for
+from services87.web.tree import mount as mount_at
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "statuspage"
+#: Panels the page can show: every StatusScreenPanelType except ``None``.
+PAGE_PANELS: tuple[StatusScreenPanelType, ...] = tuple(p for p in ALL_PANELS if p is not StatusScreenPanelType.None_)
+DEFAULT_ORDER: tuple[StatusScreenPanelType, ...] = (StatusScreenPanelType.StatusScreen,) + tuple(
+    p for p in PAGE_PANELS if p is not StatusScreenPanelType.StatusScreen)
+
+
+
+# --------------------------------------------------------------------------- helpers
+def _json(request, payload, code: int = 200) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"application/json; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def _error(request, code: int, kind: str, message: str) -> bytes:
+    from services87.server import json_error
+
+    request.setHeader(b"cache-control", b"no-store")
+    if code == 401:
+        request.setHeader(b"www-authenticate", b'Session realm="services87"')
+    return json_error(request, code, message, kind)
+
+
+def _finish(request, body: bytes) -> None:
+    if not request.finished and not getattr(request, "_disconnected", False):
+        request.write(body)
+        request.finish()
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, kind: str = "ValidationError", code: int = 400):
+        super().__init__(message)
+        self.message, self.kind, self.code = message, kind, code
+
+
+def _read_json(hs, request) -> dict:
+    ctype = (request.getHeader("content-type") or "").split(";")[0].strip().lower()
+    if ctype not in ("application/json", "text/json"):
+        raise BadRequest("Send the body as application/json", "UnsupportedMediaType", 415)
+    limit = hs.settings.max_body_size
+    body = request.content.read(limit + 1) if request.content is not None else b""
+    if len(body) > limit:
+        raise BadRequest(f"Request body larger than {limit} bytes", "RequestTooLarge", 413)
+    try:
+        data = json.loads(body.decode("utf-8") or "null")
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("The body is not valid JSON", "MalformedBody") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object", "MalformedBody")
+    return data
+
+
+# --------------------------------------------------------------------------- preferences
+def default_prefs(hs, user) -> dict:
+    return {
+        "panels": [p.name for p in DEFAULT_ORDER],
+        "language": normalize_language(user.language, normalize_language(hs.settings.default_language)),
+        "timeZone": user.time_zone or hs.settings.default_time_zone,
+    }
+
+
+def validate_prefs(data: dict, base: dict) -> dict:
+    """Merge ``data`` (a partial preferences object) into ``base``; raise :class:`BadRequest` on bad input."""
+    from services87.engine.timebuckets import resolve_zone
+
+    unknown = set(data) - {"panels", "language", "timeZone"}
+    if unknown:
+        raise BadRequest(f"Unknown preference(s): {', '.join(sorted(unknown))}")
+    out = dict(base)
+    if "panels" in data:
+        panels = data["panels"]
+        if not isinstance(panels, list) or len(panels) > len(PAGE_PANELS):
+            raise BadRequest(f"panels must be a list of at most {len(PAGE_PANELS)} panel names")
+        names: list[str] = []
+        for item in panels:
+            if not isinstance(item, (str, int)) or isinstance(item, bool):
+                raise BadRequest(f"Not a panel: {item!r}")
+            try:
+                panel = StatusScreenPanelType.parse(item)
+            except EngineError as exc:
+                raise BadRequest(str(exc), "UnknownPanel") from None
+            if panel is StatusScreenPanelType.None_:
+                raise BadRequest("The None panel cannot be shown", "UnknownPanel")
+            if panel.name in names:
+                raise BadRequest(f"Panel listed twice: {panel.name}")
+            names.append(panel.name)
+        out["panels"] = names
+    if "language" in data:
+        lang = data["language"]
+        if not isinstance(lang, str) or lang not in SUPPORTED:
+            raise BadRequest(f"language must be one of {', '.join(SUPPORTED)}")
+        out["language"] = lang
+    if "timeZone" in data:
+        zone = data["timeZone"]
+        if not isinstance(zone, str) or not zone or len(zone) > 64:
+            raise BadRequest("timeZone must be an IANA time zone name")
+        try:
+            resolve_zone(zone)
+        except Exception:
+            raise BadRequest(f"Unknown time zone: {zone}", "UnknownTimeZone") from None
+        out["timeZone"] = zone
+    return out
+
+
+# --------------------------------------------------------------------------- resources
+class _Api(resource.Resource):
+    """A small JSON endpoint: ``do_<METHOD>(request, body, principal)`` runs on the thread pool and returns
+    ``(status, payload)``. ``anonymous`` endpoints get no principal; all others need the session cookie and,
+    for unsafe methods, the matching ``X-XSRF-TOKEN`` header (checked by the shared session store)."""
+
+    isLeaf = True
+    anonymous = False
+    takes_body = True
+
+    def __init__(self, hs):
+        super().__init__()
+        self.hs = hs
+        self.sessions = sessions_for(hs)
+        self.prefs = PrefsStore(hs.store)
+
+    def render(self, request):
+        method = request.method.decode("ascii", "replace")
+        handler = getattr(self, "do_" + method, None)
+        if handler is None:
+            allowed = ", ".join(sorted(m[3:] for m in dir(self) if m.startswith("do_")))
+            request.setHeader(b"allow", allowed.encode())
+            return _error(request, 405, "MethodNotAllowed", f"{method} is not allowed here ({allowed})")
+        try:
+            body = _read_json(self.hs, request) if method in ("POST", "PUT") and self.takes_body else None
+        except BadRequest as exc:
+            return _error(request, exc.code, exc.kind, exc.message)
+        if self.anonymous:
+            d = self.hs.run_blocking(handler, request, body, None)
+        else:
+            d = self.sessions.authenticate(self.hs, request)
+            d.addCallback(lambda principal: self.hs.run_blocking(handler, request, body, principal))
+        d.addCallback(self._done, request)
+        d.addErrback(self._failed, request)
+        return server.NOT_DONE_YET
+
+    def _done(self, result, request):
+        code, payload = result
+        _finish(request, _json(request, payload, code))
+
+    def _failed(self, failure, request):
+        from services87.auth.http import status_for
+        from services87.auth.service import AuthError
+
+        exc = failure.value
+        if isinstance(exc, BadRequest):
+            body = _error(request, exc.code, exc.kind, exc.message)
+        elif isinstance(exc, AuthError):
+            body = _error(request, status_for(exc), exc.kind, exc.message)
+        elif isinstance(exc, StoreUnavailable):
+            body = _error(request, 503, "StoreUnavailable", "The statistics store is unavailable; try again")
+        elif isinstance(exc, EngineError):
+            body = _error(request, 400, exc.kind, str(exc))
+        else:
+            log.error("status page API failed: %s", failure.getTraceback())
+            body = _error(request, 500, "InternalError", "Internal error")
+        _finish(request, body)
+
+    def _prefs_for(self, user) -> dict:
+        """Blocking: the user's saved preferences over the defaults (invalid saved values are ignored)."""
+        base = default_prefs(self.hs, user)
+        saved = self.prefs.get(user.id) or {}
+        out = dict(base)
+        for key in base:
+            if key in saved:
+                try:
+                    out = validate_prefs({key: saved[key]}, out)
+                except BadRequest:
+                    pass
+        return out
+
+
+class Login(_Api):
+    """``POST {login, password}``: checks the password, opens a session (cookies) and answers the user."""
+
+    anonymous = True
+
+    def do_POST(self, request, body, _principal):
+        login, password = body.get("login"), body.get("password")
+        if not isinstance(login, str) or not isinstance(password, str) or not login.strip():
+            raise BadRequest('Send {"login": "...", "password": "..."}', "MalformedBody")
+        from services87.auth.http import client_address
+
+        return self.hs.auth.authenticate_password(login, password, client_address(request))
+
+    def _done(self, user, request):
+        from services87.auth.service import Principal
+
+        d = self.sessions.login(self.hs, request, Principal(user, "password"))
+        d.addCallback(lambda s: _finish(request, _json(request, {"login": user.login, "fullName": user.full_name,
+                                                                 "xsrfToken": s.xsrf})))
+        d.addErrback(self._failed, request)
+
+
+class Logout(_Api):
+    """``POST`` (with the XSRF header): ends the session and revokes its ticket."""
+
+    anonymous = True
+    takes_body = False
+
+    def render(self, request):
+        if request.method != b"POST":
+            return super().render(request)
+        from services87.auth.service import AuthError
+
+        try:
+            self.sessions.check(request)
+        except AuthError as exc:
+            if exc.kind != "InvalidSession":
+                from services87.auth.http import status_for
+
+                return _error(request, status_for(exc), exc.kind, exc.message)
+        d = self.sessions.logout(self.hs, request)
+        d.addCallback(lambda had: _finish(request, _json(request, {"loggedOut": bool(had)})))
+        d.addErrback(self._failed, request)
+        return server.NOT_DONE_YET
+
+    def do_POST(self, request, body, _principal):  # pragma: no cover - render handles POST
+        return 200, {}
+
+
+class Me(_Api):
+    """``GET``: the user, their preferences, the panel catalogue, agents, Statistics API credentials."""
+
+    def do_GET(self, request, body, principal):
+        user = principal.user
+        agents = [{"login": u.login, "name": u.full_name} for u in self.hs.store.list_users() if u.active]
+        tokens = self.hs.auth.issue_tokens(user)
+        keys = self.hs.settings.api_keys
+        genesys = getattr(self.hs.settings, "genesys", None)
+        return 200, {
+            "tenant": getattr(genesys, "tenant", "Environment"),
+            "queues": self._queues(),
+            "login": user.login,
+            "fullName": user.full_name,
+            "prefs": self._prefs_for(user),
+            "panels": [{"name": p.name, "number": int(p)} for p in PAGE_PANELS],
+            "languages": list(SUPPORTED),
+            "agents": agents,
+            "statistics": {"apiKey": keys[0] if keys else "", "accessToken": tokens["access_token"],
+                           "expiresIn": tokens.get("expires_in")},
+        }
+
+
+    def _queues(self) -> list[str]:
+        """Queue names for the Genesys view (empty when the live tables are not there)."""
+        try:
+            from services87.genesys.ingest import live_store
+
+            return list(live_store(self.hs).names().get("queues", []))
+        except Exception:  # the live feature is optional for the page
+            log.debug("no queues for the status page", exc_info=True)
+            return []
+
+
+class Prefs(_Api):
+    """``GET`` the saved preferences; ``PUT`` a partial object ``{panels?, language?, timeZone?}``."""
+
+    def do_GET(self, request, body, principal):
+        return 200, self._prefs_for(principal.user)
+
+    def do_PUT(self, request, body, principal):
+        user = principal.user
+        prefs = validate_prefs(body, self._prefs_for(user))
+        self.prefs.put(user.id, prefs)
+        return 200, prefs
+
+
+class StaticFiles(static.File):
+    """Static files with JSON 404s and no directory listings."""
+
+    childNotFound = None  # set in __init__ (import cycle with server)
+
+    def __init__(self, path, *args, **kwargs):
+        super().__init__(path, *args, **kwargs)
+        from services87.server import NotFoundResource
+
+        self.childNotFound = NotFoundResource()
+        self.indexNames = []  # a directory is never served (the page itself lives at /)
+
+    def directoryListing(self):
+        from services87.server import NotFoundResource
+
+        return NotFoundResource()
+
+    def createSimilarFile(self, path):
+        f = self.__class__(path, self.defaultType, self.ignoredExts, self.registry)
+        f.processors = self.processors
+        f.indexNames = self.indexNames[:]
+        return f
+
+    def render_GET(self, request):
+        # hashed-free file names: revalidate, but allow conditional GETs
+        request.setHeader(b"cache-control", b"no-cache")
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        return super().render_GET(request)
+
+
+class IndexPage(resource.Resource):
+    isLeaf = True
+
+    def render_GET(self, request):
+        path = STATIC_DIR / "index.html"
+        request.setHeader(b"cache-control", b"no-cache")
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        request.setHeader(b"x-frame-options", b"DENY")
+        request.setHeader(b"referrer-policy", b"same-origin")
+        request.setHeader(b"content-security-policy",
+                          b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+                          b"style-src 'self'; script-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'")
+        try:
+            html = path.read_bytes()
+        except OSError:
+            return _error(request, 503, "NotBuilt", "The status page is not built (run scripts/build-frontend)")
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        return html
+
+    def render_HEAD(self, request):
+        return self.render_GET(request)
 
 
 def mount(hs, root) -> None:
-    pass
+    root.index = IndexPage()
+    mount_at(root, "static/statuspage", StaticFiles(str(STATIC_DIR)))
+    mount_at(root, "statuspage/api/login", Login(hs))
+    mount_at(root, "statuspage/api/logout", Logout(hs))
+    mount_at(root, "statuspage/api/me", Me(hs))
+    mount_at(root, "statuspage/api/prefs", Prefs(hs))
