@@ -152,6 +152,9 @@ def generate(store: Store, n_requests: int = 5000, seed: int = 87, now: int | No
             progress(done)
     if hot:
         store.add_hotlist_bulk(hot)
+    from services87.engine.workbin_store import generate_demo as demo_workbins
+
+    demo_workbins(store, refs.users, seed=seed)
     return refs
 
 

@@ -1,5 +1,704 @@
-"""(filled in with the feature)"""
+"""Genesys Web Services (GWS) API v2: Workbins ``RequestAgentStats`` with CometD ``WorkbinStatsMessage``.
+
+Resources (see docs/workbins.md):
+
+* ``GET  /api/v2/me`` - the logged-in user; starts a JSESSIONID session (HTTP Basic).
+* ``POST /api/v2/workbins`` and ``POST /api/v2/users/{userId}/workbins`` - ``RequestAgentStats``: replies
+  ``{"statusCode":0,"referenceId":N}`` at once, then publishes a ``WorkbinStatsMessage`` on the CometD
+  channel ``/v2/me/workbins`` of ``/api/v2/notifications``.
+* ``GET  /api/v2/workbins[?workbinType=&workbinOwner=]``, ``GET /api/v2/workbins/{id}`` and
+  ``POST /api/v2/workbins/move`` - listing, contents and moves of requests (this server's additions).
+* ``/api/v2/notifications`` - the Bayeux endpoint (long-polling and WebSocket).
+
+The adapter stays thin: sessions, CSRF, parsing and serialization here; workbins, owners, counts and moves
+are in :mod:`services87.engine.workbin_store`, called through ``hs.run_blocking``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from twisted.internet import defer
+from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
+from twisted.web import resource, server
+
+from services87.auth.http import client_address, parse_authorization, parse_basic
+from services87.auth.service import AuthError
+from services87.bayeux import BayeuxHooks, BayeuxServer, BayeuxSettings, Denied
+from services87.engine.model import EngineError, NotFound, StoreUnavailable, User, ValidationError
+from services87.engine.workbin_store import HEX32, Owner, WorkbinStore, canonical_type
+from services87.web.tree import mount as mount_at
+from services87.web import jsonguard
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "/v2/me/workbins"
+SESSION_COOKIE = "JSESSIONID"
+CSRF_HEADER = "X-CSRF-TOKEN"
+UNSAFE_METHODS = frozenset({b"POST", b"PUT", b"DELETE", b"PATCH"})
+#: GWS statusCode -> HTTP status.
+HTTP_STATUS = {0: 200, 1: 400, 2: 400, 3: 403, 4: 500, 5: 403, 6: 404, 10: 400, 20: 401}
+#: Owners one session may be kept informed about (oldest dropped first).
+MAX_WATCHES = 100
+MAX_SESSIONS = 10000
+
+
+class GwsError(Exception):
+    """A GWS error reply: ``{"statusCode": code, "statusMessage": message}``."""
+
+    def __init__(self, code: int, message: str, http: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.http = http or HTTP_STATUS.get(code, 400)
+
+
+# ---------------------------------------------------------------------- lenient JSON
+def strip_trailing_commas(text: str) -> str:
+    """Drop a comma that directly precedes ``}`` or ``]`` (whitespace aside) and follows a value, outside
+    strings. Nothing else is relaxed: ``{,}``, ``[1,,]`` and the like stay invalid."""
+    out: list[str] = []
+    in_string = escaped = False
+    n = len(text)
+    for i, ch in enumerate(text):
+        if in_string:
+            out.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch == ",":
+            j = i + 1
+            while j < n and text[j] in " \t\r\n":
+                j += 1
+            prev = next((c for c in reversed(out) if c not in " \t\r\n"), "")
+            if j < n and text[j] in "}]" and prev not in ("", "{", "[", ","):
+                continue
+        out.append(ch)
+    return "".join(out)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_body(raw: bytes, max_depth: int = jsonguard.DEFAULT_MAX_DEPTH) -> dict:
+    """A JSON object body; strict JSON except that trailing commas (as in the GWS documentation samples)
+    are accepted. Raises :class:`GwsError` (statusCode 10)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise GwsError(10, "The request body is not UTF-8") from None
+    if not text.strip():
+        raise GwsError(10, "The request body is empty; a JSON object is required")
+    try:
+        return jsonguard.loads(strip_trailing_commas(text), max_size=len(text), max_depth=max_depth)
+    except jsonguard.JsonGuardError as exc:
+        raise GwsError(10, f"The request body is not valid JSON ({exc.kind}): {exc.message}") from None
+
+
+# ---------------------------------------------------------------------- sessions
+@dataclass(eq=False)
+class GwsSession:
+    """A JSESSIONID session: the user, its CSRF token, its referenceId counter, the owners it asked about
+    (``watches``: key -> (owner, referenceId)) and the Bayeux clients bound to it."""
+
+    id: str
+    csrf: str
+    user: User
+    last_used: float
+    next_ref: int = 0
+    watches: OrderedDict = field(default_factory=OrderedDict)
+    bayeux: set = field(default_factory=set)
+
+    def reference_id(self) -> int:
+        self.next_ref += 1
+        return self.next_ref
+
+    def watch(self, owner: Owner, reference_id: int) -> None:
+        key = (owner.type, owner.ref)
+        self.watches.pop(key, None)
+        self.watches[key] = (owner, reference_id)
+        while len(self.watches) > MAX_WATCHES:
+            self.watches.popitem(last=False)
+
+
+class GwsSessions:
+    """In-memory sessions (reactor thread only). A session expires after ``timeout`` seconds without a
+    request, unless a Bayeux client is bound to it."""
+
+    def __init__(self, timeout: float, clock: Callable[[], float] = time.time, max_sessions: int = MAX_SESSIONS):
+        self.timeout = timeout
+        self.clock = clock
+        self.max_sessions = max_sessions
+        self._sessions: OrderedDict[str, GwsSession] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self):
+        return iter(list(self._sessions.values()))
+
+    def _expired(self, s: GwsSession, now: float) -> bool:
+        return not s.bayeux and now - s.last_used > self.timeout
+
+    def create(self, user: User) -> GwsSession:
+        s = GwsSession(secrets.token_hex(16).upper(), secrets.token_urlsafe(24), user, self.clock())
+        self._sessions[s.id] = s
+        if len(self._sessions) > self.max_sessions:
+            self.prune()
+            for sid in [sid for sid, old in self._sessions.items() if not old.bayeux]:
+                if len(self._sessions) <= self.max_sessions:
+                    break
+                del self._sessions[sid]
+        return s
+
+    def get(self, sid: str | None, touch: bool = True) -> GwsSession | None:
+        if not sid:
+            return None
+        s = self._sessions.get(sid)
+        if s is None:
+            return None
+        now = self.clock()
+        if self._expired(s, now):
+            del self._sessions[sid]
+            return None
+        if touch:
+            s.last_used = now
+            self._sessions.move_to_end(sid)
+        return s
+
+    def prune(self) -> int:
+        now = self.clock()
+        dead = [sid for sid, s in self._sessions.items() if self._expired(s, now)]
+        for sid in dead:
+            del self._sessions[sid]
+        return len(dead)
+
+
+# ---------------------------------------------------------------------- Bayeux hooks
+class GwsBayeuxHooks(BayeuxHooks):
+    """Handshakes authenticate like REST calls: the JSESSIONID cookie of a GWS session, or HTTP Basic (which
+    starts a session and, on long-polling, sets its JSESSIONID cookie). The Bayeux client is then bound to
+    that session. Clients may subscribe to any non-meta channel and publish nowhere."""
+
+    def __init__(self, adapter: "GwsWorkbins"):
+        self.adapter = adapter
+
+    def authenticate_handshake(self, request, message):
+        adapter = self.adapter
+        s = adapter.sessions.get(request.cookies.get(SESSION_COOKIE))
+        try:
+            parsed = parse_authorization(request.header("authorization"))
+            basic = None
+            if parsed is not None:
+                if parsed[0] != "basic":
+                    raise AuthError("UnsupportedScheme", "Only HTTP Basic authentication is supported")
+                basic = parse_basic(parsed[1])
+        except AuthError as exc:
+            raise Denied(exc.message) from None
+        if s is not None and (basic is None or basic[0] == s.user.login):
+            return {"gws_session": s.id, "gws_user": s.user.id}
+        if basic is None:
+            raise Denied("Authentication required: HTTP Basic or the JSESSIONID cookie of GET /api/v2/me")
+        address = request.peer.rsplit(":", 1)[0]
+        d = adapter.hs.run_blocking(adapter.hs.auth.authenticate_password, basic[0], basic[1], address)
+
+        def ok(user: User):
+            s = adapter.sessions.create(user)
+            req = request.request
+            if hasattr(req, "addCookie") and not getattr(req, "startedWriting", True):
+                set_session_cookie(req, s)
+            return {"gws_session": s.id, "gws_user": user.id}
+
+        def refused(f: Failure):
+            f.trap(AuthError)
+            raise Denied(f.value.message)
+
+        return d.addCallbacks(ok, refused)
+
+    def on_session_added(self, session) -> None:
+        s = self.adapter.sessions.get(session.attributes.get("gws_session"))
+        if s is not None:
+            s.bayeux.add(session.id)
+
+    def on_session_removed(self, session, reason: str) -> None:
+        s = self.adapter.sessions.get(session.attributes.get("gws_session"), touch=False)
+        if s is None:
+            return
+        s.bayeux.discard(session.id)
+        s.last_used = self.adapter.sessions.clock()
+        if reason == "disconnect" and not s.bayeux:
+            # "kept informed" ends when the session's last CometD client disconnects
+            s.watches.clear()
+
+
+def set_session_cookie(request, s: GwsSession) -> None:
+    request.addCookie(SESSION_COOKIE.encode(), s.id.encode(), path=b"/", httpOnly=True,
+                      secure=bool(request.isSecure()))
+
+
+# ---------------------------------------------------------------------- the adapter
+class GwsWorkbins:
+    def __init__(self, hs, bayeux_settings: BayeuxSettings | None = None):
+        self.hs = hs
+        self.settings = hs.settings
+        self.workbins = WorkbinStore(hs.store)
+        self.sessions = GwsSessions(hs.settings.gws_session_timeout)
+        self.bayeux = BayeuxServer(hs.reactor, bayeux_settings or BayeuxSettings(), hooks=GwsBayeuxHooks(self))
+        self._pending: set[tuple[str, str]] = set()
+        self._pending_all = False
+        self._flush_call = None
+        hs.store.add_listener(self._on_change_thread)
+        self._pruner = LoopingCall(self.sessions.prune)
+        self._pruner.clock = hs.reactor
+
+    def start(self) -> None:
+        self._pruner.start(60, now=False)
+        self.hs.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
+
+    def stop(self) -> None:
+        if self._pruner.running:
+            self._pruner.stop()
+        self.hs.store.remove_listener(self._on_change_thread)
+        self.bayeux.stop()
+
+    # ------------------------------------------------------------------ request plumbing
+    def handle(self, request, fn: Callable[[Any, GwsSession], Any], csrf: bool = True):
+        """Authenticate, check CSRF, run ``fn(request, session)`` and write its reply. ``fn`` returns a reply
+        dict, or ``(reply, after)`` where ``after()`` runs once the reply is written; it may return a
+        Deferred of either."""
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
+        d = self.authenticate(request)
+
+        def authed(pair):
+            s, created = pair
+            request.setHeader(b"X-CSRF-HEADER", CSRF_HEADER.encode())
+            request.setHeader(CSRF_HEADER.encode(), s.csrf.encode())
+            if csrf and self.settings.gws_csrf_protection and request.method in UNSAFE_METHODS:
+                given = request.getHeader(CSRF_HEADER) or ""
+                if created or not given or not hmac.compare_digest(given.encode("utf-8", "replace"),
+                                                                   s.csrf.encode()):
+                    raise GwsError(3, "Missing or invalid Csrf token", http=403)
+            return fn(request, s)
+
+        d.addCallback(authed)
+        d.addCallbacks(lambda result: self._reply(request, result, gone), lambda f: self._fail(request, f, gone))
+        d.addErrback(lambda f: log.error("GWS reply failed: %s", f.getTraceback()))
+        return server.NOT_DONE_YET
+
+    def authenticate(self, request) -> defer.Deferred:
+        """Deferred[(GwsSession, created)]: the JSESSIONID session, or a new one for valid Basic credentials."""
+        raw = request.getCookie(SESSION_COOKIE.encode())
+        sid = raw.decode("latin-1") if raw else None
+        s = self.sessions.get(sid)
+        header = request.getHeader("authorization")
+        try:
+            parsed = parse_authorization(header)
+            if parsed is None:
+                if s is not None:
+                    return defer.succeed((s, False))
+                if sid:
+                    raise AuthError("InvalidSession", "The session has expired or does not exist; log in again")
+                raise AuthError("MissingCredentials", "Authentication is required: HTTP Basic or the JSESSIONID "
+                                "session cookie")
+            if parsed[0] != "basic":
+                raise AuthError("UnsupportedScheme", "Only HTTP Basic authentication is supported")
+            login, password = parse_basic(parsed[1])
+        except AuthError:
+            return defer.fail()
+        if s is not None and s.user.login == login:
+            return defer.succeed((s, False))
+        d = self.hs.run_blocking(self.hs.auth.authenticate_password, login, password, client_address(request))
+
+        def opened(user: User):
+            s = self.sessions.create(user)
+            set_session_cookie(request, s)
+            return s, True
+
+        return d.addCallback(opened)
+
+    def _write(self, request, status: int, body: dict, gone: list) -> None:
+        if gone or request.finished:
+            return
+        request.setResponseCode(status)
+        request.setHeader(b"content-type", b"application/json;charset=UTF-8")
+        request.setHeader(b"cache-control", b"no-cache, no-store")
+        request.write(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        request.finish()
+
+    def _reply(self, request, result, gone: list) -> None:
+        after = None
+        if isinstance(result, tuple):
+            result, after = result
+        self._write(request, 200, result, gone)
+        if after is not None:
+            after()
+
+    def _fail(self, request, f: Failure, gone: list) -> None:
+        exc = f.value
+        if isinstance(exc, GwsError):
+            code, message, status = exc.code, exc.message, exc.http
+        elif isinstance(exc, AuthError):
+            code, message = 20, exc.message
+            status = 429 if exc.kind == "TooManyAttempts" else 401
+            if status == 401 and not gone and not request.finished:
+                request.setHeader(b"www-authenticate", b'Basic realm="GWS", charset="UTF-8"')
+        elif isinstance(exc, NotFound):
+            code, message, status = 6, str(exc), 404
+        elif isinstance(exc, ValidationError):
+            code, message, status = 10, str(exc), 400
+        elif isinstance(exc, StoreUnavailable):
+            code, message, status = 4, "The statistics store is unavailable", 503
+        elif isinstance(exc, EngineError):
+            code, message, status = 10, str(exc), 400
+        else:
+            log.error("GWS request failed: %s", f.getTraceback())
+            code, message, status = 4, "Internal error", 500
+        self._write(request, status, {"statusCode": code, "statusMessage": message}, gone)
+
+    def body(self, request) -> dict:
+        limit = self.settings.max_body_size
+        try:
+            length = int(request.getHeader(b"content-length") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            raise GwsError(10, f"The request body is larger than {limit} bytes", http=413)
+        raw = request.content.read(limit + 1) if request.content else b""
+        if len(raw) > limit:
+            raise GwsError(10, f"The request body is larger than {limit} bytes", http=413)
+        return parse_body(raw, self.settings.max_json_depth)
+
+    # ------------------------------------------------------------------ operations
+    def me(self, request, s: GwsSession) -> dict:
+        u = s.user
+        first, _, last = u.full_name.partition(" ")
+        return {"statusCode": 0, "user": {
+            "id": u.uuid, "userName": u.login, "firstName": first, "lastName": last, "emailAddress": u.email,
+            "enabled": u.active, "roles": ["ROLE_AGENT"], "changePasswordOnFirstLogin": False,
+            "uri": self._base(request) + "/api/v2/users/" + u.uuid, "path": "/users/" + u.uuid}}
+
+    @staticmethod
+    def _base(request) -> str:
+        host = (request.getHeader("host") or "localhost").strip()
+        return ("https://" if request.isSecure() else "http://") + host
+
+    def request_agent_stats(self, request, s: GwsSession, user_id: str | None = None):
+        body = self.body(request)
+        op = body.get("operationName")
+        if op is None:
+            raise GwsError(1, "Missing parameter: operationName")
+        if op != "RequestAgentStats":
+            raise GwsError(10, f"Unsupported operationName {op!r}: this resource supports RequestAgentStats")
+        wtype, wowner = body.get("workbinType"), body.get("workbinOwner")
+        if wtype is not None and not isinstance(wtype, str):
+            raise GwsError(10, "workbinType must be a string")
+        if wowner is not None and not isinstance(wowner, str):
+            raise GwsError(10, "workbinOwner must be a string")
+        if user_id is not None:
+            if wtype not in (None, "Agent") or wowner is not None:
+                raise GwsError(10, "POST /api/v2/users/{userId}/workbins requests the Agent workbins of that "
+                               "user: workbinType must be Agent or absent and workbinOwner absent")
+            if not HEX32.match(user_id):
+                raise GwsError(6, f"User {user_id!r} not found")
+            owner_type, owner = "Agent", user_id
+        elif wtype is None:
+            if wowner is not None:
+                raise GwsError(1, "Missing parameter: workbinType (required with workbinOwner)")
+            owner_type, owner = "Agent", s.user.id
+        else:
+            try:
+                owner_type = canonical_type(wtype)
+            except ValidationError as exc:
+                raise GwsError(10, str(exc)) from None
+            if owner_type == "Agent":
+                owner = s.user.id if wowner is None else wowner
+            elif wowner is None or not wowner.strip():
+                raise GwsError(1, f"Missing parameter: workbinOwner (the {owner_type} name)")
+            else:
+                owner = wowner
+
+        def compute():
+            o = self.workbins.resolve_owner(owner_type, owner)
+            return o, self.workbins.stats(o)
+
+        def computed(result):
+            o, stats = result
+            ref = s.reference_id()
+            s.watch(o, ref)
+            payload = stats_message(stats, ref)
+            return {"statusCode": 0, "referenceId": ref}, lambda: self.publish(s, payload)
+
+        return self.hs.run_blocking(compute).addCallback(computed)
+
+    def list_workbins(self, request, s: GwsSession):
+        args = {k.decode("latin-1"): v[-1].decode("utf-8", "replace") for k, v in request.args.items()}
+        wtype, wowner = args.get("workbinType"), args.get("workbinOwner")
+        if wtype is None and wowner is not None:
+            raise GwsError(1, "Missing parameter: workbinType (required with workbinOwner)")
+        try:
+            owner_type = canonical_type(wtype) if wtype is not None else "Agent"
+        except ValidationError as exc:
+            raise GwsError(10, str(exc)) from None
+        if owner_type != "Agent" and not wowner:
+            raise GwsError(1, f"Missing parameter: workbinOwner (the {owner_type} name)")
+        owner = wowner if wowner else s.user.id
+
+        def compute():
+            return self.workbins.list_workbins(self.workbins.resolve_owner(owner_type, owner))
+
+        return self.hs.run_blocking(compute).addCallback(lambda rows: {"statusCode": 0, "workbins": rows})
+
+    def workbin_contents(self, request, s: GwsSession, wb_uuid: str):
+        raw = request.args.get(b"limit", [b"100"])[-1]
+        try:
+            limit = int(raw)
+        except ValueError:
+            raise GwsError(10, "limit must be an integer") from None
+        if not 0 <= limit <= 1000:
+            raise GwsError(10, "limit must be between 0 and 1000")
+
+        def compute():
+            wb = self.workbins.get_workbin(wb_uuid)
+            items = self.workbins.contents(wb_uuid, limit)
+            count = next((st.count for st in self.workbins.stats(
+                Owner(wb["type"], wb["ownerRef"], wb["owner"], wb["userId"])) if st.uuid == wb["id"]), 0)
+            return {"statusCode": 0, "workbin": {"id": wb["id"], "name": wb["name"], "type": wb["type"],
+                                                 "owner": wb["owner"], "count": count},
+                    "interactions": items}
+
+        return self.hs.run_blocking(compute)
+
+    def move(self, request, s: GwsSession):
+        body = self.body(request)
+        req = body.get("request")
+        if req is None:
+            raise GwsError(1, "Missing parameter: request (a request's id or external id)")
+        if isinstance(req, bool) or not isinstance(req, (int, str)) or (isinstance(req, str) and not req.strip()):
+            raise GwsError(10, "request must be a request id (integer) or external id (string)")
+        if isinstance(req, str):
+            req = req.strip()
+        if "workbin" in body:
+            target = body["workbin"]
+            if target is not None and not isinstance(target, str):
+                raise GwsError(10, "workbin must be a workbin id (UUID) or null")
+            by_name = None
+        elif "workbinId" in body:
+            name, wtype, wowner = body.get("workbinId"), body.get("workbinType", "Agent"), body.get("workbinOwner")
+            if not isinstance(name, str) or not name.strip():
+                raise GwsError(10, "workbinId must be a workbin id such as \"Draft\"")
+            if not isinstance(wtype, str) or (wowner is not None and not isinstance(wowner, str)):
+                raise GwsError(10, "workbinType and workbinOwner must be strings")
+            try:
+                owner_type = canonical_type(wtype)
+            except ValidationError as exc:
+                raise GwsError(10, str(exc)) from None
+            if owner_type != "Agent" and not wowner:
+                raise GwsError(1, f"Missing parameter: workbinOwner (the {owner_type} name)")
+            by_name = (owner_type, wowner if wowner else s.user.id, name.strip())
+            target = None
+        else:
+            raise GwsError(1, "Missing parameter: workbin (a workbin id, or null to take the request out) or "
+                           "workbinId/workbinType/workbinOwner")
+
+        def compute():
+            to = target
+            if by_name is not None:
+                to = self.workbins.find_workbin(self.workbins.resolve_owner(by_name[0], by_name[1]), by_name[2])["id"]
+            return self.workbins.move(req, to, actor=s.user.id)
+
+        def done(result):
+            for key in ("from", "to"):
+                if result[key]:
+                    result[key].pop("ownerRef", None)
+            return {"statusCode": 0, **result}
+
+        return self.hs.run_blocking(compute).addCallback(done)
+
+    # ------------------------------------------------------------------ CometD delivery
+    def targets(self, s: GwsSession) -> list:
+        """Bayeux sessions that get ``s``'s WorkbinStatsMessages: the ones bound to ``s`` and subscribed to
+        /v2/me/workbins; if there are none, every subscribed Bayeux session of the same user."""
+        subscribed = self.bayeux.subscribers(CHANNEL)
+        bound = [b for b in subscribed if b.id in s.bayeux]
+        return bound or [b for b in subscribed if b.attributes.get("gws_user") == s.user.id]
+
+    def publish(self, s: GwsSession, payload: dict) -> int:
+        n = 0
+        for b in self.targets(s):
+            n += bool(self.bayeux.deliver(b, CHANNEL, payload))
+        return n
+
+    def _on_change_thread(self, ev) -> None:
+        if ev.kind == "workbin":
+            self.hs.call_from_thread(self._on_change, ev)
+
+    def _on_change(self, ev) -> None:
+        owners = ev.detail.get("owners")
+        if owners is None:
+            self._pending_all = True
+        else:
+            self._pending.update((o[0], o[1]) for o in owners)
+        if self._flush_call is None or not self._flush_call.active():
+            self._flush_call = self.hs.reactor.callLater(0.02, self._flush)
+
+    def _flush(self) -> None:
+        """Send a fresh WorkbinStatsMessage to every session watching an owner whose counts changed."""
+        pending, everything = self._pending, self._pending_all
+        self._pending, self._pending_all = set(), False
+        jobs: dict[tuple[str, str], list] = {}
+        for s in self.sessions:
+            for key, (owner, ref) in list(s.watches.items()):
+                if everything or key in pending:
+                    jobs.setdefault(key, []).append((s, owner, ref))
+        for key, watchers in jobs.items():
+            owner = watchers[0][1]
+
+            def send(stats, watchers=watchers):
+                for s, _owner, ref in watchers:
+                    if (_owner.type, _owner.ref) in s.watches:
+                        self.publish(s, stats_message(stats, ref))
+
+            d = self.hs.run_blocking(self.workbins.stats, owner)
+            d.addCallbacks(send, lambda f: log.warning("workbin stats refresh failed: %s", f.value))
+
+
+def stats_message(stats, reference_id: int) -> dict:
+    """The CometD ``data`` of a WorkbinStatsMessage."""
+    return {"workbinStats": {st.uuid: {"Count": st.count, "Owner": st.owner, "Type": st.type} for st in stats},
+            "messageType": "WorkbinStatsMessage", "referenceId": reference_id}
+
+
+# ---------------------------------------------------------------------- resources
+class _Gws(resource.Resource):
+    """A GWS resource: JSON errors for unsupported methods, never Twisted's HTML pages."""
+
+    isLeaf = True
+    methods: dict[bytes, str] = {}
+
+    def __init__(self, adapter: GwsWorkbins):
+        super().__init__()
+        self.adapter = adapter
+
+    def render(self, request):
+        name = self.methods.get(request.method)
+        if name is None:
+            request.setHeader(b"allow", b", ".join(sorted(self.methods)))
+            self.adapter._write(request, 405, {"statusCode": 10, "statusMessage": "Method not allowed"}, [])
+            return server.NOT_DONE_YET
+        return getattr(self, name)(request)
+
+
+class MeResource(_Gws):
+    methods = {b"GET": "get"}
+
+    def get(self, request):
+        return self.adapter.handle(request, self.adapter.me)
+
+
+class WorkbinsResource(_Gws):
+    """``/api/v2/workbins`` (POST RequestAgentStats, GET list), ``/move`` and ``/{id}``."""
+
+    isLeaf = False
+    methods = {b"GET": "get", b"POST": "post"}
+
+    def getChild(self, path, request):
+        if path == b"":
+            return self
+        if request.postpath:
+            return _NotFound(self.adapter)
+        if path == b"move":
+            return MoveResource(self.adapter)
+        return WorkbinResource(self.adapter, path.decode("utf-8", "replace"))
+
+    def get(self, request):
+        return self.adapter.handle(request, self.adapter.list_workbins)
+
+    def post(self, request):
+        return self.adapter.handle(request, self.adapter.request_agent_stats)
+
+
+class MoveResource(_Gws):
+    methods = {b"POST": "post"}
+
+    def post(self, request):
+        return self.adapter.handle(request, self.adapter.move)
+
+
+class WorkbinResource(_Gws):
+    methods = {b"GET": "get"}
+
+    def __init__(self, adapter, wb_uuid: str):
+        super().__init__(adapter)
+        self.wb_uuid = wb_uuid
+
+    def get(self, request):
+        return self.adapter.handle(request, lambda r, s: self.adapter.workbin_contents(r, s, self.wb_uuid))
+
+
+class UsersResource(_Gws):
+    """``/api/v2/users/{userId}/workbins``."""
+
+    isLeaf = False
+    methods: dict[bytes, str] = {}
+
+    def getChild(self, path, request):
+        if path and request.postpath == [b"workbins"]:
+            return UserWorkbinsResource(self.adapter, path.decode("utf-8", "replace"))
+        return _NotFound(self.adapter)
+
+
+class UserWorkbinsResource(_Gws):
+    methods = {b"POST": "post"}
+
+    def __init__(self, adapter, user_id: str):
+        super().__init__(adapter)
+        self.user_id = user_id
+
+    def render(self, request):
+        request.postpath = []
+        return super().render(request)
+
+    def post(self, request):
+        return self.adapter.handle(request, lambda r, s: self.adapter.request_agent_stats(r, s, self.user_id))
+
+
+class _NotFound(_Gws):
+    def render(self, request):
+        self.adapter._write(request, 404, {"statusCode": 6, "statusMessage": "No such resource"}, [])
+        return server.NOT_DONE_YET
 
 
 def mount(hs, root) -> None:
-    pass
+    adapter = GwsWorkbins(hs)
+    hs.services["gws.workbins"] = adapter
+    hs.services["gws.bayeux"] = adapter.bayeux
+    adapter.start()
+    mount_at(root, "api/v2/me", MeResource(adapter))
+    mount_at(root, "api/v2/workbins", WorkbinsResource(adapter))
+    mount_at(root, "api/v2/users", UsersResource(adapter))
+    mount_at(root, "api/v2/notifications", adapter.bayeux.resource())
