@@ -1,0 +1,291 @@
+"""``/api/v1``: the SuperOffice Web API twin of ``CustomerService.GetStatistics``, cookie sessions, OpenAPI.
+
+Routes (relative to ``/api/v1``, matched case-insensitively like the vendor's ASP.NET routes):
+
+* ``POST /Agents/CustomerService/GetStatistics`` — body ``{"Functions": [...]}``; answer: data sets.
+* ``POST /session`` (log in, sets the session + ``XSRF-TOKEN`` cookies), ``GET /session``, ``DELETE /session``.
+* ``GET /openapi.json`` — the OpenAPI 3 document of these endpoints and of ``/auth/v3/oauth/token``.
+
+The adapter is thin: parse, authenticate and compute through ``hs.run_blocking``, serialize.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from functools import lru_cache
+from importlib import resources
+from urllib.parse import parse_qsl, urlsplit
+
+from klein import Klein
+from klein.resource import KleinResource
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from services87.auth import http as httpauth
+from services87.auth.service import AuthError, Principal
+from services87.engine.model import EngineError, StatContext, StoreUnavailable, UnknownPanel, ValidationError
+from services87.engine.timebuckets import resolve_zone
+from services87.i18n import normalize_language
+from services87.rest import media
+from services87.rest.errors import RestError, write_error
+from services87.rest.serialize import Selection, dataset_dict, render_json, render_xml
+from services87.web.session import sessions_for
+
+log = logging.getLogger(__name__)
+
+#: Most functions one request may ask for (there are 18 panel types; the cap bounds the response size).
+MAX_FUNCTIONS = 100
+SCHEMES = httpauth.ALL_SCHEMES
+
+#: Canonical spelling of every static path segment, for case-insensitive routing.
+_CANONICAL = {s.lower(): s for s in ("Agents", "CustomerService", "GetStatistics", "session", "openapi.json")}
+
+
+class CaseInsensitiveResource(KleinResource):
+    """A Klein resource whose static path segments match regardless of case (``/api/v1/agents/...``)."""
+
+    def render(self, request):
+        try:
+            request.postpath = [_CANONICAL.get(seg.decode("utf-8").lower(), seg.decode("utf-8")).encode("utf-8")
+                                for seg in request.postpath]
+        except UnicodeDecodeError:
+            return write_error(request, 400, "MalformedRequest", "The URL path is not UTF-8")
+        return super().render(request)
+
+
+def _header(request, name: str) -> str | None:
+    raw = request.getHeader(name)
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8").strip() if isinstance(raw, bytes) else raw.strip()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").strip()
+
+
+def query_params(request) -> list[tuple[str, str]]:
+    """Query-string parameters only (never form-body fields, which Twisted merges into ``request.args``)."""
+    query = urlsplit(request.uri.decode("latin-1")).query
+    return parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace")
+
+
+def read_body(hs, request) -> bytes:
+    """The request body, refusing one larger than ``max_body_size`` with 413."""
+    limit = hs.settings.max_body_size
+    declared = request.getHeader(b"content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise RestError(413, "RequestTooLarge", f"The request body is larger than {limit} bytes")
+        except ValueError:
+            raise RestError(400, "MalformedRequest", "Content-Length is not a number") from None
+    request.content.seek(0)
+    raw = request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise RestError(413, "RequestTooLarge", f"The request body is larger than {limit} bytes")
+    return raw
+
+
+def _auth_error(request, err: AuthError, hs=None) -> RestError:
+    status = httpauth.status_for(err)
+    headers = {}
+    if status == 401:
+        headers[b"www-authenticate"] = [v.encode() for v in httpauth.challenge_headers(SCHEMES, err)]
+    elif status == 429:
+        headers[b"retry-after"] = [str(httpauth.retry_after(hs)).encode()]
+    return RestError(status, err.kind, err.message, headers)
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> bytes:
+    return resources.files("services87.rest").joinpath("openapi.json").read_bytes()
+
+
+class RestApi:
+    """The ``/api/v1`` Klein application (one instance per server, holding ``hs``)."""
+
+    app = Klein()
+
+    def __init__(self, hs):
+        self.hs = hs
+        self.sessions = sessions_for(hs)
+
+    def resource(self) -> KleinResource:
+        return CaseInsensitiveResource(self.app)
+
+    # ------------------------------------------------------------------ shared steps
+    async def authenticate(self, request):
+        """Application token (online installations), then the caller's credentials."""
+        try:
+            httpauth.check_application_token(self.hs, request)
+            return await httpauth.authenticate_request(self.hs, request, SCHEMES, sessions=self.sessions)
+        except AuthError as err:
+            raise _auth_error(request, err, self.hs) from None
+
+    def language(self, request) -> tuple[str | None, str | None]:
+        """(language, culture) from ``SO-Language`` > ``Accept-Language``; ``SO-Culture`` only with a language."""
+        lang = None
+        for name in ("SO-Language", "Accept-Language"):
+            value = _header(request, name)
+            if value:
+                lang = normalize_language(value, default=None)
+                if lang:
+                    break
+        culture = _header(request, "SO-Culture") if lang else None
+        return lang, (culture or None)
+
+    # ------------------------------------------------------------------ GetStatistics
+    @app.route("/Agents/CustomerService/GetStatistics", methods=["POST"], strict_slashes=False)
+    async def get_statistics(self, request):
+        hs = self.hs
+        raw = read_body(hs, request)
+        principal = await self.authenticate(request)
+        out_type = media.negotiate(request.getHeader(b"accept"))
+        body = media.parse_body(request.getHeader(b"content-type"), raw, hs.settings.max_xml_depth, hs.settings.max_json_depth)
+        functions = media.functions_from_body(body)
+        if len(functions) > MAX_FUNCTIONS:
+            raise RestError(400, "TooManyFunctions", f"At most {MAX_FUNCTIONS} functions per request")
+        panels = hs.engine.parse_panels(functions)  # UnknownPanel -> 400, before any work
+        select = Selection(",".join(v for k, v in query_params(request) if k.lower() == "$select"))
+        lang, culture = self.language(request)
+        zone = _header(request, "SO-TimeZone") or None
+        if zone is not None:
+            resolve_zone(zone)  # UnknownTimeZone -> 400 even when no function needs a zone
+        ctx = StatContext(user=principal.user, time_zone=zone, language=lang)
+        sets = await hs.run_blocking(hs.engine.compute, ctx, panels, culture)
+        shaped = [select.apply(dataset_dict(ds)) for ds in sets]
+        payload = render_xml(shaped) if media.is_xml(out_type) else render_json(shaped)
+        request.setHeader(b"content-type", out_type.encode() + b"; charset=utf-8")
+        request.setHeader(b"content-language", normalize_language(hs.engine.language(ctx)).encode())
+        request.setHeader(b"cache-control", b"no-store")
+        request.setHeader(b"vary", b"Accept, Accept-Language, SO-Language, SO-Culture, SO-TimeZone, Authorization")
+        return payload
+
+    # ------------------------------------------------------------------ sessions
+    @app.route("/session", methods=["POST"], strict_slashes=False)
+    async def login(self, request):
+        """Log in with a form/JSON body (``UserName``/``Password``) or with an Authorization header."""
+        hs = self.hs
+        raw = read_body(hs, request)
+        try:
+            httpauth.check_application_token(hs, request)
+        except AuthError as err:
+            raise _auth_error(request, err, self.hs) from None
+        creds = None
+        if raw.strip():
+            creds = _login_fields(media.parse_body(request.getHeader(b"content-type"), raw, hs.settings.max_xml_depth, hs.settings.max_json_depth))
+        if creds is None:
+            if request.getHeader(b"authorization") is None:
+                raise RestError(400, "MalformedRequest", "Send UserName and Password (JSON or form), or an "
+                                "Authorization header")
+            principal = await self.authenticate(request)
+        else:
+            address = httpauth.client_address(request)
+            try:
+                user = await hs.run_blocking(hs.auth.authenticate_password, creds[0], creds[1], address)
+            except AuthError as err:
+                raise _auth_error(request, err, self.hs) from None
+            principal = Principal(user, "password")
+        s = await self.sessions.login(hs, request, principal)
+        request.setHeader(b"content-type", b"application/json; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        return json.dumps({"UserName": principal.user.login, "FullName": principal.user.full_name,
+                           "XsrfToken": s.xsrf, "ExpiresIn": int(self.sessions.lifetime)}).encode()
+
+    @app.route("/session", methods=["GET"], strict_slashes=False)
+    async def whoami(self, request):
+        principal = await self.authenticate(request)
+        request.setHeader(b"content-type", b"application/json; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        return json.dumps({"UserName": principal.user.login, "FullName": principal.user.full_name,
+                           "Scheme": principal.scheme}).encode()
+
+    @app.route("/session", methods=["DELETE"], strict_slashes=False)
+    async def logout(self, request):
+        if self.sessions.has_cookie(request):  # without one, logging out is a no-op (idempotent)
+            try:
+                self.sessions.check(request)  # XSRF applies to logging out too
+            except AuthError as err:
+                raise _auth_error(request, err, self.hs) from None
+        await self.sessions.logout(self.hs, request)
+        request.setResponseCode(204)
+        return b""
+
+    # ------------------------------------------------------------------ OpenAPI
+    @app.route("/openapi.json", methods=["GET"], strict_slashes=False)
+    def openapi(self, request):
+        request.setHeader(b"content-type", b"application/json; charset=utf-8")
+        return openapi_document()
+
+    # ------------------------------------------------------------------ errors
+    @app.handle_errors(RestError)
+    def rest_error(self, request, failure):
+        e = failure.value
+        return write_error(request, e.status, e.kind, e.message, e.headers)
+
+    @app.handle_errors(UnknownPanel)
+    def unknown_panel(self, request, failure):
+        message = str(failure.value)
+        if len(message) > 200:
+            message = message[:200] + "..."
+        return write_error(request, 400, "UnknownPanel", message)
+
+    @app.handle_errors(ValidationError)
+    def validation_error(self, request, failure):
+        return write_error(request, 400, failure.value.kind, str(failure.value))
+
+    @app.handle_errors(StoreUnavailable)
+    def unavailable(self, request, failure):
+        return write_error(request, 503, "StoreUnavailable", "The statistics store is not available; try again",
+                           {b"retry-after": [b"5"]})
+
+    @app.handle_errors(EngineError)
+    def engine_error(self, request, failure):
+        return write_error(request, 400, failure.value.kind, str(failure.value))
+
+    @app.handle_errors(NotFound)
+    def not_found(self, request, failure):
+        return write_error(request, 404, "NotFound", "No such resource")
+
+    @app.handle_errors(MethodNotAllowed)
+    def not_allowed(self, request, failure):
+        allowed = sorted(set(failure.value.valid_methods or ()))
+        return write_error(request, 405, "MethodNotAllowed", f"{request.method.decode('latin-1')} is not allowed "
+                           "here; allowed: " + ", ".join(allowed), {b"allow": [", ".join(allowed).encode()]})
+
+    @app.handle_errors(HTTPException)
+    def http_exception(self, request, failure):
+        e = failure.value
+        return write_error(request, e.code or 400, type(e).__name__, e.description or e.name)
+
+    @app.handle_errors(Exception)
+    def internal_error(self, request, failure):
+        error_id = secrets.token_hex(6)
+        log.error("unhandled error %s in %s %s: %s", error_id, request.method, request.uri,
+                  failure.getTraceback())
+        return write_error(request, 500, "InternalServerError", "An internal error occurred", ErrorId=error_id)
+
+
+def _login_fields(body: media.Body) -> tuple[str, str] | None:
+    names = {"username": "user", "user": "user", "login": "user", "password": "password"}
+    found: dict[str, str] = {}
+    if body.media_type in media.JSON_TYPES:
+        if not isinstance(body.data, dict):
+            raise RestError(400, "MalformedRequest", 'The body must be a JSON object: {"UserName": .., "Password": ..}')
+        items = body.data.items()
+    elif body.media_type == media.FORM_TYPE:
+        items = body.data
+    else:
+        items = [(media.local(c.tag), c.text or "") for c in body.data if isinstance(c.tag, str)]
+    for key, value in items:
+        role = names.get(str(key).lower())
+        if role is not None:
+            if not isinstance(value, str):
+                raise RestError(400, "MalformedRequest", f"{key} must be a string")
+            found[role] = value
+    if not found:
+        return None
+    if "user" not in found or "password" not in found:
+        raise RestError(400, "MalformedRequest", "Both UserName and Password are required")
+    return found["user"], found["password"]
