@@ -26,7 +26,15 @@ def db_url(value: str | None) -> str | None:
 
 
 def load_settings(args) -> Settings:
-    return Settings.load(getattr(args, "config", None), db_url=db_url(getattr(args, "db", None)))
+    return apply_runtime(Settings.load(getattr(args, "config", None), db_url=db_url(getattr(args, "db", None))))
+
+
+def apply_runtime(settings: Settings) -> Settings:
+    """Process-wide effects of settings (the password hashing profile)."""
+    from services87.auth import passwords
+
+    passwords.configure(settings.password_hash_profile)
+    return settings
 
 
 def open_store(settings: Settings):
@@ -50,24 +58,48 @@ def cmd_serve(args) -> int:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
-    settings = Settings.load(args.config, **overrides)
+    settings = apply_runtime(Settings.load(args.config, **overrides))
     logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from twisted.internet import reactor
 
     from services87.server import Services87Server
 
+    worker_fd = getattr(args, "worker_fd", None)
+    if args.workers > 1 and worker_fd is None:
+        from services87 import workers
+
+        workers.check_store(settings.db_url, args.workers)  # refuse before touching the database
     store = open_store(settings)
-    if args.demo and store.count_requests() == 0:
+    if args.demo and store.count_requests() == 0 and worker_fd is None:
         from services87.engine import demo
 
         logging.getLogger("services87").info("filling an empty database with %d demo requests", args.demo_requests)
         demo.generate(store, n_requests=args.demo_requests)
+    if args.workers > 1 and worker_fd is None:
+        from services87 import workers
+
+        store.close()
+        return workers.run_parent(args, settings)  # binds the port, runs and supervises the worker processes
     hs = Services87Server(settings, reactor=reactor, store=store)
     hs.options = vars(args)
-    port = hs.listen(settings.host, settings.port)
+    if settings.debug_blocking_ms > 0:
+        from services87 import debug
+
+        debug.install(hs, settings.debug_blocking_ms)
+    if worker_fd is not None:
+        from services87 import workers
+
+        port = workers.run_worker(hs, worker_fd, args.worker_index)
+    else:
+        port = hs.listen(settings.host, settings.port)
+    if args.simulate:
+        from services87.genesys.simulator import InProcessSimulator
+
+        g = settings.genesys
+        InProcessSimulator(hs, g.simulate_interval_ms / 1000.0, g.simulate_max_events).start()
     actual = port.getHost().port
-    if args.port_file:
+    if args.port_file and worker_fd is None:
         tmp = Path(args.port_file + ".tmp")
         tmp.write_text(str(actual))
         tmp.replace(args.port_file)
@@ -182,6 +214,34 @@ def cmd_stats(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- simulate
+def cmd_simulate(args) -> int:
+    from services87.genesys.simulator import run_http
+
+    settings = load_settings(args)
+    store = open_store(settings)
+    groups = store.reference()["groups"]
+    users = [u for u in store.list_users() if u.active]
+    if args.agents:
+        wanted = [a.strip() for a in args.agents.split(",") if a.strip()]
+        unknown = sorted(set(wanted) - {u.login for u in users})
+        if unknown:
+            print(f"no such user: {', '.join(unknown)}", file=sys.stderr)
+            return 1
+        users = [u for u in users if u.login in wanted]
+    if not users:
+        print("no active users to simulate (run 'services87 demo' or 'users add' first)", file=sys.stderr)
+        return 1
+    headers = {"x-api-key": args.api_key}
+    if args.token:
+        headers = {"authorization": "Bearer " + args.token}
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    n = run_http(url, headers, [u.login for u in users], {u.login: [groups[g] for g in u.group_ids] for u in users},
+                 interval=args.interval_ms / 1000.0, max_events=args.events, seconds=args.seconds, seed=args.seed)
+    print(f"{n} events accepted by {url}")
+    return 0 if n else 1
+
+
 # --------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="services87", description=__doc__)
@@ -199,7 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--demo", action="store_true", help="fill an empty database with the demo data set")
     s.add_argument("--demo-requests", type=int, default=5000)
     s.add_argument("--simulate", action="store_true", help="drive live demo traffic through the ingest path")
-    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--workers", type=int, default=1,
+                   help="worker processes sharing the port (more than 1 needs PostgreSQL; docs/deployment.md)")
+    s.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)  # internal: inherited socket
+    s.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     s.add_argument("--port-file", help="write the bound port to this file (for --port 0)")
     s.set_defaults(func=cmd_serve)
 
@@ -231,6 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--password-env")
     for sp in (ua, ul, up):
         sp.set_defaults(func=cmd_users)
+
+    s = common(sub.add_parser("simulate", help="send live agent/call/ticket traffic to a running server's ingest API"))
+    s.add_argument("--url", help="server base URL (default http://<host>:<port> from the settings)")
+    s.add_argument("--api-key", default="demo-api-key", help="x-api-key for /api/ingest (default demo-api-key)")
+    s.add_argument("--token", help="a bearer token instead of the API key")
+    s.add_argument("--agents", help="comma-separated logins (default: every active user)")
+    s.add_argument("--events", type=int, default=200, help="stop after this many accepted events")
+    s.add_argument("--seconds", type=float, default=120.0, help="stop after this many seconds")
+    s.add_argument("--interval-ms", type=int, default=500)
+    s.add_argument("--seed", type=int, default=87)
+    s.set_defaults(func=cmd_simulate)
 
     s = common(sub.add_parser("stats", help="print statistics data sets"))
     s.add_argument("panels", nargs="+", help="panel names or numbers, or 'all'")

@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+#: ``SERVICES87_*`` environment variables that are not settings (the config file path; progress bars
+#: forced on when stderr is not a terminal).
+NOT_SETTINGS = frozenset({"SERVICES87_CONFIG", "SERVICES87_PROGRESS"})
+
+
 class ConfigError(ValueError):
     """A setting has a value that cannot be used."""
 
@@ -39,6 +44,65 @@ class Buckets:
 
 
 @dataclass
+class Genesys:
+    """Genesys Statistics API v3, CometD push and the live ingest feed (docs/genesys.md)."""
+
+    #: Name of the one Tenant object (objectType Tenant, objectId this name or "Resources").
+    tenant: str = "Environment"
+    #: IANA zone of the tenant: GrowingWindow resets happen at local times of this zone; empty = default_time_zone.
+    time_zone: str = ""
+    #: Default reset time of day (HH:MM[:SS]) of GrowingWindow statistics without a dynamicTimeProfile.
+    reset_time: str = "00:00"
+    #: Require ``Authorization: Bearer`` (from POST /auth/v3/oauth/token) besides x-api-key.
+    require_bearer: bool = True
+    #: Keep subscriptions across a store outage and re-push their current values after AVAILABLE
+    #: (false = drop them on UNAVAILABLE, as Genesys documents; clients re-create them).
+    keep_subscriptions_on_outage: bool = False
+    #: Fault injection for tests and drills: while this file exists the store counts as unreachable.
+    outage_file: str = ""
+    #: How often the store is probed for reachability (milliseconds).
+    health_interval_ms: int = 2000
+    #: Change events within this time are coalesced into one recomputation (milliseconds).
+    recompute_delay_ms: int = 100
+    #: Subscriptions kept at once, and statistics per subscription / per get-statistic-ex call.
+    max_subscriptions: int = 1000
+    max_statistics: int = 200
+    #: Largest ingest request body (bytes) and most events per ingest batch.
+    ingest_max_body: int = 1048576
+    ingest_max_events: int = 1000
+    #: CometD: long-poll hold (ms, <= 25000), session sweep after this long without /meta/connect (ms),
+    #: messages queued per session (the oldest is dropped when full).
+    cometd_timeout_ms: int = 25000
+    cometd_max_interval_ms: int = 10000
+    cometd_max_queue: int = 1000
+    #: Simulator: pause between simulated events (ms), and how many events one run sends at most
+    #: (0 = until stopped).
+    simulate_interval_ms: int = 1000
+    simulate_max_events: int = 0
+
+
+@dataclass
+class Http:
+    """Site-wide HTTP limits against slow and abusive clients (services87/web/limits.py, docs/security.md)."""
+
+    #: Seconds a client has, from connecting (or from the first byte of a follow-up request on a kept-alive
+    #: connection), to send the request line and all headers; then 408 and the connection is closed.
+    header_timeout: int = 10
+    #: Seconds a client has to send a request body once the headers are in; then 408 and close.
+    body_timeout: int = 30
+    #: Seconds an idle kept-alive connection stays open between requests.
+    idle_timeout: int = 60
+    #: Concurrent client connections (long-polls and WebSockets included); more get 503 and are closed.
+    max_connections: int = 512
+    #: Largest request body read at all (bytes), enforced while reading: a bigger Content-Length or chunked
+    #: body gets 413 before it is buffered. Raised automatically to the largest endpoint limit + 64 KiB;
+    #: SOAP endpoints are capped at max_body_size.
+    max_request_body: int = 2097152
+    #: Seconds SIGTERM waits for requests in flight before the server stops anyway.
+    shutdown_grace: int = 20
+
+
+@dataclass
 class Settings:
     db_url: str = "sqlite:///services87.db"
     host: str = "127.0.0.1"
@@ -49,6 +113,8 @@ class Settings:
     response_time_clock: str = "wall"
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     buckets: Buckets = field(default_factory=Buckets)
+    genesys: Genesys = field(default_factory=Genesys)
+    http: Http = field(default_factory=Http)
     #: Lifetime of a SoPrincipal ticket (seconds).
     ticket_lifetime: int = 8 * 3600
     #: Lifetime of a bearer access token (seconds) and of its refresh token.
@@ -70,8 +136,27 @@ class Settings:
     max_body_size: int = 65536
     #: Deepest XML element nesting accepted (WCF readerQuotas.maxDepth default).
     max_xml_depth: int = 32
+    #: Deepest JSON nesting (objects and arrays) accepted in request bodies.
+    max_json_depth: int = 32
+    #: Failed log-ins allowed per login name, and per client address, within login_failure_window seconds;
+    #: further attempts get TooManyAttempts without checking the password.
+    login_max_failures: int = 10
+    login_max_failures_per_address: int = 30
+    login_failure_window: int = 300
     #: Size of the thread pool that runs blocking store work off the reactor thread.
     db_threads: int = 8
+    #: Serialized SOAP GetStatistics responses kept in memory (keyed by request, user and data version;
+    #: a write invalidates by version); 0 = off. See docs/performance.md.
+    response_cache_size: int = 512
+    #: Debug: record every reactor-thread callback that runs longer than this (ms) and every store call made
+    #: on the reactor thread (services87.debug); 0 = off.
+    debug_blocking_ms: int = 0
+    #: GWS (/api/v2): POST/PUT/DELETE need the X-CSRF-TOKEN handed out in response headers.
+    gws_csrf_protection: bool = True
+    #: GWS (/api/v2): idle lifetime of a JSESSIONID session (seconds) while no CometD client is connected.
+    gws_session_timeout: int = 1800
+    #: Argon2id parameters for new password hashes: "rfc9106-low" (default) or "test" (tiny; test suites only).
+    password_hash_profile: str = "rfc9106-low"
     log_level: str = "info"
 
     # ------------------------------------------------------------------ loading
@@ -88,7 +173,7 @@ class Settings:
                     raise ConfigError(f"{path}: {exc}") from exc
             _apply(settings, data, source=path)
         for key, value in env.items():
-            if key.startswith("SERVICES87_") and key != "SERVICES87_CONFIG":
+            if key.startswith("SERVICES87_") and key not in NOT_SETTINGS:
                 _apply_env(settings, key[len("SERVICES87_"):].lower().split("__"), value)
         for key, value in overrides.items():
             if value is not None:
@@ -99,15 +184,76 @@ class Settings:
     def validate(self) -> None:
         from services87.engine.timebuckets import resolve_zone
 
-        resolve_zone(self.default_time_zone)
-        resolve_zone(self.business_hours.time_zone)
+        from services87.engine.model import ValidationError
+
+        for name, zone in (("default_time_zone", self.default_time_zone),
+                           ("business_hours.time_zone", self.business_hours.time_zone)):
+            try:
+                resolve_zone(zone)
+            except ValidationError:
+                raise ConfigError(f"{name}: unknown time zone {zone!r}") from None
+        self._validate_engine()
+        if self.genesys.time_zone:
+            resolve_zone(self.genesys.time_zone)
+        g = self.genesys
+        for name in ("health_interval_ms", "recompute_delay_ms", "max_subscriptions", "max_statistics",
+                     "ingest_max_body", "ingest_max_events", "cometd_timeout_ms", "cometd_max_interval_ms",
+                     "cometd_max_queue", "simulate_interval_ms"):
+            if getattr(g, name) <= 0:
+                raise ConfigError(f"genesys.{name} must be positive")
+        if g.cometd_timeout_ms > 25000:
+            raise ConfigError("genesys.cometd_timeout_ms must be at most 25000 (proxies cut longer polls)")
+        from services87.engine.stats.definitions import InvalidDefinition, parse_time_of_day
+
+        try:
+            parse_time_of_day(g.reset_time, "genesys.reset_time")
+        except InvalidDefinition as exc:
+            raise ConfigError(str(exc)) from None
         if self.response_time_clock not in ("wall", "business"):
             raise ConfigError("response_time_clock must be 'wall' or 'business'")
+        from services87.auth.passwords import PROFILES
+
+        if self.password_hash_profile not in PROFILES:
+            raise ConfigError(f"password_hash_profile must be one of {', '.join(PROFILES)}")
         if self.installation not in ("onsite", "online"):
             raise ConfigError("installation must be 'onsite' or 'online'")
-        for name in ("ticket_lifetime", "access_token_lifetime", "max_body_size", "max_xml_depth", "db_threads"):
+        for name in ("ticket_lifetime", "access_token_lifetime", "max_body_size", "max_xml_depth", "db_threads",
+                     "gws_session_timeout", "max_json_depth", "login_max_failures", "login_max_failures_per_address",
+                     "login_failure_window"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+        for name in ("header_timeout", "body_timeout", "idle_timeout", "max_connections", "max_request_body",
+                     "shutdown_grace"):
+            if getattr(self.http, name) <= 0:
+                raise ConfigError(f"http.{name} must be positive")
+
+
+    def _validate_engine(self) -> None:
+        """Statistics engine settings: buckets, business hours, language."""
+        from datetime import date, time
+
+        from services87.i18n import SUPPORTED
+
+        for name in ("days", "weeks", "months"):
+            n = getattr(self.buckets, name)
+            if not 1 <= n <= 1000:
+                raise ConfigError(f"buckets.{name} must be between 1 and 1000, not {n}")
+        bh = self.business_hours
+        if not bh.days or any(not 1 <= d <= 7 for d in bh.days):
+            raise ConfigError(f"business_hours.days must list ISO weekdays 1 (Monday) .. 7 (Sunday), not {bh.days}")
+        try:
+            start, end = time.fromisoformat(bh.start), time.fromisoformat(bh.end)
+        except ValueError:
+            raise ConfigError(f"business_hours.start/end must be HH:MM, not {bh.start!r}/{bh.end!r}") from None
+        if end <= start:
+            raise ConfigError("business_hours.end must be after business_hours.start")
+        for h in bh.holidays:
+            try:
+                date.fromisoformat(h)
+            except ValueError:
+                raise ConfigError(f"business_hours.holidays: {h!r} is not an ISO date (YYYY-MM-DD)") from None
+        if self.default_language not in SUPPORTED:
+            raise ConfigError(f"default_language must be one of {', '.join(SUPPORTED)}, not {self.default_language!r}")
 
 
 def _apply(obj: Any, data: dict[str, Any], source: str) -> None:
@@ -143,18 +289,31 @@ def _coerce(current: Any, value: Any, key: str, source: str) -> Any:
     try:
         if isinstance(current, bool):
             if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes", "on")
-            return bool(value)
+                word = value.strip().lower()
+                if word in ("1", "true", "yes", "on"):
+                    return True
+                if word in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            if isinstance(value, bool):
+                return value
+            raise TypeError(value)
         if isinstance(current, int):
+            if isinstance(value, bool) or isinstance(value, (list, dict)) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError(value)
             return int(value)
         if isinstance(current, list):
             if isinstance(value, str):
                 items = [v.strip() for v in value.split(",") if v.strip()]
-            else:
+            elif isinstance(value, list):
                 items = list(value)
+            else:
+                raise TypeError(value)
             if current and isinstance(current[0], int):
                 return [int(v) for v in items]
             return [str(v) for v in items]
+        if isinstance(current, str) and not isinstance(value, str):
+            raise TypeError(value)
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: bad value for {key}: {value!r}") from exc

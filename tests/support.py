@@ -64,6 +64,7 @@ class ServerProcess:
         if self.demo:
             args.append("--demo")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICES87_")}
+        env["SERVICES87_PASSWORD_HASH_PROFILE"] = "test"  # demo users hash in milliseconds
         env.update(self.env)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, cwd=self.workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT)
@@ -111,6 +112,7 @@ class ServerProcess:
     def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """Run ``services87 <args> --db <this db>`` and return the completed process."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICES87_")}
+        env["SERVICES87_PASSWORD_HASH_PROFILE"] = "test"
         env.update(self.env)
         return subprocess.run([sys.executable, "-m", "services87", *args, "--db", self.db,
                                "--config", str(self.config_path)], cwd=self.workdir, env=env, input=input,

@@ -1,12 +1,39 @@
-"""Password hashing with Argon2id (memory-hard). Passwords are never logged."""
+"""Password hashing with Argon2id (memory-hard). Passwords are never logged.
+
+Profiles (setting ``password_hash_profile``):
+
+* ``rfc9106-low`` (default): argon2-cffi's defaults, RFC 9106's low-memory profile (64 MiB, t=3, p=4).
+* ``test``: tiny parameters (8 MiB, t=1, p=1) so test suites that create many users start quickly.
+  Never use it in production.
+
+Verification always uses the parameters stored in the hash, so users hashed under one profile can still
+log in under another.
+"""
 
 from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, t=3)
+PROFILES = {
+    "rfc9106-low": {},
+    "test": {"time_cost": 1, "memory_cost": 8192, "parallelism": 1},
+}
+
+_hasher = PasswordHasher()
+_profile = "rfc9106-low"
 _DUMMY = _hasher.hash("services87-dummy-password")
+
+
+def configure(profile: str) -> None:
+    """Select the hashing profile for new hashes (and the dummy hash used for unknown users)."""
+    global _hasher, _profile, _DUMMY
+    if profile not in PROFILES:
+        raise ValueError(f"unknown password_hash_profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if profile != _profile:
+        _hasher = PasswordHasher(**PROFILES[profile])
+        _profile = profile
+        _DUMMY = _hasher.hash("services87-dummy-password")
 
 
 def hash_password(password: str) -> str:
