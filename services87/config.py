@@ -15,8 +15,9 @@ from typing import Any
 
 
 #: ``SERVICES87_*`` environment variables that are not settings (the config file path; progress bars
-#: forced on when stderr is not a terminal).
-NOT_SETTINGS = frozenset({"SERVICES87_CONFIG", "SERVICES87_PROGRESS"})
+#: forced on when stderr is not a terminal; the test suite's store selection, see scripts/test).
+NOT_SETTINGS = frozenset({"SERVICES87_CONFIG", "SERVICES87_PROGRESS", "SERVICES87_TEST_PG_ADMIN",
+                          "SERVICES87_TEST_STORES"})
 
 
 class ConfigError(ValueError):

@@ -1,5 +1,330 @@
-"""(filled in with the feature)"""
+"""Live event ingest: ``POST /api/ingest/events`` (JSON, authenticated, batched, idempotent by event id).
+
+The resource stays thin: :func:`normalize_batch` checks and normalises the JSON (pure, no store access),
+:func:`submit` applies a batch through :meth:`LiveStore.apply_batch` on the store thread pool (one
+transaction; the reply is written only after the commit, so an acknowledged event is durable). The
+simulator calls the same :func:`submit`. Schema and errors: docs/genesys.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from datetime import datetime
+from typing import Any
+
+from twisted.internet import defer
+from twisted.python.failure import Failure
+from twisted.web import resource, server
+
+from services87.auth.http import BEARER, SOTICKET, BASIC, authenticate_request
+from services87.auth.service import AuthError
+from services87.engine.live_store import IngestError, LiveStore
+from services87.engine.model import Direction, EngineError, NotFound, Origin, StoreUnavailable, ValidationError
+from services87.engine.stats.definitions import INSTANT_ACTIONS, canonical_status
+from services87.web.tree import mount as mount_at
+from services87.web import jsonguard
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPES = {"agent-state": "agent-state", "agentstate": "agent-state", "agent": "agent-state",
+               "dn-state": "dn-state", "dnstate": "dn-state", "dn": "dn-state",
+               "interaction": "interaction", "call": "interaction",
+               "place": "place", "queue": "queue", "request": "request", "ticket": "request",
+               "message": "message"}
+INTERACTION_EVENTS = ("offered", "answered", "abandoned", "released", "handled")
+REQUEST_ACTIONS = ("create", "update", "close")
+MAX_NAME = 100
+PAST_LIMIT_MS = 400 * 86400 * 1000
+FUTURE_LIMIT_MS = 5 * 60 * 1000
+
+
+class BadEvent(ValidationError):
+    kind = "InvalidEvent"
+
+    def __init__(self, index: int, event_id: Any, message: str):
+        super().__init__(message)
+        self.index = index
+        self.event_id = event_id
+
+
+def live_store(hs) -> LiveStore:
+    """The one :class:`LiveStore` of the server (shared with the Statistics API)."""
+    ls = hs.services.get("genesys.live")
+    if ls is None:
+        g = hs.settings.genesys
+        ls = LiveStore(hs.store, outage_file=g.outage_file, tenant=g.tenant)
+        hs.services["genesys.live"] = ls
+    return ls
+
+
+# ---------------------------------------------------------------------- validation
+def _name(ev: dict, key: str, index: int, required: bool = True, limit: int = MAX_NAME) -> str | None:
+    v = ev.get(key)
+    if v is None or v == "":
+        if required:
+            raise BadEvent(index, ev.get("id"), f"{key} is required")
+        return None
+    if isinstance(v, bool) or not isinstance(v, (str, int)):
+        raise BadEvent(index, ev.get("id"), f"{key} must be a string")
+    v = str(v).strip()
+    if not v or len(v) > limit or any(ord(ch) < 32 for ch in v):
+        raise BadEvent(index, ev.get("id"), f"{key} must be 1-{limit} printable characters")
+    return v
+
+
+def parse_ts(value: Any, now_ms: int, index: int = 0, event_id: Any = None, key: str = "ts") -> int:
+    """Epoch milliseconds (integer or float), or an ISO 8601 string with a zone; default now."""
+    if value is None:
+        return now_ms
+    if isinstance(value, bool):
+        raise BadEvent(index, event_id, f"{key} must be epoch milliseconds or an ISO 8601 time")
+    if isinstance(value, (int, float)):
+        if value != value:
+            raise BadEvent(index, event_id, f"{key} is not a number")
+        ms = int(value)
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise BadEvent(index, event_id, f"{key}: {value!r} is not an ISO 8601 time") from None
+        if dt.tzinfo is None:
+            raise BadEvent(index, event_id, f"{key}: {value!r} has no time zone")
+        ms = int(dt.timestamp() * 1000)
+    else:
+        raise BadEvent(index, event_id, f"{key} must be epoch milliseconds or an ISO 8601 time")
+    if ms < now_ms - PAST_LIMIT_MS or ms > now_ms + FUTURE_LIMIT_MS:
+        raise BadEvent(index, event_id, f"{key} {value!r} is more than 400 days in the past or 5 minutes in the future"
+                       " (epoch milliseconds expected)")
+    return ms
+
+
+def _status(ev: dict, index: int) -> str:
+    raw = ev.get("status")
+    st = canonical_status(raw)
+    if st is None or st in INSTANT_ACTIONS or st == "CallWait":
+        raise BadEvent(index, ev.get("id"), f"unknown status {raw!r} (e.g. LoggedIn, WaitForNextCall, "
+                       "NotReadyForNextCall, AfterCallWork, CallInbound, CallOutbound, LoggedOut)")
+    return st
+
+
+def normalize_event(raw: Any, index: int, now_ms: int) -> dict:
+    if not isinstance(raw, dict):
+        raise BadEvent(index, None, "an event must be a JSON object")
+    eid = raw.get("id", raw.get("eventId"))
+    if isinstance(eid, bool) or not isinstance(eid, (str, int)) or not str(eid).strip() or len(str(eid)) > 128:
+        raise BadEvent(index, eid, "id is required: a string of 1-128 characters, unique per event")
+    eid = str(eid).strip()
+    raw = dict(raw, id=eid)
+    typ = EVENT_TYPES.get(re.sub(r"[\s_]", "", str(raw.get("type", ""))).lower())
+    if typ is None:
+        raise BadEvent(index, eid, f"unknown type {raw.get('type')!r} (one of agent-state, dn-state, interaction, "
+                       "place, queue, request, message)")
+    out: dict[str, Any] = {"id": eid, "type": typ}
+    if typ in ("agent-state", "dn-state", "interaction", "message"):
+        out["ts"] = parse_ts(raw.get("ts", raw.get("timestamp")), now_ms, index, eid)
+    if typ == "agent-state":
+        out.update(agent=_name(raw, "agent", index), status=_status(raw, index), place=_name(raw, "place", index, False),
+                   dn=_name(raw, "dn", index, False, 64), reason=_name(raw, "reason", index, False))
+    elif typ == "dn-state":
+        out.update(dn=_name(raw, "dn", index, True, 64), status=_status(raw, index),
+                   agent=_name(raw, "agent", index, False), place=_name(raw, "place", index, False),
+                   reason=_name(raw, "reason", index, False))
+    elif typ == "interaction":
+        kind = str(raw.get("event", "")).strip().lower()
+        if kind not in INTERACTION_EVENTS:
+            raise BadEvent(index, eid, f"event must be one of {', '.join(INTERACTION_EVENTS)}")
+        out.update(interaction=_name(raw, "interaction", index), event=kind, queue=_name(raw, "queue", index, False),
+                   agent=_name(raw, "agent", index, False), media=(_name(raw, "media", index, False, 32) or "").lower() or None)
+        if kind == "offered" and not out["queue"]:
+            raise BadEvent(index, eid, "an offered interaction needs a queue")
+    elif typ == "place":
+        out["place"] = _name(raw, "place", index)
+        if "dn" in raw:
+            out["dn"] = _name(raw, "dn", index, False, 64)
+        if "group" in raw:
+            out["group"] = _name(raw, "group", index, False)
+    elif typ == "queue":
+        out["queue"] = _name(raw, "queue", index)
+    elif typ == "request":
+        out.update(_request(raw, index, now_ms))
+    elif typ == "message":
+        out["request"] = _name(raw, "request", index)
+        d = str(raw.get("direction", "")).strip().lower()
+        if d not in ("inbound", "outbound"):
+            raise BadEvent(index, eid, "direction must be inbound (from the customer) or outbound (from a user)")
+        out["direction"] = int(Direction.Inbound if d == "inbound" else Direction.Outbound)
+        out["author"] = _name(raw, "author", index, False)
+    return out
+
+
+def _request(raw: dict, index: int, now_ms: int) -> dict:
+    eid = raw["id"]
+    action = str(raw.get("action", "")).strip().lower()
+    if action not in REQUEST_ACTIONS:
+        raise BadEvent(index, eid, f"action must be one of {', '.join(REQUEST_ACTIONS)} (messages are type 'message')")
+    req = raw.get("request")
+    if not isinstance(req, dict):
+        raise BadEvent(index, eid, "request must be a JSON object")
+    ext = _name(req, "external_id", index, False) or _name(req, "id", index, False)
+    if not ext:
+        raise BadEvent(index, eid, "request.external_id is required")
+    row: dict[str, Any] = {"external_id": ext}
+    if "title" in req:
+        title = req["title"]
+        if not isinstance(title, str) or len(title) > 500:
+            raise BadEvent(index, eid, "request.title must be a string of at most 500 characters")
+        row["title"] = title
+    if req.get("status"):
+        row["status_name"] = _name(req, "status", index)
+    elif action == "create":
+        raise BadEvent(index, eid, "request.status is required to create a request")
+    if "priority" in req:
+        row["priority_name"] = _name(req, "priority", index, False)
+    if "owner" in req:
+        row["owner_login"] = _name(req, "owner", index, False)
+    if "group" in req:
+        row["group_name"] = _name(req, "group", index, False)
+    if "category" in req:
+        cat = req["category"]
+        parts = cat.split("/") if isinstance(cat, str) else cat if isinstance(cat, list) else None
+        if parts is None or not all(isinstance(p, str) for p in parts):
+            raise BadEvent(index, eid, "request.category must be a path 'Top/Sub' or a list of names")
+        parts = [p.strip() for p in parts if p.strip()]
+        if any(len(p) > 200 for p in parts):
+            raise BadEvent(index, eid, "request.category names are at most 200 characters")
+        row["category_path"] = parts
+    if "origin" in req:
+        o = req["origin"]
+        try:
+            row["origin"] = int(Origin[o] if isinstance(o, str) and not o.isdigit() else Origin(int(o)))
+        except (KeyError, ValueError, TypeError):
+            raise BadEvent(index, eid, f"request.origin {o!r} is unknown (one of {', '.join(x.name for x in Origin)})") from None
+    if "created" in req:
+        row["created_ts"] = parse_ts(req["created"], now_ms, index, eid, "request.created") // 1000
+    if action == "close":
+        row["_close"] = True
+        row["closed_ts"] = parse_ts(raw.get("ts"), now_ms, index, eid) // 1000
+    return {"action": action, "row": row}
+
+
+def normalize_batch(body: Any, max_events: int, now_ms: int | None = None) -> list[dict]:
+    """The events of a request body (``{"events": [...]}`` or a bare list), normalised; :class:`BadEvent`."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    events = body.get("events") if isinstance(body, dict) else body
+    if not isinstance(events, list):
+        raise BadEvent(-1, None, 'the body must be {"events": [...]} or a JSON array of events')
+    if not events:
+        raise BadEvent(-1, None, "the batch is empty")
+    if len(events) > max_events:
+        raise BadEvent(-1, None, f"at most {max_events} events per batch")
+    return [normalize_event(e, i, now_ms) for i, e in enumerate(events)]
+
+
+def submit(hs, events: list[dict]) -> defer.Deferred:
+    """Apply normalised events (store thread pool); fires with the per-event results after the commit."""
+    ls = live_store(hs)
+    d = hs.run_blocking(ls.apply_batch, events)
+
+    def results(statuses: list[str]) -> dict:
+        return {"accepted": statuses.count("accepted"), "duplicates": statuses.count("duplicate"),
+                "results": [{"id": e["id"], "status": s} for e, s in zip(events, statuses)]}
+
+    return d.addCallback(results)
+
+
+# ---------------------------------------------------------------------- HTTP
+def _json(request, status: int, body: dict) -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", b"application/json; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def error_body(status: int, kind: str, message: str, **extra: Any) -> dict:
+    return {"error": {"kind": kind, "message": message, **extra}, "status": status}
+
+
+class EventsResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, hs):
+        super().__init__()
+        self.hs = hs
+
+    def render(self, request):
+        if request.postpath not in ([], [b""]):
+            return _json(request, 404, error_body(404, "NotFound", "No such resource"))
+        if request.method != b"POST":
+            request.setHeader(b"allow", b"POST")
+            return _json(request, 405, error_body(405, "MethodNotAllowed", "Use POST"))
+        limit = self.hs.settings.genesys.ingest_max_body
+        try:
+            length = int(request.getHeader(b"content-length") or 0)
+        except ValueError:
+            length = 0
+        body = request.content.read(limit + 1) if request.content else b""
+        if length > limit or len(body) > limit:
+            return _json(request, 413, error_body(413, "TooLarge", f"The body is larger than {limit} bytes"))
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
+        d = self._authenticate(request)
+        d.addCallback(lambda _principal: self._process(body))
+        d.addCallbacks(lambda result: self._write(request, gone, 200, result),
+                       lambda f: self._fail(request, gone, f))
+        return server.NOT_DONE_YET
+
+    def _authenticate(self, request) -> defer.Deferred:
+        key = request.getHeader(b"x-api-key")
+        if key is not None and request.getHeader(b"authorization") is None:
+            key_text = key.decode("utf-8", "replace")
+
+            def check():
+                if not self.hs.auth.check_api_key(key_text):
+                    raise AuthError("InvalidApiKey", "The x-api-key is not valid")
+                return None
+
+            return self.hs.run_blocking(check)
+        return authenticate_request(self.hs, request, schemes=(BEARER, BASIC, SOTICKET))
+
+    def _process(self, body: bytes) -> defer.Deferred:
+        try:
+            data = jsonguard.loads(body, max_size=self.hs.settings.genesys.ingest_max_body,
+                                   max_depth=self.hs.settings.max_json_depth, expect=None)
+        except jsonguard.JsonGuardError as exc:
+            raise BadEvent(-1, None, f"the body is not valid JSON ({exc.kind}: {exc.message})") from None
+        events = normalize_batch(data, self.hs.settings.genesys.ingest_max_events)
+        return submit(self.hs, events)
+
+    def _write(self, request, gone: list, status: int, body: dict) -> None:
+        if gone:
+            return
+        request.write(_json(request, status, body))
+        request.finish()
+
+    def _fail(self, request, gone: list, f: Failure) -> None:
+        exc = f.value
+        if isinstance(exc, AuthError):
+            status, body = 401, error_body(401, exc.kind, exc.message)
+            request.setHeader(b"www-authenticate", b'Bearer realm="services87"')
+        elif isinstance(exc, BadEvent):
+            extra = {"index": exc.index, "id": exc.event_id} if exc.index >= 0 else {}
+            status, body = 400, error_body(400, exc.kind, str(exc), **extra)
+        elif isinstance(exc, IngestError):
+            status, body = 400, error_body(400, exc.kind, str(exc), index=exc.index, id=exc.event_id)
+        elif isinstance(exc, StoreUnavailable):
+            status, body = 503, error_body(503, "StoreUnavailable", "The store is unreachable; nothing was stored. "
+                                           "Retry the batch (event ids make retries safe)")
+            request.setHeader(b"retry-after", b"5")
+        elif isinstance(exc, (NotFound, ValidationError, EngineError)):
+            status, body = 400, error_body(400, getattr(exc, "kind", "Invalid"), str(exc))
+        else:
+            log.error("ingest failed", exc_info=(f.type, f.value, f.getTracebackObject()))
+            status, body = 500, error_body(500, "InternalError", "The batch could not be stored; nothing was stored")
+        self._write(request, gone, status, body)
 
 
 def mount(hs, root) -> None:
-    pass
+    mount_at(root, "api/ingest/events", EventsResource(hs))

@@ -1,0 +1,374 @@
+"""Statistics API subscriptions and their CometD push (runs on the reactor thread).
+
+* Store change events (worker thread) hop to the reactor (``hs.call_from_thread``), mark the affected family
+  (``live`` statistics, ``panel`` statistics) dirty and schedule one coalesced recomputation
+  (``genesys.recompute_delay_ms``). Evaluation runs on the store thread pool; results come back here and are
+  pushed per notification mode: Immediate (changed by at least ``insensitivity``; any change when it is 0),
+  Periodical (every ``notificationFrequency`` s; only when changed by at least ``insensitivity`` unless it is 0),
+  Reset (the closing value at each GrowingWindow reset), NoNotification (never; peek only).
+* A subscription's updates go to the CometD session(s) of the client that created it: the sessions carrying
+  the same ``STATISTICS_SESSIONID`` (or ``BAYEUX_BROWSER``) cookie as the REST call, else the sessions
+  handshaken by the same user.
+* A health probe (``genesys.health_interval_ms``) publishes ``ServiceStateChange`` UNAVAILABLE/AVAILABLE on
+  ``/statistics/v3/service``. On UNAVAILABLE subscriptions are dropped (Genesys behaviour) unless
+  ``genesys.keep_subscriptions_on_outage``, in which case every value is re-pushed after AVAILABLE.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from twisted.internet import defer
+from twisted.internet.task import LoopingCall
+
+from services87.engine.model import EngineError, StoreUnavailable
+from services87.engine.stats.definitions import StatDefinition
+from services87.engine.stats.evaluate import Result, StatEvaluator
+
+log = logging.getLogger(__name__)
+
+UPDATES = "/statistics/v3/updates"
+SERVICE = "/statistics/v3/service"
+#: A subscription whose client has had no CometD session for this long is deleted (seconds).
+ORPHAN_TTL = 3600.0
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Item:
+    statistic_id: str
+    object_type: str
+    object_id: str
+    defn: StatDefinition
+    name: str | None = None  # pre-configured name (None for an ad hoc definition)
+    last: Result | None = None  # latest evaluated
+    sent: Any = None  # raw value of the latest push (or of the value returned at creation)
+    has_sent: bool = False
+    next_due: int = 0  # Periodical: next push (ms)
+    next_reset: int | None = None  # Reset: next reset (ms)
+
+    @property
+    def family(self) -> str:
+        return "panel" if self.defn.panel else "live"
+
+    def wire(self, sub_id: str | None, verbose: bool = True) -> dict:
+        out: dict[str, Any] = {"statisticId": self.statistic_id}
+        if verbose:
+            out.update(name=self.name, objectId=self.object_id, objectType=self.object_type)
+        if sub_id is not None:
+            out["subscriptionId"] = sub_id
+        if self.last is not None:
+            out["value"] = self.last.value
+            out["timestamp"] = self.last.timestamp
+        return out
+
+
+@dataclass
+class Subscription:
+    id: str
+    user_id: int | None
+    cookie: str | None
+    items: dict[str, Item]
+    body: dict  # the request body, to restore after a restart
+    orphan_since: float | None = None
+
+
+def changed(old: Any, new: Any, insensitivity: float) -> bool:
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not isinstance(old, bool):
+        if insensitivity > 0:
+            return abs(new - old) >= insensitivity
+        return new != old
+    return new != old
+
+
+class SubscriptionManager:
+    def __init__(self, hs, live, evaluator: StatEvaluator, bayeux, build_items: Callable[[dict], dict[str, Item]]):
+        self.hs = hs
+        self.live = live
+        self.evaluator = evaluator
+        self.bayeux = bayeux
+        self.build_items = build_items
+        g = hs.settings.genesys
+        self.keep_on_outage = g.keep_subscriptions_on_outage
+        self.delay = g.recompute_delay_ms / 1000.0
+        self.subs: dict[str, Subscription] = {}
+        self.available = True
+        self._dirty: set[str] = set()
+        self._call = None
+        self._running = False
+        self._rerun = False
+        self._probing = False
+        self._purge: set[str] = set()
+        self.counters = {"pushes": 0, "recomputes": 0, "evaluations": 0, "outages": 0}
+        self._tick = LoopingCall(self.tick)
+        self._tick.clock = hs.reactor
+        self._health = LoopingCall(self.probe)
+        self._health.clock = hs.reactor
+        hs.store.add_listener(self._on_change_thread)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._tick.start(1.0, now=False)
+        self._health.start(self.hs.settings.genesys.health_interval_ms / 1000.0, now=False)
+
+    def stop(self) -> None:
+        for lc in (self._tick, self._health):
+            if lc.running:
+                lc.stop()
+        self.hs.store.remove_listener(self._on_change_thread)
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+
+    def restore(self, rows: list[dict]) -> int:
+        """Re-create persisted subscriptions (at start-up); bad ones are skipped."""
+        n = 0
+        for row in rows:
+            try:
+                items = self.build_items(row["body"])
+            except Exception as exc:  # a definition that no longer parses: drop it
+                log.warning("dropping stored subscription %s: %s", row["id"], exc)
+                continue
+            self.subs[row["id"]] = Subscription(row["id"], row["user_id"], row["session_cookie"], items, row["body"])
+            for item in items.values():
+                self._arm(item, now_ms())
+            n += 1
+        if n:
+            self._dirty.update(("live", "panel"))
+            self._schedule(initial=True)
+        return n
+
+    # ------------------------------------------------------------------ registry
+    def add(self, sub: Subscription) -> None:
+        self.subs[sub.id] = sub
+        t = now_ms()
+        for item in sub.items.values():
+            if item.last is not None:
+                item.sent, item.has_sent = item.last.raw, True
+            self._arm(item, t)
+
+    def _arm(self, item: Item, t: int) -> None:
+        item.next_due = t + item.defn.notification.frequency * 1000
+        if item.defn.notification.mode == "Reset":
+            item.next_reset = self.evaluator.next_reset(item.defn, t)
+
+    def get(self, sub_id: str, user_id: int | None) -> Subscription | None:
+        sub = self.subs.get(sub_id)
+        if sub is None or (sub.user_id is not None and user_id is not None and sub.user_id != user_id):
+            return None
+        return sub
+
+    def remove(self, sub_id: str) -> bool:
+        return self.subs.pop(sub_id, None) is not None
+
+    # ------------------------------------------------------------------ evaluation (thread pool)
+    def _evaluate_many(self, jobs: list[tuple[str, Item, int]]) -> list[tuple[str, Item, Result | Exception]]:
+        out = []
+        for sub_id, item, at in jobs:
+            try:
+                out.append((sub_id, item, self.evaluator.evaluate(item.defn, item.object_type, item.object_id, at)))
+            except StoreUnavailable as exc:
+                out.append((sub_id, item, exc))
+                break
+            except EngineError as exc:
+                out.append((sub_id, item, exc))
+        return out
+
+    def evaluate_items(self, items: list[Item], at: int | None = None) -> defer.Deferred:
+        """Evaluate ``items`` off the reactor; fires after ``item.last`` is set (errors raise)."""
+        at = now_ms() if at is None else at
+
+        def done(results):
+            for _sid, item, res in results:
+                if isinstance(res, Exception):
+                    raise res
+                item.last = res
+            return items
+
+        return self.hs.run_blocking(self._evaluate_many, [("", i, at) for i in items]).addCallback(done)
+
+    # ------------------------------------------------------------------ change events
+    def _on_change_thread(self, ev) -> None:
+        self.hs.call_from_thread(self.on_change, ev)
+
+    def on_change(self, ev) -> None:
+        if ev.kind == "live":
+            self._dirty.add("live")
+        else:
+            self._dirty.add("panel")
+            if "live" in ev.detail:
+                self._dirty.add("live")
+        self._schedule()
+
+    def _schedule(self, initial: bool = False) -> None:
+        if self._running:
+            self._rerun = True
+            return
+        if self._call is None or not self._call.active():
+            self._call = self.hs.reactor.callLater(0 if initial else self.delay, self._recompute)
+
+    def _recompute(self) -> None:
+        if not self.available or not self._dirty:
+            self._dirty.clear()
+            return
+        dirty, self._dirty = self._dirty, set()
+        jobs = []
+        t = now_ms()
+        for sub in self.subs.values():
+            for item in sub.items.values():
+                if item.family in dirty and item.defn.notification.mode == "Immediate":
+                    jobs.append((sub.id, item, t))
+        if not jobs:
+            return
+        self._running = True
+        self.counters["recomputes"] += 1
+        d = self.hs.run_blocking(self._evaluate_many, jobs)
+        d.addCallback(self._apply, "Immediate")
+        d.addErrback(lambda f: log.error("recomputation failed: %s", f.getTraceback()))
+        d.addBoth(self._recomputed)
+
+    def _recomputed(self, _):
+        self._running = False
+        if self._rerun or self._dirty:
+            self._rerun = False
+            self._schedule()
+
+    def _apply(self, results, trigger: str, force: bool = False) -> None:
+        by_sub: dict[str, list[dict]] = {}
+        outage = False
+        for sub_id, item, res in results:
+            self.counters["evaluations"] += 1
+            if isinstance(res, StoreUnavailable):
+                outage = True
+                continue
+            if isinstance(res, Exception):
+                log.info("statistic %s of %s cannot be evaluated: %s", item.statistic_id, sub_id, res)
+                continue
+            item.last = res
+            sub = self.subs.get(sub_id)
+            if sub is None or sub.items.get(item.statistic_id) is not item:
+                continue  # deleted or replaced meanwhile
+            mode = item.defn.notification
+            if force:
+                push = True
+            elif trigger == "Immediate":
+                push = not item.has_sent or changed(item.sent, res.raw, mode.insensitivity)
+            elif trigger == "Periodical":
+                push = mode.insensitivity == 0 or not item.has_sent or changed(item.sent, res.raw, mode.insensitivity)
+            else:  # Reset
+                push = True
+            if push:
+                item.sent, item.has_sent = res.raw, True
+                by_sub.setdefault(sub_id, []).append(item.wire(sub_id))
+        for sub_id, stats in by_sub.items():
+            self.push(self.subs[sub_id], stats)
+        if outage:
+            self.probe()
+
+    # ------------------------------------------------------------------ push
+    def targets(self, sub: Subscription) -> list:
+        """The CometD sessions that receive ``sub``'s updates (subscribed to the updates channel)."""
+        subscribed = set(s.id for s in self.bayeux.subscribers(UPDATES))
+        if sub.cookie:
+            return [s for s in self.bayeux.sessions_by_cookie(sub.cookie) if s.id in subscribed]
+        if sub.user_id is not None:
+            return [s for s in self.bayeux.sessions.values()
+                    if s.id in subscribed and s.attributes.get("user_id") == sub.user_id]
+        return []
+
+    def push(self, sub: Subscription, stats: list[dict]) -> int:
+        data = {"name": "StatisticUpdate", "topic": UPDATES, "data": {"statistics": stats}}
+        n = 0
+        for session in self.targets(sub):
+            n += bool(self.bayeux.deliver(session, UPDATES, data))
+        self.counters["pushes"] += n
+        return n
+
+    def service_state(self, state: str) -> int:
+        return self.bayeux.publish(SERVICE, {"name": "ServiceStateChange", "topic": SERVICE,
+                                             "data": {"serviceState": state}})
+
+    # ------------------------------------------------------------------ timers
+    def tick(self) -> None:
+        if not self.available:
+            return
+        t = now_ms()
+        periodic, resets = [], []
+        for sub in list(self.subs.values()):
+            if self.targets(sub):
+                sub.orphan_since = None
+            elif sub.orphan_since is None:
+                sub.orphan_since = self.hs.reactor.seconds()
+            elif self.hs.reactor.seconds() - sub.orphan_since > ORPHAN_TTL:
+                self.subs.pop(sub.id, None)
+                self.hs.run_blocking(self.live.delete_subscriptions, [sub.id]).addErrback(lambda f: None)
+                continue
+            for item in sub.items.values():
+                n = item.defn.notification
+                if n.mode == "Periodical" and t >= item.next_due:
+                    item.next_due = t + n.frequency * 1000
+                    periodic.append((sub.id, item, t))
+                elif n.mode == "Reset" and item.next_reset is not None and t >= item.next_reset:
+                    resets.append((sub.id, item, item.next_reset - 1))
+                    item.next_reset = self.evaluator.next_reset(item.defn, t)
+        if periodic:
+            self.hs.run_blocking(self._evaluate_many, periodic).addCallback(self._apply, "Periodical").addErrback(
+                lambda f: log.error("periodical evaluation failed: %s", f.getTraceback()))
+        if resets:
+            self.hs.run_blocking(self._evaluate_many, resets).addCallback(self._apply, "Reset").addErrback(
+                lambda f: log.error("reset evaluation failed: %s", f.getTraceback()))
+
+    # ------------------------------------------------------------------ health
+    def probe(self) -> None:
+        if self._probing:
+            return
+        self._probing = True
+        d = self.hs.run_blocking(self.live.probe)
+
+        def ok(_):
+            self._probing = False
+            if not self.available:
+                self._recover()
+
+        def failed(f):
+            self._probing = False
+            if self.available:
+                self._outage(f.value)
+
+        d.addCallbacks(ok, failed)
+
+    def _outage(self, exc) -> None:
+        log.warning("store unreachable (%s): service UNAVAILABLE", exc)
+        self.available = False
+        self.counters["outages"] += 1
+        if not self.keep_on_outage:
+            self._purge.update(self.subs)
+            self.subs.clear()
+        self.service_state("UNAVAILABLE")
+
+    def _recover(self) -> None:
+        purge = [i for i in self._purge if i not in self.subs]
+        self._purge.clear()
+
+        def announce(_=None):
+            self.available = True
+            log.warning("store reachable again: service AVAILABLE")
+            self.service_state("AVAILABLE")
+            if self.keep_on_outage and self.subs:
+                jobs = [(s.id, i, now_ms()) for s in self.subs.values() for i in s.items.values()
+                        if i.defn.notification.mode != "NoNotification"]
+                self.hs.run_blocking(self._evaluate_many, jobs).addCallback(self._apply, "Immediate", True)
+
+        if purge:
+            self.hs.run_blocking(self.live.delete_subscriptions, purge).addBoth(announce)
+        else:
+            announce()
+
+    def stats(self) -> dict:
+        return dict(self.counters, subscriptions=len(self.subs),
+                    statistics=sum(len(s.items) for s in self.subs.values()), available=self.available)

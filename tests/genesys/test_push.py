@@ -1,0 +1,231 @@
+"""CometD push of the Statistics API with aiocometd-ng: updates after ingested events, routing, notification
+modes, service state on store outages (drop and re-create), session sweeping, bad channels and handshakes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import requests
+from aiocometd_ng import Client, ConnectionType
+from aiocometd_ng.exceptions import AiocometdException
+
+from tests.genesys.conftest import API_KEY, Comet, Headers, service_state, uid, update_for
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def offered(queue: str):
+    return {"id": uid(), "type": "interaction", "interaction": uid("c-"), "event": "offered", "queue": queue}
+
+
+def test_update_after_ingested_event(api):
+    async def main():
+        async with Comet(api) as comet:
+            cookies = comet.cookies()
+            assert cookies["STATISTICS_SESSIONID"] and cookies["BAYEUX_BROWSER"]
+            q = uid("PushQ-")
+            assert api.ingest({"id": uid(), "type": "queue", "queue": q}).ok
+            op = uid("op-")
+            await asyncio.to_thread(api.subscribe, op, [
+                {"statisticId": "state", "name": "CurrentAgentState", "objectType": "Agent", "objectId": "ingrid"},
+                {"statisticId": "calls", "objectType": "Queue", "objectId": q,
+                 "definition": {"category": "TotalNumber", "subject": "DNAction", "mainMask": "CallEntered",
+                                "intervalType": "GrowingWindow", "notificationMode": "Immediate"}}],
+                comet.cookie_header)
+            await asyncio.to_thread(api.ingest, {"id": uid(), "type": "agent-state", "agent": "ingrid",
+                                                 "status": "AfterCallWork", "place": "IngridPlace"})
+            msg = await comet.next(where=update_for(op, "state"))
+            assert msg["data"]["name"] == "StatisticUpdate" and msg["data"]["topic"] == "/statistics/v3/updates"
+            st = next(s for s in msg["data"]["data"]["statistics"] if s["statisticId"] == "state")
+            assert set(st) >= {"subscriptionId", "statisticId", "name", "objectId", "objectType", "value", "timestamp"}
+            assert st["name"] == "CurrentAgentState" and st["objectId"] == "ingrid" and st["objectType"] == "Agent"
+            assert st["value"]["status"] == "AfterCallWork" and isinstance(st["timestamp"], int)
+            await asyncio.to_thread(api.ingest, offered(q))
+            msg = await comet.next(where=update_for(op, "calls"))
+            st = next(s for s in msg["data"]["data"]["statistics"] if s["statisticId"] == "calls")
+            assert st["value"]["intValue"] == 1
+            await asyncio.to_thread(api.stats, "DELETE", f"/subscriptions/{op}")
+            await asyncio.to_thread(api.ingest, offered(q))
+            assert [m for m in await comet.quiet(1.0) if update_for(op)(m)] == []
+
+    run(main())
+
+
+def test_updates_go_to_the_creating_session(api):
+    async def main():
+        async with Comet(api) as mine, Comet(api) as other:
+            assert mine.cookies()["STATISTICS_SESSIONID"] != other.cookies()["STATISTICS_SESSIONID"]
+            q = uid("RouteQ-")
+            op = uid("op-")
+            await asyncio.to_thread(api.ingest, {"id": uid(), "type": "queue", "queue": q})
+            await asyncio.to_thread(api.subscribe, op, [{"statisticId": "n", "name": "Current_In_Queue",
+                                                         "objectType": "Queue", "objectId": q}], mine.cookie_header)
+            # Current_In_Queue is Periodical (5 s); an ad hoc Immediate one makes the test quick
+            op2 = uid("op-")
+            await asyncio.to_thread(api.subscribe, op2, [{"statisticId": "n", "objectType": "Queue", "objectId": q,
+                                                          "definition": {"category": "CurrentNumber", "subject": "DNAction",
+                                                                         "mainMask": "CallWait"}}], mine.cookie_header)
+            await asyncio.to_thread(api.ingest, offered(q))
+            msg = await mine.next(where=update_for(op2))
+            assert msg["data"]["data"]["statistics"][0]["value"]["intValue"] == 1
+            assert [m for m in await other.quiet(1.0) if m.get("channel") == "/statistics/v3/updates"] == []
+
+    run(main())
+
+
+def test_notification_modes(api):
+    async def main():
+        async with Comet(api) as comet:
+            q = uid("ModeQ-")
+            await asyncio.to_thread(api.ingest, {"id": uid(), "type": "queue", "queue": q})
+            base = {"category": "TotalNumber", "subject": "DNAction", "mainMask": "CallEntered",
+                    "intervalType": "GrowingWindow"}
+            reset_at = (datetime.now(timezone.utc) + timedelta(seconds=3)).strftime("%H:%M:%S")
+            op = uid("op-")
+            await asyncio.to_thread(api.subscribe, op, [
+                {"statisticId": "periodical", "objectType": "Queue", "objectId": q,
+                 "definition": dict(base, notificationMode="Periodical", notificationFrequency=1, insensitivity=0)},
+                {"statisticId": "none", "objectType": "Queue", "objectId": q,
+                 "definition": dict(base, notificationMode="NoNotification")},
+                {"statisticId": "insensitive", "objectType": "Queue", "objectId": q,
+                 "definition": dict(base, notificationMode="Immediate", insensitivity=2)},
+                {"statisticId": "reset", "objectType": "Queue", "objectId": q,
+                 "definition": dict(base, notificationMode="Reset", dynamicTimeProfile=reset_at)}], comet.cookie_header)
+            t0 = time.monotonic()
+            await asyncio.to_thread(api.ingest, offered(q))
+            got: dict[str, list] = {}
+            while time.monotonic() - t0 < 5.0:
+                for m in await comet.quiet(0.3):
+                    if update_for(op)(m):
+                        for s in m["data"]["data"]["statistics"]:
+                            got.setdefault(s["statisticId"], []).append(s["value"]["intValue"])
+            assert len(got.get("periodical", [])) >= 3  # every second, changed or not (insensitivity 0)
+            assert "none" not in got
+            assert "insensitive" not in got  # +1 is below the insensitivity of 2
+            assert got.get("reset") == [1]  # the closing value at the reset time
+            await asyncio.to_thread(api.ingest, offered(q))
+            msg = await comet.next(where=update_for(op, "insensitive"))
+            assert next(s for s in msg["data"]["data"]["statistics"] if s["statisticId"] == "insensitive")["value"]["intValue"] == 2
+            r = await asyncio.to_thread(api.stats, "GET", f"/subscriptions/{op}/statistic-values?statisticIds=none")
+            assert r.json()["data"]["statistics"][0]["value"]["intValue"] == 2  # NoNotification: peek only
+
+    run(main())
+
+
+def test_handshake_needs_credentials_and_bad_channels_fail(api):
+    async def main():
+        url = api.base + "/statistics/v3/notifications"
+        client = Client(url, ConnectionType.LONG_POLLING, extensions=[Headers({"x-api-key": "wrong"})])
+        with pytest.raises(AiocometdException):
+            await client.open()
+        await client.close()
+        async with Comet(api) as comet:
+            with pytest.raises(AiocometdException):
+                await comet.client.subscribe("/some/other/channel")
+
+    run(main())
+    # raw long-polling: bad channels and messages are Bayeux errors, never HTTP 500
+    h = {"x-api-key": API_KEY, "Authorization": "Bearer " + api.token}
+    url = api.base + "/statistics/v3/notifications"
+    r = requests.post(url + "/handshake", json=[{"channel": "/meta/handshake", "version": "1.0",
+                                                  "supportedConnectionTypes": ["long-polling"]}], headers=h, timeout=10)
+    hs = r.json()[0]
+    assert hs["successful"] and "STATISTICS_SESSIONID" in r.cookies and "BAYEUX_BROWSER" in r.cookies
+    cid = hs["clientId"]
+    r = requests.post(url + "/subscribe", json=[{"channel": "/meta/subscribe", "clientId": cid, "subscription": "pepe"}],
+                      headers=h, cookies=r.cookies, timeout=10)
+    assert r.status_code == 200 and r.json()[0]["successful"] is False and r.json()[0]["error"].startswith("405")
+    r = requests.post(url, data=b"[{]", headers=h, timeout=10)
+    assert r.status_code == 400 and r.json()[0]["successful"] is False
+    # credentials in the handshake ext (for clients that cannot set headers)
+    hello = {"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}
+    r = requests.post(url, json=[dict(hello, ext={"x-api-key": API_KEY, "authorization": h["Authorization"]})], timeout=10)
+    assert r.json()[0]["successful"] is True
+    r = requests.post(url, json=[dict(hello, ext={"x-api-key": API_KEY, "authorization": "Bearer forged"})], timeout=10)
+    reply = r.json()[0]
+    assert r.status_code == 200 and reply["successful"] is False and reply["error"].startswith("403")
+
+
+def test_session_sweeping(api):
+    h = {"x-api-key": API_KEY, "Authorization": "Bearer " + api.refresh_token()}
+    url = api.base + "/statistics/v3/notifications"
+    s = requests.Session()
+    cid = s.post(url + "/handshake", json=[{"channel": "/meta/handshake", "version": "1.0",
+                                            "supportedConnectionTypes": ["long-polling"]}], headers=h, timeout=10).json()[0]["clientId"]
+    first = s.post(url + "/connect", json=[{"channel": "/meta/connect", "clientId": cid, "connectionType": "long-polling"}],
+                   headers=h, timeout=10).json()
+    assert first[-1]["successful"] is True
+    time.sleep(3.5)  # cometd_max_interval_ms = 1500 in the test configuration
+    r = s.post(url + "/connect", json=[{"channel": "/meta/connect", "clientId": cid, "connectionType": "long-polling"}],
+               headers=h, timeout=10).json()[-1]
+    assert r["successful"] is False and r["error"].startswith("402") and r["advice"]["reconnect"] == "handshake"
+
+
+def test_outage_drops_subscriptions_then_recreate(api, server):
+    flag = Path(server.workdir) / "store-down"
+
+    async def main():
+        async with Comet(api) as comet:
+            q = uid("OutQ-")
+            op = uid("op-")
+            stats = [{"statisticId": "n", "objectType": "Queue", "objectId": q,
+                      "definition": {"category": "TotalNumber", "subject": "DNAction", "mainMask": "CallEntered",
+                                     "intervalType": "GrowingWindow"}}]
+            await asyncio.to_thread(api.ingest, {"id": uid(), "type": "queue", "queue": q})
+            await asyncio.to_thread(api.subscribe, op, stats, comet.cookie_header)
+            flag.write_text("down")
+            try:
+                await comet.next(where=service_state("UNAVAILABLE"))
+                r = await asyncio.to_thread(api.stats, "GET", f"/subscriptions/{op}/statistic-values")
+                assert r.status_code == 503 and r.json()["status"]["code"] == 503
+                r = await asyncio.to_thread(api.ingest, offered(q))
+                assert r.status_code == 503 and r.json()["error"]["kind"] == "StoreUnavailable"
+            finally:
+                flag.unlink()
+            await comet.next(where=service_state("AVAILABLE"))
+            r = await asyncio.to_thread(api.stats, "GET", f"/subscriptions/{op}/statistic-values")
+            assert r.status_code == 404  # dropped, as Genesys documents
+            await asyncio.to_thread(api.subscribe, op, stats, comet.cookie_header)  # same operationId
+            await asyncio.to_thread(api.ingest, offered(q))
+            msg = await comet.next(where=update_for(op, "n"))
+            assert msg["data"]["data"]["statistics"][0]["value"]["intValue"] == 1
+
+    run(main())
+
+
+class ExtCredentials(Headers):
+    """Credentials in the handshake ext (a WebSocket upgrade carries no custom headers from browsers)."""
+
+    async def outgoing(self, payload, headers):
+        for msg in payload:
+            if msg.get("channel") == "/meta/handshake":
+                msg.setdefault("ext", {}).update({k.lower(): v for k, v in self.headers.items()})
+
+
+def test_websocket_push(api):
+    async def main():
+        ext = ExtCredentials({"x-api-key": API_KEY, "Authorization": "Bearer " + api.refresh_token()})
+        async with Client(api.base.replace("http://", "ws://") + "/statistics/v3/notifications",
+                          ConnectionType.WEBSOCKET, extensions=[ext]) as client:
+            await client.subscribe("/statistics/v3/updates")
+            q = uid("WsQ-")
+            op = uid("ws-")
+            await asyncio.to_thread(api.ingest, {"id": uid(), "type": "queue", "queue": q})
+            # no cookie reaches this REST call: the update is routed to the sessions of the same user
+            await asyncio.to_thread(api.subscribe, op, [
+                {"statisticId": "n", "objectType": "Queue", "objectId": q,
+                 "definition": {"category": "CurrentNumber", "subject": "DNAction", "mainMask": "CallWait"}}])
+            await asyncio.to_thread(api.ingest, offered(q))
+            while True:
+                msg = await asyncio.wait_for(client.receive(), 10)
+                if update_for(op, "n")(msg):
+                    break
+            assert msg["data"]["data"]["statistics"][0]["value"]["intValue"] == 1
+
+    run(main())
