@@ -16,7 +16,6 @@ from twisted.internet import defer, threads
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
-from services87 import __version__
 from services87.auth import AuthService
 from services87.config import Settings
 from services87.engine.engine import StatisticsEngine
@@ -114,9 +113,21 @@ class Services87Server:
         return self.root
 
     def site(self) -> server.Site:
-        site = server.Site(self.build())
-        site.displayTracebacks = False
-        return site
+        """The HTTP site with the site-wide limits (services87/web/limits.py: timeouts, body cap, typed errors)."""
+        from services87.web import limits
+
+        return limits.build_site(self.build(), self.settings, self.reactor)
+
+    def factory(self):
+        """What to listen with: :meth:`site` behind the connection cap (``http.max_connections``)."""
+        from services87.web import limits
+
+        return limits.protect(self.site(), self.settings, self.reactor)
 
     def listen(self, host: str, port: int):
-        return self.reactor.listenTCP(port, self.site(), interface=host)
+        from services87.web import limits
+
+        factory = self.factory()
+        listening = self.reactor.listenTCP(port, factory, interface=host)
+        limits.drain_on_shutdown(self.reactor, factory, listening, self.settings.http.shutdown_grace)
+        return listening

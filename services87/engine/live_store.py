@@ -21,7 +21,7 @@ from services87.engine import schema as t
 from services87.engine import schema_live as lt
 from services87.engine.model import BaseStatus, Direction, NotFound, StoreUnavailable, ValidationError
 from services87.engine.stats.definitions import UnknownObject
-from services87.engine.store import Store, response_times
+from services87.engine.store import Store
 
 
 def now_ms() -> int:
@@ -190,7 +190,7 @@ class LiveStore:
             if rid is None:
                 raise NotFound(f"request {ev['request']!r} not found")
             author = self._user_id(c, ev["author"]) if ev.get("author") else None
-            self._add_message(c, rid, Direction(ev["direction"]), author, ev["ts"] // 1000)
+            self.store._add_message(c, rid, Direction(ev["direction"]), author, ev["ts"] // 1000)
             request_ids.append(rid)
             touched["requests"].add(ev["request"])
         else:  # pragma: no cover - the ingest layer only passes known types
@@ -257,22 +257,6 @@ class LiveStore:
             return
         nxt = c.execute(sa.select(sa.func.min(s.c.start_ms)).where(s.c.kind == kind, key, s.c.start_ms > ts)).scalar()
         c.execute(s.insert().values(start_ms=ts, end_ms=nxt, **new))
-
-    def _add_message(self, c: Connection, request_id: int, direction: Direction, author_id: int | None, ts: int) -> None:
-        """The same bookkeeping as :meth:`Store.add_message`, inside the batch's transaction."""
-        rt = None
-        if direction == Direction.Outbound:
-            prior = c.execute(sa.select(t.messages.c.direction, t.messages.c.author_id, t.messages.c.created_ts)
-                              .where(t.messages.c.request_id == request_id, t.messages.c.created_ts <= ts)
-                              .order_by(t.messages.c.created_ts, t.messages.c.id)).all()
-            msgs = [tuple(m) for m in prior] + [(int(direction), author_id, ts)]
-            rt = response_times(msgs, self.store.calendar)[-1]
-        c.execute(t.messages.insert().values(
-            request_id=request_id, direction=int(direction), author_id=author_id, created_ts=ts,
-            response_seconds=rt[0] if rt else None, response_business_seconds=rt[1] if rt else None))
-        c.execute(t.requests.update().where(t.requests.c.id == request_id).values(updated_ts=int(time.time())))
-        if rt:
-            self.store._apply_response(c, {ts // t.SLOT_SECONDS: [1, rt[0], rt[1]]})
 
     # ------------------------------------------------------------------ reference lookups
     def _user_id(self, c: Connection, login: str) -> int:

@@ -197,6 +197,13 @@ class Store:
             row = c.execute(sa.select(t.meta.c.value).where(t.meta.c.key == "data_version")).first()
         return int(row[0]) if row else 0
 
+    def versions(self) -> tuple[int, int]:
+        """``(data_version, auth_version)`` in one query; auth_version moves on every ticket revocation."""
+        with self.engine.connect() as c:
+            rows = dict(c.execute(sa.select(t.meta.c.key, t.meta.c.value)
+                                  .where(t.meta.c.key.in_(("data_version", "auth_version")))).all())
+        return int(rows.get("data_version", 0)), int(rows.get("auth_version", 0))
+
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as c:
             row = c.execute(sa.select(t.meta.c.value).where(t.meta.c.key == key)).first()
@@ -459,23 +466,37 @@ class Store:
         def do(c: Connection) -> int:
             if not c.execute(sa.select(t.requests.c.id).where(t.requests.c.id == request_id)).first():
                 raise NotFound(f"request {request_id} not found")
-            rt = None
-            if direction == Direction.Outbound:
-                prior = c.execute(sa.select(t.messages.c.direction, t.messages.c.author_id, t.messages.c.created_ts)
-                                  .where(t.messages.c.request_id == request_id, t.messages.c.created_ts <= ts)
-                                  .order_by(t.messages.c.created_ts, t.messages.c.id)).all()
-                msgs = [tuple(m) for m in prior] + [(int(direction), author_id, ts)]
-                rt = response_times(msgs, self.calendar)[-1]
-            mid = c.execute(t.messages.insert().values(
-                request_id=request_id, direction=int(direction), author_id=author_id, created_ts=ts,
-                response_seconds=rt[0] if rt else None, response_business_seconds=rt[1] if rt else None)
-            ).inserted_primary_key[0]
-            c.execute(t.requests.update().where(t.requests.c.id == request_id).values(updated_ts=int(time.time())))
-            if rt:
-                self._apply_response(c, {ts // SLOT: [1, rt[0], rt[1]]})
-            return mid
+            return self._add_message(c, request_id, direction, author_id, ts)
 
         return self._write("message", do, actor=actor, ids_of=lambda _: [request_id])
+
+    def _add_message(self, c: Connection, request_id: int, direction: Direction, author_id: int | None,
+                     ts: int) -> int:
+        """Insert a message inside the caller's transaction, with the response-time bookkeeping."""
+        rt = None
+        if direction == Direction.Outbound:
+            prior = c.execute(sa.select(t.messages.c.direction, t.messages.c.author_id, t.messages.c.created_ts)
+                              .where(t.messages.c.request_id == request_id, t.messages.c.created_ts <= ts)
+                              .order_by(t.messages.c.created_ts, t.messages.c.id)).all()
+            msgs = [tuple(m) for m in prior] + [(int(direction), author_id, ts)]
+            rt = response_times(msgs, self.calendar)[-1]
+        mid = c.execute(t.messages.insert().values(
+            request_id=request_id, direction=int(direction), author_id=author_id, created_ts=ts,
+            response_seconds=rt[0] if rt else None, response_business_seconds=rt[1] if rt else None)
+        ).inserted_primary_key[0]
+        c.execute(t.requests.update().where(t.requests.c.id == request_id).values(updated_ts=int(time.time())))
+        if rt:
+            self._apply_response(c, {ts // SLOT: [1, rt[0], rt[1]]})
+        return mid
+
+    def existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
+        """Which of ``external_ids`` are stored already."""
+        found: set[str] = set()
+        with self.engine.connect() as c:
+            for chunk in _chunks(list(external_ids), 500):
+                found.update(e for (e,) in c.execute(sa.select(t.requests.c.external_id)
+                                                     .where(t.requests.c.external_id.in_(chunk))))
+        return found
 
     def get_request(self, request_id: int | None = None, external_id: str | None = None) -> dict:
         cond = t.requests.c.id == request_id if request_id is not None else t.requests.c.external_id == external_id
@@ -498,45 +519,50 @@ class Store:
 
     # ------------------------------------------------------------------ aggregates
     def _apply_open(self, c: Connection, delta: Counter) -> None:
-        self._apply_counts(c, t.open_counts, [((d, k1, k2), n) for (d, k1, k2), n in delta.items() if n],
-                           ("dim", "k1", "k2"))
+        self._apply_counts(c, t.open_counts, [(k, (n,)) for k, n in delta.items() if n], ("dim", "k1", "k2"), ("n",))
 
     def _apply_created(self, c: Connection, delta: Counter) -> None:
-        self._apply_counts(c, t.created_slots, [((s,), n) for s, n in delta.items() if n], ("slot",))
-
-    def _apply_counts(self, c: Connection, table: sa.Table, items: list, key_cols: tuple[str, ...]) -> None:
-        if not items:
-            return
-        n = table.c.n
-        for chunk in _chunks(items, 300):
-            cond = sa.tuple_(*[table.c[k] for k in key_cols]).in_([k for k, _ in chunk])
-            have = {tuple(r[:-1]): r[-1] for r in c.execute(sa.select(*[table.c[k] for k in key_cols], n).where(cond))}
-            new_rows = []
-            for key, d in chunk:
-                where = [table.c[k] == v for k, v in zip(key_cols, key)]
-                if key in have:
-                    if have[key] + d == 0:
-                        c.execute(table.delete().where(*where))
-                    else:
-                        c.execute(table.update().where(*where).values(n=n + d))
-                else:
-                    new_rows.append(dict(zip(key_cols, key), n=d))
-            if new_rows:
-                c.execute(table.insert(), new_rows)
+        self._apply_counts(c, t.created_slots, [((s,), (n,)) for s, n in delta.items() if n], ("slot",), ("n",))
+        days = _by_day(delta)
+        self._apply_counts(c, t.created_days, [((d,), (v[0],)) for d, v in days.items() if v[0]], ("day",), ("n",))
 
     def _apply_response(self, c: Connection, delta: dict) -> None:
-        tbl = t.response_slots
-        for slot, (n, w, b) in delta.items():
-            if not n and not w:
-                continue
-            row = c.execute(sa.select(tbl.c.n).where(tbl.c.slot == slot)).first()
-            if row is None:
-                c.execute(tbl.insert().values(slot=slot, n=n, wall_sum=w, business_sum=b))
-            elif row.n + n == 0:
-                c.execute(tbl.delete().where(tbl.c.slot == slot))
-            else:
-                c.execute(tbl.update().where(tbl.c.slot == slot).values(
-                    n=tbl.c.n + n, wall_sum=tbl.c.wall_sum + w, business_sum=tbl.c.business_sum + b))
+        self._apply_counts(c, t.response_slots, [((s,), (n, w, b)) for s, (n, w, b) in delta.items() if n or w or b],
+                           ("slot",), ("n", "wall_sum", "business_sum"))
+        days = _by_day(delta)
+        self._apply_counts(c, t.response_days, [((d,), tuple(v)) for d, v in days.items() if any(v)],
+                           ("day",), ("n", "wall_sum", "business_sum"))
+
+    def _apply_counts(self, c: Connection, table: sa.Table, items: list, key_cols: tuple[str, ...],
+                      value_cols: tuple[str, ...]) -> None:
+        """Add ``(key, deltas)`` items to an aggregate table; a row whose count (first value) drops to 0 goes.
+
+        Set-based: one SELECT per 300 keys, then one executemany each for UPDATE, INSERT and DELETE.
+        """
+        if not items:
+            return
+        kc = [table.c[k] for k in key_cols]
+        upd, ins, dele = [], [], []
+        for chunk in _chunks(items, 300):
+            cond = sa.tuple_(*kc).in_([k for k, _ in chunk]) if len(kc) > 1 else kc[0].in_([k[0] for k, _ in chunk])
+            have = {tuple(r[:len(kc)]): r[len(kc)] for r in c.execute(sa.select(*kc, table.c[value_cols[0]]).where(cond))}
+            for key, deltas in chunk:
+                keys = {f"k_{k}": v for k, v in zip(key_cols, key)}
+                if key in have:
+                    if have[key] + deltas[0] == 0:
+                        dele.append(keys)
+                    else:
+                        upd.append({**keys, **{f"d_{v}": d for v, d in zip(value_cols, deltas)}})
+                else:
+                    ins.append({**dict(zip(key_cols, key)), **dict(zip(value_cols, deltas))})
+        where = [table.c[k] == sa.bindparam(f"k_{k}") for k in key_cols]
+        if upd:
+            c.execute(table.update().where(*where).values(
+                {table.c[v]: table.c[v] + sa.bindparam(f"d_{v}") for v in value_cols}), upd)
+        if dele:
+            c.execute(table.delete().where(*where), dele)
+        if ins:
+            c.execute(table.insert(), ins)
 
     def recompute_aggregates(self, c: Connection | None = None) -> dict[str, Any]:
         """The aggregate tables' contents computed from the base tables (for checks and rebuilds)."""
@@ -562,7 +588,9 @@ class Store:
                 acc[0] += 1
                 acc[1] += w
                 acc[2] += b
-            return {"open": {k: v for k, v in open_counts.items() if v}, "created": dict(created), "response": dict(resp)}
+            return {"open": {k: v for k, v in open_counts.items() if v}, "created": dict(created), "response": dict(resp),
+                    "created_days": {d: v[0] for d, v in _by_day(created).items()},
+                    "response_days": {d: v for d, v in _by_day(resp).items()}}
         finally:
             if own:
                 conn.close()
@@ -573,13 +601,20 @@ class Store:
                 "open": {(r.dim, r.k1, r.k2): r.n for r in c.execute(sa.select(t.open_counts))},
                 "created": {r.slot: r.n for r in c.execute(sa.select(t.created_slots))},
                 "response": {r.slot: [r.n, r.wall_sum, r.business_sum] for r in c.execute(sa.select(t.response_slots))},
+                "created_days": {r.day: r.n for r in c.execute(sa.select(t.created_days))},
+                "response_days": {r.day: [r.n, r.wall_sum, r.business_sum] for r in c.execute(sa.select(t.response_days))},
             }
 
     def rebuild_aggregates(self) -> None:
         def do(c: Connection) -> None:
             agg = self.recompute_aggregates(c)
-            for tbl in (t.open_counts, t.created_slots, t.response_slots):
+            for tbl in (t.open_counts, t.created_slots, t.response_slots, t.created_days, t.response_days):
                 c.execute(tbl.delete())
+            if agg["created_days"]:
+                c.execute(t.created_days.insert(), [{"day": d, "n": n} for d, n in agg["created_days"].items()])
+            if agg["response_days"]:
+                c.execute(t.response_days.insert(), [{"day": d, "n": v[0], "wall_sum": v[1], "business_sum": v[2]}
+                                                      for d, v in agg["response_days"].items()])
             if agg["open"]:
                 c.execute(t.open_counts.insert(), [{"dim": d, "k1": a, "k2": b, "n": n} for (d, a, b), n in agg["open"].items()])
             if agg["created"]:
@@ -608,6 +643,38 @@ class Store:
                 sa.select(s.slot, s.n, s.wall_sum, s.business_sum)
                 .where(s.slot >= start // SLOT, s.slot < -(-end // SLOT)).order_by(s.slot))]
 
+    def slot_sums(self, table: str, bounds: Sequence[tuple[int, int]]) -> list[tuple]:
+        """Per ``[start, end)`` interval, the sums of a slot table's values over slots starting inside it.
+
+        ``table`` is ``created`` (→ ``(n,)``) or ``response`` (→ ``(n, wall_sum, business_sum)``). One query:
+        a range sum per interval on the slot primary key, so the cost does not grow with the number of slots.
+        """
+        if not bounds:
+            return []
+        day = t.DAY_SLOTS
+        parts: list[tuple[int, str, int, int]] = []  # (bucket, "s"lots or "d"ays, from, to)
+        for i, (start, end) in enumerate(bounds):
+            a, b = -(-start // SLOT), -(-end // SLOT)
+            da, db = -(-a // day), b // day
+            if db - da >= 1:
+                parts += [(i, "s", a, da * day), (i, "d", da, db), (i, "s", db * day, b)]
+            else:
+                parts.append((i, "s", a, b))
+        parts = [p for p in parts if p[3] > p[2]]
+        width = 1 if table == "created" else 3
+        sums = [[0] * width for _ in bounds]
+        if parts:
+            stmt = _slot_sum_sql(table, tuple(kind for _i, kind, _a, _b in parts))
+            params = {}
+            for j, (_i, _kind, a, b) in enumerate(parts):
+                params[f"a{j}"], params[f"b{j}"] = a, b
+            with self.engine.connect() as c:
+                for row in c.execute(stmt, params):
+                    acc = sums[parts[row[0]][0]]
+                    for k in range(width):
+                        acc[k] += row[1 + k]
+        return [tuple(float(v) for v in x) for x in sums]  # PostgreSQL's SUM(bigint) is a Decimal
+
     def hotlist_for(self, user_id: int) -> list[dict]:
         rq = t.requests.c
         with self.engine.connect() as c:
@@ -625,6 +692,29 @@ class Store:
         with self.engine.connect() as c:
             return c.execute(sa.select(sa.func.count()).select_from(t.requests)
                              .where(rq.closed_ts >= start, rq.closed_ts < end)).scalar_one()
+
+
+@lru_cache(maxsize=256)
+def _slot_sum_sql(table: str, kinds: tuple[str, ...]) -> sa.TextClause:
+    """``SELECT j, SUM(..) ... UNION ALL ...``: one range sum per part, over the slot (``s``) or day (``d``)
+    table; plain portable SQL, built once per shape."""
+    cols = ("n",) if table == "created" else ("n", "wall_sum", "business_sum")
+    sums = ", ".join(f"COALESCE(SUM({col}), 0)" for col in cols)
+    src = {"s": (f"{table}_slots", "slot"), "d": (f"{table}_days", "day")}
+    return sa.text(" UNION ALL ".join(
+        f"SELECT {j}, {sums} FROM {src[k][0]} WHERE {src[k][1]} >= :a{j} AND {src[k][1]} < :b{j}"
+        for j, k in enumerate(kinds)))
+
+
+def _by_day(delta: dict) -> dict[int, list]:
+    """Slot-keyed deltas (a count, or ``[n, wall, business]``) summed per UTC day."""
+    out: dict[int, list] = {}
+    for slot, v in delta.items():
+        vals = [v] if isinstance(v, (int, float)) else list(v)
+        acc = out.setdefault(slot // t.DAY_SLOTS, [0] * len(vals))
+        for k, x in enumerate(vals):
+            acc[k] += x
+    return out
 
 
 def _chunks(seq: Sequence, n: int):
@@ -659,11 +749,24 @@ class TicketStore:
 
     def revoke(self, digest: str) -> bool:
         with self.engine.begin() as c:
-            return c.execute(t.tickets.update().where(t.tickets.c.hash == digest).values(revoked=True)).rowcount > 0
+            n = c.execute(t.tickets.update().where(t.tickets.c.hash == digest).values(revoked=True)).rowcount
+            _bump_auth_version(c)
+            return n > 0
 
     def revoke_user(self, user_id: int) -> int:
         with self.engine.begin() as c:
-            return c.execute(t.tickets.update().where(t.tickets.c.user_id == user_id).values(revoked=True)).rowcount
+            n = c.execute(t.tickets.update().where(t.tickets.c.user_id == user_id).values(revoked=True)).rowcount
+            _bump_auth_version(c)
+            return n
+
+
+def _bump_auth_version(c: Connection) -> None:
+    """Revocations bump ``auth_version`` so that caches of validated tickets (keyed by it) never outlive them."""
+    row = c.execute(sa.select(t.meta.c.value).where(t.meta.c.key == "auth_version")).first()
+    if row:
+        c.execute(t.meta.update().where(t.meta.c.key == "auth_version").values(value=str(int(row[0]) + 1)))
+    else:
+        c.execute(t.meta.insert().values(key="auth_version", value="1"))
 
     def purge_expired(self, now_ts: int) -> int:
         with self.engine.begin() as c:
