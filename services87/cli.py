@@ -13,7 +13,7 @@ from pathlib import Path
 
 from services87 import __version__
 from services87.config import ConfigError, Settings
-from services87.engine.model import ALL_PANELS, EngineError, StatContext, StatusScreenPanelType
+from services87.engine.model import ALL_PANELS, EngineError, StatContext
 
 
 def db_url(value: str | None) -> str | None:

@@ -28,8 +28,21 @@ def normalize_language(value: str | None, default: str = "en") -> str:
     """Map ``sv-SE``, ``no``, ``de_DE`` ... to a supported language; unknown → ``default``."""
     if not value:
         return default
-    for part in str(value).split(","):  # Accept-Language lists
-        tag = part.split(";")[0].strip().lower().replace("_", "-")
+    ranked = []
+    for pos, part in enumerate(str(value).split(",")):  # Accept-Language lists: highest q first, then order
+        tag, _, params = part.partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, val = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(val)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            ranked.append((-q, pos, tag))
+    for _q, _pos, tag in sorted(ranked):
+        tag = tag.strip().lower().replace("_", "-")
         if not tag or tag == "*":
             continue
         tag = _ALIASES.get(tag, tag)
@@ -40,13 +53,23 @@ def normalize_language(value: str | None, default: str = "en") -> str:
 
 
 @lru_cache(maxsize=None)
-def _catalog(lang: str) -> dict[str, str]:
+def _catalog(lang: str) -> dict:
+    """msgid → msgstr; plural entries as (singular, plural) → (form0, form1, ...)."""
     path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not path.exists():
         return {}
     with _lock, path.open("rb") as fh:
         cat = read_po(fh, locale=lang)
-    return {m.id: m.string for m in cat if m.id and m.string and not m.fuzzy}
+    out: dict = {}
+    for m in cat:
+        if not m.id or m.fuzzy:
+            continue
+        if isinstance(m.id, (tuple, list)):
+            if all(m.string):
+                out[tuple(m.id)] = tuple(m.string)
+        elif m.string:
+            out[m.id] = m.string
+    return out
 
 
 def gettext(message: str, lang: str) -> str:
@@ -68,3 +91,10 @@ class Translator:
     def __call__(self, message: str, **kwargs) -> str:
         text = gettext(message, self.lang)
         return text.format(**kwargs) if kwargs else text
+
+    def ngettext(self, singular: str, plural: str, n: int, **kwargs) -> str:
+        """The singular or plural form for ``n`` (all supported languages have two forms: n == 1, other);
+        ``{n}`` and ``kwargs`` are formatted in."""
+        forms = (_catalog(self.lang).get((singular, plural)) if self.lang != "en" else None) or (singular, plural)
+        text = forms[0] if n == 1 or len(forms) == 1 else forms[1]
+        return text.format(n=n, **kwargs)

@@ -17,7 +17,7 @@ from babel.dates import format_date
 
 from services87.engine import timebuckets as tb
 from services87.engine.model import BaseStatus, DataSet, DataValue, Origin, StatusScreenPanelType as P, UnknownPanel, User
-from services87.engine.store import SLOT, Store
+from services87.engine.store import Store
 from services87.i18n import N_, Translator
 
 REGISTRY: dict[P, "Calculator"] = {}
@@ -233,28 +233,12 @@ class _Buckets(Calculator):
         return format_date(b.first_day, "medium", locale=inp.tr.locale)
 
 
-def _fold(buckets: list[tb.Bucket], slots, width: int) -> list[list[float]]:
-    """Sum slot rows ``(slot, a, b, ...)`` into buckets; returns per bucket ``[a, b, ...]`` sums."""
-    acc = [[0.0] * width for _ in buckets]
-    i = 0
-    for row in slots:
-        ts = row[0] * SLOT
-        while i < len(buckets) and ts >= buckets[i].end:
-            i += 1
-        if i == len(buckets):
-            break
-        if ts >= buckets[i].start:
-            for j in range(width):
-                acc[i][j] += row[1 + j]
-    return acc
-
-
 class _Created(_Buckets):
     description = N_("Requests created per period, in the caller's time zone")
 
     def values(self, inp):
         bs = self.buckets(inp)
-        sums = _fold(bs, inp.store.created_slots(bs[0].start, bs[-1].end), 1)
+        sums = inp.store.slot_sums("created", [(b.start, b.end) for b in bs])
         return [DataValue(self.bucket_label(inp, b), s[0], self.bucket_description(inp, b)) for b, s in zip(bs, sums)]
 
 
@@ -284,13 +268,13 @@ class _Response(_Buckets):
 
     def values(self, inp):
         bs = self.buckets(inp)
-        sums = _fold(bs, inp.store.response_slots(bs[0].start, bs[-1].end), 3)
+        sums = inp.store.slot_sums("response", [(b.start, b.end) for b in bs])
         business = inp.settings.response_time_clock == "business"
         out = []
         for b, (n, wall, bus) in zip(bs, sums):
             avg = ((bus if business else wall) / n / 60.0) if n else 0.0
             out.append(DataValue(self.bucket_label(inp, b), round(avg, 2),
-                                 inp.tr("{n} replies", n=int(n))))
+                                 inp.tr.ngettext("{n} reply", "{n} replies", int(n))))
         return out
 
 
@@ -365,11 +349,9 @@ class StatusScreen(Calculator):
 
     def values(self, inp):
         day = tb.day_buckets(inp.today, 1, inp.zone)[0]
-        created_today = sum(n for _s, n in inp.store.created_slots(day.start, day.end))
-        resp = inp.store.response_slots(day.start, day.end)
-        n = sum(r[1] for r in resp)
-        col = 3 if inp.settings.response_time_clock == "business" else 2
-        avg = (sum(r[col] for r in resp) / n / 60.0) if n else 0.0
+        (created_today,) = inp.store.slot_sums("created", [(day.start, day.end)])[0]
+        n, wall, bus = inp.store.slot_sums("response", [(day.start, day.end)])[0]
+        avg = ((bus if inp.settings.response_time_clock == "business" else wall) / n / 60.0) if n else 0.0
         own = sum(inp.dim2("owner", inp.user.id).values()) if inp.user else 0
         return [
             DataValue(inp.tr("Open requests"), float(inp.total_open)),

@@ -167,6 +167,28 @@ response_slots = Table(
     Index("ix_response_slots_cover", "slot", "n", "wall_sum", "business_sum"),
 )
 
+#: The two slot tables summed per UTC day (``slot // DAY_SLOTS``), kept in the same transactions: a long
+#: bucket (a month) reads its whole UTC days here and only its two partial edge days from the slot tables.
+DAY_SLOTS = 86400 // SLOT_SECONDS
+
+created_days = Table(
+    "created_days",
+    metadata,
+    Column("day", BigInteger, primary_key=True),
+    Column("n", BigInteger, nullable=False),
+    Index("ix_created_days_cover", "day", "n"),
+)
+
+response_days = Table(
+    "response_days",
+    metadata,
+    Column("day", BigInteger, primary_key=True),
+    Column("n", BigInteger, nullable=False),
+    Column("wall_sum", Float, nullable=False),
+    Column("business_sum", Float, nullable=False),
+    Index("ix_response_days_cover", "day", "n", "wall_sum", "business_sum"),
+)
+
 tickets = Table(
     "tickets",
     metadata,
