@@ -87,6 +87,8 @@ class BayeuxServer:
         self._held = 0
         self._stopped = False
         self._resource: Any = None
+        #: set by :class:`services87.bayeux.cluster.BayeuxCluster` when sessions are shared by several processes
+        self.cluster: Any = None
         self.counters: dict[str, int] = dict.fromkeys(
             ("handshakes", "expired", "disconnected", "dropped", "delivered", "published",
              "held_refused", "rejected"), 0)
@@ -141,6 +143,9 @@ class BayeuxServer:
         message: dict[str, Any] = {"channel": channel, "data": data}
         if ext:
             message["ext"] = ext
+        if self.cluster is not None and not self.cluster.owns(session):
+            self.cluster.forward_deliver(session, message)  # the worker that owns the session queues it
+            return True
         self._enqueue(session, message)
         return True
 
@@ -154,6 +159,13 @@ class BayeuxServer:
         if not channel_id.is_broadcast:
             raise ValueError(f"{channel} is not a broadcast channel")
         recipients = self.subscribers(channel)
+        if self.cluster is not None:
+            message = {"channel": channel, "data": data}
+            if ext:
+                message["ext"] = ext
+            self.cluster.forward_publish(channel, message)  # every worker queues it for the sessions it owns
+            self.counters["published"] += 1
+            return len(recipients)
         for session in recipients:
             message: dict[str, Any] = {"channel": channel, "data": data}
             if ext:
@@ -240,6 +252,8 @@ class BayeuxServer:
         now = self.reactor.seconds()
         limit = self.settings.max_interval
         for session in list(self._sessions.values()):
+            if self.cluster is not None and not self.cluster.sweepable(session):
+                continue  # its owner sweeps it and tells every worker
             if session.held is None and now - session.last_seen > limit:
                 self.counters["expired"] += 1
                 self._remove(session, "expired")
@@ -277,6 +291,24 @@ class BayeuxServer:
         if session is None:
             raise unknown_client()
         return session
+
+    async def _session_for_shared(self, message: dict[str, Any]) -> Session:
+        """:meth:`_session_for`; with a cluster, a session handshaken on another worker a moment ago may still
+        be on its way over the bus, so an unknown id is looked up again for up to half a second."""
+        try:
+            return self._session_for(message)
+        except BayeuxError:
+            client_id = message.get("clientId")
+            if self.cluster is None or not isinstance(client_id, str) or not client_id:
+                raise
+        from twisted.internet.task import deferLater
+
+        for _ in range(25):
+            await deferLater(self.reactor, 0.02, lambda: None)
+            session = self._sessions.get(client_id)
+            if session is not None:
+                return session
+        raise unknown_client()
 
     async def _decide(self, hook: Callable[..., Any], *args: Any) -> Any:
         """Run a deciding hook; unexpected exceptions become ``500``."""
@@ -328,6 +360,8 @@ class BayeuxServer:
             session.attributes.update(result)
         self._sessions[session.id] = session
         self.counters["handshakes"] += 1
+        if self.cluster is not None:
+            self.cluster.session_added(session)
         self._notify(self.hooks.on_session_added, session)
         return [self._reply(message, version=BAYEUX_VERSION, minimumVersion=BAYEUX_VERSION,
                             clientId=session.id,
@@ -335,7 +369,9 @@ class BayeuxServer:
                             advice=self._advice(), successful=True)]
 
     async def _connect(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]] | HeldConnect:
-        session = self._session_for(message)
+        session = await self._session_for_shared(message)
+        if self.cluster is not None:
+            self.cluster.connected(session)
         connection_type = message.get("connectionType")
         if connection_type is not None and connection_type not in self.settings.connection_types:
             raise BayeuxError(406, "Unsupported connection type", args=[str(connection_type)[:32]])
@@ -375,7 +411,7 @@ class BayeuxServer:
         return [ChannelId(name, max_length=self.settings.max_channel_length) for name in names]
 
     async def _subscribe(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]]:
-        session = self._session_for(message)
+        session = await self._session_for_shared(message)
         channels = self._channels(message)
         for channel in channels:
             if channel.is_meta:
@@ -399,25 +435,30 @@ class BayeuxServer:
                 session.subscriptions.add(channel.name)
                 self._index.setdefault(channel.name, set()).add(session.id)
                 self._notify(self.hooks.on_subscribe, session, channel.name)
+        if self.cluster is not None:
+            self.cluster.subscriptions_changed(session, [c.name for c in channels], True)
         return [self._reply(message, clientId=session.id, subscription=message["subscription"], successful=True)]
 
     async def _unsubscribe(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]]:
-        session = self._session_for(message)
-        for channel in self._channels(message):
+        session = await self._session_for_shared(message)
+        channels = self._channels(message)
+        for channel in channels:
             if channel.name in session.subscriptions:
                 session.subscriptions.discard(channel.name)
                 self._unindex(session, channel.name)
                 self._notify(self.hooks.on_unsubscribe, session, channel.name)
+        if self.cluster is not None:
+            self.cluster.subscriptions_changed(session, [c.name for c in channels], False)
         return [self._reply(message, clientId=session.id, subscription=message["subscription"], successful=True)]
 
     async def _disconnect(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]]:
-        session = self._session_for(message)
+        session = await self._session_for_shared(message)
         self.counters["disconnected"] += 1
         self._remove(session, "disconnect")
         return [self._reply(message, clientId=session.id, successful=True)]
 
     async def _client_publish(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]]:
-        session = self._session_for(message)
+        session = await self._session_for_shared(message)
         channel = ChannelId(message["channel"], allow_wildcards=False, max_length=self.settings.max_channel_length)
         if "data" not in message:
             raise BayeuxError(400, "Missing data")
@@ -485,4 +526,6 @@ class BayeuxServer:
             else:
                 error = unknown_client()
                 self._release(session.held, successful=False, error=error.error, advice=error.advice)
+        if self.cluster is not None:
+            self.cluster.session_removed(session, reason)
         self._notify(self.hooks.on_session_removed, session, reason)

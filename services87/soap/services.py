@@ -119,7 +119,15 @@ class CustomerService(ServiceBase):
         hs = _hs(ctx)
         d = hs.run_blocking(_statistics_worker, hs, app_token, ticket, tz_header, functions,
                             datetime.now(timezone.utc))
-        return d.addCallback(lambda outcome: _finish(ctx, outcome))
+        return d.addCallback(lambda outcome: _finish(ctx, _mark_ok(ctx, outcome)))
+
+
+def _mark_ok(ctx, outcome: Outcome) -> Outcome:
+    """Tell the endpoint's response cache whether this answer may be stored (only successful ones)."""
+    req = getattr(ctx.transport, "req", None)
+    if req is not None:
+        req.services87_ok = outcome.error is None
+    return outcome
 
 
 # --------------------------------------------------------------------------- SoPrincipal

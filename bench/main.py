@@ -1,0 +1,375 @@
+"""``bench/run [--quick]``: every measure as a ratio against a baseline measured in the same run.
+
+One line per measure on stdout, ``<measure>: ratio=<x> <figures>``; the same lines, a table and a plot go to
+docs/performance.md and docs/performance.png. Nothing is asserted: the bench measures, the reader judges.
+
+HTTP measures run ``wrk -t1 -c16`` on loopback against a real ``services87 serve`` process and, in the same
+run, against bench/baseline.py, a bare Twisted resource answering the very same response bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import zoneinfo
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lib  # noqa: E402
+from lib import Measure  # noqa: E402
+
+ROOT = lib.ROOT
+SOAP_PATH = "/Remote/Services87/CustomerService.svc"
+REST_PATH = "/api/v1/Agents/CustomerService/GetStatistics"
+GENESYS_PATH = "/statistics/v3/operations/get-statistic-ex"
+XML = "text/xml; charset=utf-8"
+JSON = "application/json"
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- data
+def demo_db(workdir: Path, n: int, cache_dir: Path) -> str:
+    """A SQLite file with ``n`` deterministic demo requests (reused between runs: the generator is deterministic)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"demo-{n}.db"
+    if not path.exists():
+        log(f"building demo database with {n:,} requests ...")
+        tmp = path.with_suffix(".tmp")
+        if tmp.exists():
+            tmp.unlink()
+        subprocess.run([lib.PY, "-m", "services87", "demo", "--requests", str(n), "--db", str(tmp)], check=True,
+                       cwd=workdir, stdout=subprocess.DEVNULL,
+                       env={k: v for k, v in os.environ.items() if not k.startswith("SERVICES87_")})
+        tmp.replace(path)
+    # every run works on a copy, so writes of one run never leak into the next
+    copy = workdir / f"demo-{n}.db"
+    copy.write_bytes(path.read_bytes())
+    return "sqlite:///" + str(copy)
+
+
+# --------------------------------------------------------------------------- HTTP measures
+def http_pair(name: str, workdir: Path, srv: lib.Proc, path: str, bodies: list[bytes], content_type: str,
+              headers: dict, seconds: float, note: str = "") -> Measure:
+    files = []
+    for i, b in enumerate(bodies):
+        f = workdir / f"{name}-{i}.body"
+        f.write_bytes(b)
+        files.append(f)
+    status, resp, ct = lib.fetch(srv.url(path), bodies[0], {"content-type": content_type, **headers})
+    if status != 200:
+        raise RuntimeError(f"{name}: {status} {resp[:300]!r}")
+    extra = [f"{k}: {v}" for k, v in headers.items()]
+    script_args = lambda fs: [content_type, *map(str, fs)]  # noqa: E731
+    base = lib.baseline(workdir, resp, ct or content_type, name=f"{name}-baseline")
+    try:
+        kw = dict(seconds=seconds, connections=16)
+        ours = lib.wrk(srv.url(path), script="post.lua", script_args=script_args(files) + _hdr(extra),
+                       warmup=min(2.0, seconds / 3) if len(bodies) == 1 else 0.0, **kw)
+        bare = lib.wrk(base.url(path), script="post.lua", script_args=script_args(files[:1]) + _hdr(extra),
+                       warmup=1.0, **kw)
+    finally:
+        base.stop()
+    m = lib.http_measure(name, ours, bare, note)
+    m.figures["resp_bytes"] = len(resp)
+    return m
+
+
+def _hdr(extra: list[str]) -> list[str]:
+    # post.lua takes body files after the content type; extra headers ride as "@H:Name: value" arguments
+    return [f"@H:{h}" for h in extra]
+
+
+def all_zones() -> list[str]:
+    from services87.engine.timebuckets import resolve_zone
+
+    out = []
+    for z in sorted(zoneinfo.available_timezones()):
+        if "/" not in z or z.startswith(("Etc/", "SystemV/", "US/", "posix/", "right/")):
+            continue
+        try:
+            resolve_zone(z)
+        except Exception:
+            continue
+        out.append(z)
+    return out
+
+
+def soap_measures(workdir: Path, db: str, seconds: float, label: str) -> list[Measure]:
+    srv = lib.serve(workdir, db, name=f"soap-{label}")
+    try:
+        ticket = lib.soap_login(srv.url("").rstrip("/"))
+        warm = http_pair(f"soap-warm", workdir, srv, SOAP_PATH, [lib.soap_statistics_body(ticket)], XML, {},
+                         seconds, note=f"{label} requests, 17 panels")
+        zones = all_zones()
+        random.Random(7).shuffle(zones)
+        bodies = [lib.soap_statistics_body(ticket, zone=z) for z in zones]
+        cold = http_pair("soap-cold", workdir, srv, SOAP_PATH, bodies, XML, {}, seconds,
+                         note=f"{label} requests, every request another of {len(zones)} time zones (cache misses)")
+        return [warm, cold]
+    finally:
+        srv.stop()
+
+
+def rest_and_genesys(workdir: Path, db: str, seconds: float, label: str) -> list[Measure]:
+    out = []
+    srv = lib.serve(workdir, db, name=f"rest-{label}")
+    try:
+        ticket = lib.soap_login(srv.url("").rstrip("/"))
+        body = json.dumps({"Functions": [p.wire_name for p in lib.ALL_PANELS]}).encode()
+        try:
+            out.append(http_pair("rest-warm", workdir, srv, REST_PATH, [body], JSON,
+                                 {"Authorization": "SoTicket " + ticket, "Accept": JSON}, seconds,
+                                 note=f"{label} requests, 17 panels, JSON"))
+        except Exception as exc:  # the REST twin may not be mounted in this build
+            out.append(Measure("rest-warm", None, {}, f"not measured: {str(exc)[:160]}"))
+        try:
+            tok = requests.post(srv.url("/auth/v3/oauth/token"), auth=("demo-client", "demo-secret"), timeout=30,
+                                data={"grant_type": "password", "username": "demo", "password": "demo"})
+            tok.raise_for_status()
+            headers = {"x-api-key": "demo-api-key", "Authorization": "Bearer " + tok.json()["access_token"]}
+            gbody = json.dumps({"data": {"statistics": [
+                {"statisticId": "ready", "name": "CurrentReadyAgents", "objectType": "Tenant",
+                 "objectId": "Environment"},
+                {"statisticId": "sl", "name": "ServiceLevel", "objectType": "Tenant", "objectId": "Environment"},
+            ]}}).encode()
+            out.append(http_pair("genesys-warm", workdir, srv, GENESYS_PATH, [gbody], JSON, headers, seconds,
+                                 note=f"{label} requests, get-statistic-ex, 2 statistics"))
+        except Exception as exc:
+            out.append(Measure("genesys-warm", None, {}, f"not measured: {str(exc)[:160]}"))
+    finally:
+        srv.stop()
+    return out
+
+
+# --------------------------------------------------------------------------- Bayeux fan-out
+def ensure_faye() -> None:
+    if not (ROOT / "bench" / "faye" / "node_modules" / "faye").exists():
+        log("installing faye with npm ...")
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=ROOT / "bench" / "faye",
+                       check=True, stdout=subprocess.DEVNULL)
+
+
+def fanout(workdir: Path, clients: int, rate: float, count: int) -> Measure:
+    ensure_faye()
+    results = {}
+    servers = {
+        "ours": [lib.PY, str(ROOT / "bench" / "bayeux_server.py"), "--port-file", "{port_file}", "--timeout", "5"],
+        "faye": ["node", str(ROOT / "bench" / "faye" / "server.js"), "{port_file}", "5"],
+    }
+    for name, args in servers.items():
+        p = lib.Proc(args, workdir, f"bayeux-{name}").wait_port(health="/health")
+        try:
+            out = subprocess.run(["node", str(ROOT / "bench" / "faye" / "loadgen.js"), p.url("").rstrip("/"),
+                                  str(clients), str(rate), str(count), "30"], capture_output=True, text=True,
+                                 timeout=count / rate + 240)
+            lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+            if not lines:
+                raise RuntimeError(f"load generator failed against {name}: {out.stderr[-800:]}")
+            results[name] = json.loads(lines[-1])
+        finally:
+            p.stop()
+    o, f = results["ours"], results["faye"]
+    ratio = o["msg_s"] / f["msg_s"] if f["msg_s"] else None
+    return Measure("bayeux-fanout", ratio, {
+        "msg_s": o["msg_s"], "p50_ms": o["p50_ms"], "p99_ms": o["p99_ms"], "delivered": o["delivered"],
+        "expected": o["expected"], "faye_msg_s": f["msg_s"], "faye_p50_ms": f["p50_ms"], "faye_p99_ms": f["p99_ms"],
+        "faye_delivered": f["delivered"]}, note=f"{clients} long-polling clients, {rate:g} events/s x {count}")
+
+
+# --------------------------------------------------------------------------- import
+def import_measure(workdir: Path, rows: int) -> Measure:
+    from services87.engine import demo, importer
+    from services87.engine.store import Store
+
+    db = workdir / f"import-{rows}.db"
+    for p in workdir.glob(f"import-{rows}.db*"):
+        p.unlink()
+    store = Store("sqlite:///" + str(db))
+    store.migrate()
+    demo.generate(store, n_requests=0)
+    users = [u.login for u in store.list_users()]
+    csv_path = workdir / f"import-{rows}.csv"
+    rnd = random.Random(3)
+    names = _reference_names(store)
+    start = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp())
+    with open(csv_path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["external_id", "title", "category", "status", "priority", "origin", "owner", "group",
+                    "created", "closed"])
+        for i in range(rows):
+            created = start + rnd.randrange(0, 90 * 86400)
+            st = rnd.choice(names["statuses"])
+            closed = created + rnd.randrange(600, 5 * 86400) if st in names["closed"] else ""
+            w.writerow([f"B-{i}", f"Request {i}", rnd.choice(names["categories"]), st, rnd.choice(names["priorities"]),
+                        rnd.choice(["Email", "Web", "Phone", "Chat"]), rnd.choice(users), rnd.choice(names["groups"]),
+                        created, closed])
+    t0 = time.perf_counter()
+    report = importer.import_file(store, csv_path, fmt="csv")
+    ours = time.perf_counter() - t0
+    if not report.ok:
+        raise RuntimeError(report.summary())
+    store.close()
+    # baseline: the same rows, read with the csv module and written by one sqlite3.executemany
+    raw_db = workdir / f"raw-{rows}.db"
+    if raw_db.exists():
+        raw_db.unlink()
+    t0 = time.perf_counter()
+    con = sqlite3.connect(raw_db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("CREATE TABLE requests (id INTEGER PRIMARY KEY, external_id TEXT UNIQUE, title TEXT, category TEXT, "
+                "status TEXT, priority TEXT, origin TEXT, owner TEXT, grp TEXT, created_ts INTEGER, closed_ts INTEGER)")
+    with open(csv_path, newline="") as fh:
+        r = csv.reader(fh)
+        next(r)
+        con.executemany("INSERT INTO requests (external_id, title, category, status, priority, origin, owner, grp, "
+                        "created_ts, closed_ts) VALUES (?,?,?,?,?,?,?,?,?,?)", r)
+    con.commit()
+    con.close()
+    raw = time.perf_counter() - t0
+    return Measure("import", raw / ours, {"rows_s": rows / ours, "raw_rows_s": rows / raw, "rows": rows,
+                                          "seconds": ours}, note="CSV through services87 import vs raw executemany")
+
+
+def _reference_names(store) -> dict:
+    import sqlalchemy as sa
+
+    from services87.engine import schema as t
+
+    with store.engine.connect() as c:
+        statuses = c.execute(sa.select(t.statuses.c.name, t.statuses.c.base_status)).all()
+        prios = [r[0] for r in c.execute(sa.select(t.priorities.c.name))]
+        groups = [r[0] for r in c.execute(sa.select(t.user_groups.c.name))]
+    cats = ["Hardware/Printers", "Hardware/Laptops", "Software/Email", "Software/ERP", "Billing", "Other"]
+    closed = {name for name, base in statuses if int(base) == 3}
+    return {"statuses": [s for s, _ in statuses], "closed": closed, "priorities": prios, "groups": groups,
+            "categories": cats}
+
+
+# --------------------------------------------------------------------------- report
+def write_report(measures_by_size: list[tuple[str, list[Measure]]], args, started: float) -> None:
+    lines = []
+    for size, ms in measures_by_size:
+        for m in ms:
+            lines.append((size, m))
+    doc = ROOT / "docs" / "performance.md"
+    head = doc.read_text().split("<!-- bench results -->")[0] if doc.exists() else "# Performance\n\n"
+    out = [head.rstrip() + "\n", "<!-- bench results -->\n",
+           f"## Latest run: `bench/run{' --quick' if args.quick else ''}`\n",
+           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, Python "
+           f"{platform.python_version()}, {time.time() - started:.0f} s. Ratio = ours / baseline measured in the same "
+           "run (HTTP: req/s of a bare Twisted resource answering the same bytes; Bayeux: delivered msg/s of the "
+           "faye Node server; import: time of raw `sqlite3.executemany` / ours).\n",
+           "| data | measure | ratio | ours | baseline | p50 / p99 ms (ours) | p50 / p99 ms (baseline) | note |",
+           "|---|---|---|---|---|---|---|---|"]
+    for size, m in lines:
+        f = m.figures
+        ratio = "n/a" if m.ratio is None else f"{m.ratio:.2f}"
+        if m.name == "bayeux-fanout":
+            row = (f"{f.get('msg_s', 0):,.0f} msg/s", f"{f.get('faye_msg_s', 0):,.0f} msg/s",
+                   f"{f.get('p50_ms', 0):.1f} / {f.get('p99_ms', 0):.1f}",
+                   f"{f.get('faye_p50_ms', 0):.1f} / {f.get('faye_p99_ms', 0):.1f}")
+        elif m.name == "import":
+            row = (f"{f.get('rows_s', 0):,.0f} rows/s", f"{f.get('raw_rows_s', 0):,.0f} rows/s", "", "")
+        elif f:
+            row = (f"{f.get('req_s', 0):,.0f} req/s", f"{f.get('base_req_s', 0):,.0f} req/s",
+                   f"{f.get('p50_ms', 0):.1f} / {f.get('p99_ms', 0):.1f}",
+                   f"{f.get('base_p50_ms', 0):.1f} / {f.get('base_p99_ms', 0):.1f}")
+        else:
+            row = ("", "", "", "")
+        out.append(f"| {size} | {m.name} | {ratio} | {row[0]} | {row[1]} | {row[2]} | {row[3]} | {m.note} |")
+    out += ["", "![ratios of the latest run](performance.png)", "", "Raw output:", "", "```"]
+    out += [f"[{size}] {m.line()}" for size, m in lines] + ["```", ""]
+    doc.write_text("\n".join(out))
+    try:
+        plot(lines, ROOT / "docs" / "performance.png")
+    except Exception as exc:  # matplotlib missing: the table is still written
+        log(f"no plot: {exc}")
+
+
+def plot(lines, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    targets = {"soap-warm": 0.8, "soap-cold": 0.3, "rest-warm": 0.8, "genesys-warm": 0.8, "bayeux-fanout": 1.0,
+               "import": 0.5}
+    shown = [(f"{m.name}\n{size}", m.ratio, targets.get(m.name)) for size, m in lines if m.ratio is not None]
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(shown)), 4))
+    xs = range(len(shown))
+    ax.bar(xs, [r for _, r, _ in shown], color=["#3a7" if t and r >= t else "#d64" for _, r, t in shown])
+    for x, (_, r, t) in zip(xs, shown):
+        if t:
+            ax.hlines(t, x - 0.4, x + 0.4, colors="black", linestyles="dashed")
+        ax.text(x, r, f"{r:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(list(xs), [n for n, _, _ in shown], fontsize=7)
+    ax.set_ylabel("ratio to baseline (same run)")
+    ax.set_title("services87 bench: ours / baseline (dashed = target)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+# --------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes, at most about 3 minutes")
+    ap.add_argument("--only", help="comma-separated measures (soap,rest,bayeux,import)")
+    ap.add_argument("--no-write", action="store_true", help="do not write docs/performance.md")
+    ap.add_argument("--cache-dir", default=str(ROOT / ".bench-cache"), help="where demo databases are kept")
+    args = ap.parse_args(argv)
+    started = time.time()
+    only = set((args.only or "soap,rest,bayeux,import").split(","))
+    lib.ensure_tool("wrk", "wrk")
+    if args.quick:
+        sizes, seconds, fan, import_rows = [20_000], 5, (1000, 2, 10), 20_000
+    else:
+        sizes, seconds, fan, import_rows = [100_000, 1_000_000], 10, (1000, 2, 30), 200_000
+    results: list[tuple[str, list[Measure]]] = []
+    with tempfile.TemporaryDirectory(prefix="services87-bench-") as tmp:
+        workdir = Path(tmp)
+        for n in sizes:
+            label = f"{n:,}"
+            ms: list[Measure] = []
+            db = demo_db(workdir, n, Path(args.cache_dir))
+            if "soap" in only:
+                log(f"SOAP at {label} requests ...")
+                ms += soap_measures(workdir, db, seconds, label)
+            if "rest" in only:
+                log(f"REST and Genesys at {label} requests ...")
+                ms += rest_and_genesys(workdir, db, seconds, label)
+            for m in ms:
+                print(m.line(), flush=True)
+            results.append((f"{label} requests", ms))
+        if "bayeux" in only:
+            log("Bayeux fan-out: services87 vs faye ...")
+            m = fanout(workdir, *fan)
+            print(m.line(), flush=True)
+            results.append((f"{fan[0]} clients", [m]))
+        if "import" in only:
+            log(f"import of {import_rows:,} rows ...")
+            m = import_measure(workdir, import_rows)
+            print(m.line(), flush=True)
+            results.append((f"{import_rows:,} rows", [m]))
+    if not args.no_write:
+        write_report(results, args, started)
+        log("wrote docs/performance.md and docs/performance.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

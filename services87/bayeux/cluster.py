@@ -1,0 +1,155 @@
+"""Bayeux sessions shared by several worker processes (``services87 serve --workers N``).
+
+Design (docs/deployment.md):
+
+* **Every worker knows every session.** Handshakes, subscription changes and removals are replicated over a
+  bus (:class:`services87.engine.notify.PgBus`: PostgreSQL LISTEN/NOTIFY, one total order seen by all
+  workers). So a ``/meta/subscribe`` or ``/meta/connect`` is valid whichever worker it lands on, and an
+  application on any worker can find a session (by id, cookie or attributes) to ``deliver`` to.
+* **One worker owns a session's queue**: the worker that last served its ``/meta/connect`` (at first the one
+  that served the handshake). Only the owner queues messages. Another worker that delivers to the session, or
+  publishes on a channel, sends the message on the bus; in bus order, the worker that owns the session at that
+  point queues it. A connect that lands on another worker claims ownership on the bus; when the old owner reads
+  the claim it hands its queued messages over (on the bus, after the claim) and answers its held connect. No
+  message is queued twice, none is lost while every worker lives.
+* Sessions are swept by their owner (``max_interval``), and the removal is replicated.
+
+Attributes set by ``authenticate_handshake`` travel pickled (the bus is the server's own database channel).
+A worker that dies takes the queued messages of the sessions it owned with it; their clients' next connect on
+another worker claims the session and goes on.
+"""
+
+from __future__ import annotations
+
+import base64
+import pickle
+from typing import Any
+
+from twisted.logger import Logger
+
+from .hooks import RequestInfo
+from .session import Session
+
+log = Logger()
+
+
+class BayeuxCluster:
+    def __init__(self, server, bus, name: str):
+        self.server = server
+        self.bus = bus
+        self.name = name
+        self.me = bus.worker_id
+        self.owner: dict[str, str] = {}
+        self.topic = f"bayeux:{name}"
+        self._applying = False
+        bus.subscribe(self.topic, self._on_bus, reactor=True)
+        server.cluster = self
+
+    # ------------------------------------------------------------------ called by BayeuxServer (reactor thread)
+    def owns(self, session: Session) -> bool:
+        return self.owner.get(session.id, self.me) == self.me
+
+    def session_added(self, session: Session) -> None:
+        self.owner[session.id] = self.me
+        try:
+            attrs = base64.b64encode(pickle.dumps(session.attributes)).decode()
+        except Exception:  # unpicklable attributes: replicate without them
+            attrs = base64.b64encode(pickle.dumps({})).decode()
+        self._send("add", sid=session.id, attrs=attrs, browser=session.browser_id, cookie=session.session_cookie,
+                   subs=sorted(session.subscriptions))
+
+    def subscriptions_changed(self, session: Session, names: list[str], added: bool) -> None:
+        if not self._applying:
+            self._send("sub" if added else "unsub", sid=session.id, names=names)
+
+    def session_removed(self, session: Session, reason: str) -> None:
+        self.owner.pop(session.id, None)
+        if not self._applying and reason in ("disconnect", "expired", "removed"):
+            self._send("remove", sid=session.id, reason=reason)
+
+    def connected(self, session: Session) -> None:
+        if self.owner.get(session.id) != self.me:
+            self._send("own", sid=session.id)
+
+    def forward_deliver(self, session: Session, message: dict) -> None:
+        self._send("deliver", sid=session.id, msg=message)
+
+    def forward_publish(self, channel: str, message: dict) -> None:
+        self._send("publish", channel=channel, msg=message)
+
+    def sweepable(self, session: Session) -> bool:
+        return self.owns(session)
+
+    # ------------------------------------------------------------------ bus
+    def _send(self, op: str, **data: Any) -> None:
+        data["op"] = op
+        self.bus.send(self.topic, data)
+
+    def _on_bus(self, data: dict, sender: str) -> None:
+        op = data.get("op")
+        s = self.server
+        sid = data.get("sid")
+        session = s._sessions.get(sid) if sid else None
+        self._applying = True
+        try:
+            if op == "add":
+                if sender == self.me or session is not None:
+                    return
+                info = RequestInfo(transport="long-polling", browser_id=data.get("browser"),
+                                   session_cookie=data.get("cookie"))
+                session = Session(sid, now=s.reactor.seconds(), max_queue=s.settings.max_queue, request=info)
+                session.attributes.update(pickle.loads(base64.b64decode(data["attrs"])))
+                session.connected = True
+                s._sessions[sid] = session
+                self.owner[sid] = sender
+                for name in data.get("subs") or ():
+                    session.subscriptions.add(name)
+                    s._index.setdefault(name, set()).add(sid)
+                s._notify(s.hooks.on_session_added, session)
+            elif op in ("sub", "unsub"):
+                if session is None or sender == self.me:
+                    return
+                for name in data["names"]:
+                    if op == "sub" and name not in session.subscriptions:
+                        session.subscriptions.add(name)
+                        s._index.setdefault(name, set()).add(sid)
+                    elif op == "unsub" and name in session.subscriptions:
+                        session.subscriptions.discard(name)
+                        s._unindex(session, name)
+            elif op == "remove":
+                if session is not None and sender != self.me:
+                    s._remove(session, data.get("reason") or "removed")
+                self.owner.pop(sid, None)
+            elif op == "own":
+                if session is None:
+                    return
+                previous = self.owner.get(sid)
+                self.owner[sid] = sender
+                if previous == self.me and sender != self.me:
+                    # hand the queue over, after the claim in bus order; answer the connect we hold
+                    for message in session.drain():
+                        self._send("deliver", sid=sid, msg=message)
+                    if session.held is not None:
+                        s._release(session.held)
+            elif op == "deliver":
+                if session is not None and self.owns(session) and not session.removed:
+                    s._enqueue(session, data["msg"])
+            elif op == "publish":
+                for target in s.subscribers(data["channel"]):
+                    if self.owns(target):
+                        s._enqueue(target, dict(data["msg"]))
+        except Exception:
+            log.failure("Bayeux cluster message {op} failed", op=op)
+        finally:
+            self._applying = False
+
+
+def attach_all(hs, bus) -> list[BayeuxCluster]:
+    """Replicate every BayeuxServer the adapters registered in ``hs.services``."""
+    from .server import BayeuxServer
+
+    out = []
+    for name, obj in sorted(hs.services.items()):
+        if isinstance(obj, BayeuxServer) and getattr(obj, "cluster", None) is None:
+            out.append(BayeuxCluster(obj, bus, name))
+    return out

@@ -1,0 +1,151 @@
+"""``services87 serve --workers N``: several server processes on one port.
+
+The parent process prepares the database (migrations, demo data), binds the listening socket once and starts
+N worker processes (``services87 serve --worker-fd FD``) that inherit it; each worker adopts the socket with
+``reactor.adoptStreamPort`` and the kernel hands every new connection to one of them. The parent only
+supervises: SIGTERM/SIGINT stop every worker; a worker that dies is restarted (at most ``MAX_RESTARTS`` within a
+minute, then the whole server stops).
+
+Workers share state through the database and a bus on PostgreSQL LISTEN/NOTIFY (:mod:`services87.engine.notify`):
+change events reach the push subscribers of every worker, and Bayeux sessions are replicated
+(:mod:`services87.bayeux.cluster`). SQLite has no such bus, so several workers need PostgreSQL; see
+docs/deployment.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("services87.workers")
+
+MAX_RESTARTS = 5
+
+
+class WorkersRefused(SystemExit):
+    pass
+
+
+def check_store(db_url: str, workers: int) -> None:
+    if workers > 1 and not db_url.startswith("postgresql"):
+        raise WorkersRefused(
+            f"--workers {workers} needs PostgreSQL (db_url = postgresql+psycopg://...): workers share change events "
+            "and Bayeux sessions through PostgreSQL LISTEN/NOTIFY, which SQLite does not have. Run one process on "
+            "SQLite (it serves the benchmarked load on its own, see docs/deployment.md).")
+
+
+def bind(host: str, port: int, backlog: int = 1024) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.setblocking(False)
+    sock.set_inheritable(True)
+    return sock
+
+
+def worker_args(args, fd: int, index: int) -> list[str]:
+    out = [sys.executable, "-m", "services87", "serve", "--worker-fd", str(fd), "--worker-index", str(index),
+           "--db", args.resolved_db_url]
+    if args.config:
+        out += ["--config", args.config]
+    if args.host:
+        out += ["--host", args.host]
+    if args.simulate and index == 0:
+        out.append("--simulate")  # one simulator for the whole server
+    return out
+
+
+def run_parent(args, settings) -> int:
+    """Bind, start ``args.workers`` workers, supervise them until SIGTERM/SIGINT. Returns the exit code."""
+    check_store(settings.db_url, args.workers)
+    sock = bind(settings.host, settings.port)
+    actual = sock.getsockname()[1]
+    args.resolved_db_url = settings.db_url
+    fd = sock.fileno()
+    procs: dict[int, subprocess.Popen] = {}
+    restarts: list[float] = []
+    stopping = False
+
+    def start(i: int) -> None:
+        procs[i] = subprocess.Popen(worker_args(args, fd, i), pass_fds=(fd,))
+
+    def stop(signum=None, frame=None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for i in range(args.workers):
+        start(i)
+    if args.port_file:
+        tmp = Path(args.port_file + ".tmp")
+        tmp.write_text(str(actual))
+        tmp.replace(args.port_file)
+    from services87 import __version__
+
+    print(f"services87 {__version__} listening on http://{settings.host}:{actual}/ with {args.workers} workers "
+          f"(db {settings.db_url})", flush=True)
+    code = 0
+    while not stopping:
+        time.sleep(0.2)
+        for i, p in list(procs.items()):
+            if p.poll() is None or stopping:
+                continue
+            now = time.monotonic()
+            restarts[:] = [t for t in restarts if now - t < 60] + [now]
+            if len(restarts) > MAX_RESTARTS:
+                log.error("workers keep dying (last exit code %s); stopping", p.returncode)
+                code, stopping = 1, True
+                break
+            log.warning("worker %d exited with %s; restarting it", i, p.returncode)
+            start(i)
+    for p in procs.values():
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for p in procs.values():
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+    sock.close()
+    return code
+
+
+def run_worker(hs, fd: int, index: int):
+    """In a worker process: join the bus, build the site, adopt the inherited socket. Returns the port."""
+    from twisted.internet import reactor
+
+    from services87.engine.notify import PgBus, attach_store
+
+    settings = hs.settings
+    check_store(settings.db_url, 2)
+    bus = PgBus(settings.db_url, hs.reactor, worker_id=f"w{index}-{os.getpid()}").start()
+    hs.services["bus"] = bus
+    attach_store(hs.store, bus)
+    site = hs.site()
+    tag = str(index).encode()
+    base = site.requestFactory
+
+    class WorkerRequest(base):  # which worker answered: for operators and the multi-worker test
+        def process(self):
+            self.setHeader(b"x-services87-worker", tag)
+            return super().process()
+
+    site.requestFactory = WorkerRequest
+    from services87.bayeux.cluster import attach_all
+
+    attach_all(hs, bus)
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    port = reactor.adoptStreamPort(fd, family, site)
+    os.close(fd)  # the port holds its own duplicate
+    return port
