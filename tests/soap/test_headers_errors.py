@@ -8,6 +8,7 @@ import jwt
 import pytest
 
 from tests.soap.conftest import TOKEN_SECRET, as_json, cli_stats, login, our_client, vendor_client
+from tests.support import PG_ADMIN_URL
 
 
 def stats(server, ticket=None, panels=("OpenRequestsPerStatus",), **headers):
@@ -172,7 +173,7 @@ def test_get_system_info(server):
     r = our_client(server, "SoPrincipal").GetSystemInfo()
     assert r.header.Succeeded is True
     info = r.body.SystemInfo
-    assert info.BranchName == "services87" and info.IsUnicode is True and info.DatabaseType == "sqlite"
+    assert info.BranchName == "services87" and info.IsUnicode is True and info.DatabaseType == ("postgresql" if PG_ADMIN_URL else "sqlite")
 
 
 @pytest.mark.parametrize("service", ["CustomerService", "SoPrincipal"])
