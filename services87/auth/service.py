@@ -54,17 +54,31 @@ class AuthService:
         self._fail_lock = threading.Lock()
 
     # ------------------------------------------------------------------ throttling
-    MAX_FAILURES = 10
+    #: Keys (login names and addresses) remembered at once; beyond it, keys with no recent failure are dropped
+    #: first, then the oldest (so spraying random names cannot grow memory without bound).
+    MAX_TRACKED = 50_000
+    #: Default of ``login_failure_window`` (seconds), for Retry-After headers.
     FAILURE_WINDOW = 300.0
+
+    def _limit(self, key: str) -> int:
+        if key.startswith("addr:"):
+            return getattr(self.settings, "login_max_failures_per_address", 30)
+        return getattr(self.settings, "login_max_failures", 10)
+
+    @property
+    def _window(self) -> float:
+        return float(getattr(self.settings, "login_failure_window", 300))
 
     def _throttled(self, *keys: str) -> bool:
         now = self.clock()
         with self._fail_lock:
             for key in keys:
-                q = self._failures[key]
-                while q and q[0] < now - self.FAILURE_WINDOW:
+                q = self._failures.get(key)
+                if not q:
+                    continue
+                while q and q[0] < now - self._window:
                     q.popleft()
-                if len(q) >= self.MAX_FAILURES:
+                if len(q) >= self._limit(key):
                     return True
         return False
 
@@ -72,7 +86,16 @@ class AuthService:
         now = self.clock()
         with self._fail_lock:
             for key in keys:
-                self._failures[key].append(now)
+                q = self._failures[key]
+                q.append(now)
+                while len(q) > self._limit(key):
+                    q.popleft()
+            if len(self._failures) > self.MAX_TRACKED:
+                cutoff = now - self._window
+                for key in [k for k, q in self._failures.items() if not q or q[-1] < cutoff]:
+                    del self._failures[key]
+                while len(self._failures) > self.MAX_TRACKED:  # dicts keep insertion order: oldest first
+                    del self._failures[next(iter(self._failures))]
 
     # ------------------------------------------------------------------ passwords
     def authenticate_password(self, login: str | None, password: str | None, address: str = "") -> User:

@@ -19,7 +19,6 @@ from lxml import etree
 
 from services87.rest.errors import RestError
 from services87.web import jsonguard
-from services87.web import jsonguard
 
 JSON_TYPES = ("application/json", "text/json", "application/json-patch+json", "application/merge-patch+json")
 XML_TYPES = ("application/xml", "text/xml")

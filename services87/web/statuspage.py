@@ -29,6 +29,7 @@ from services87.engine.store_prefs import PrefsStore
 from services87.i18n import SUPPORTED, normalize_language
 from services87.web.session import sessions_for
 from services87.web.tree import mount as mount_at
+from services87.web import jsonguard
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +79,9 @@ def _read_json(hs, request) -> dict:
     if len(body) > limit:
         raise BadRequest(f"Request body larger than {limit} bytes", "RequestTooLarge", 413)
     try:
-        data = json.loads(body.decode("utf-8") or "null")
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("The body is not valid JSON", "MalformedBody") from None
-    if not isinstance(data, dict):
-        raise BadRequest("The body must be a JSON object", "MalformedBody")
-    return data
+        return jsonguard.loads(body, max_size=limit, max_depth=hs.settings.max_json_depth)
+    except jsonguard.JsonGuardError as exc:
+        raise BadRequest(f"The body is not valid JSON ({exc.kind}): {exc.message}", "MalformedBody") from None
 
 
 # --------------------------------------------------------------------------- preferences

@@ -1,0 +1,404 @@
+"""Site-wide HTTP limits, in one place: what every connection and request gets before any adapter sees it.
+
+* **Header deadline** (``http.header_timeout``): from connecting (or from the first byte of a follow-up
+  request on a kept-alive connection) a client must deliver the request line and all headers in time —
+  a client dribbling headers byte by byte (slowloris) is answered ``408`` and disconnected.
+* **Body deadline** (``http.body_timeout``): once the headers are in, the whole body must arrive in time.
+* **Idle timeout** (``http.idle_timeout``): kept-alive connections with no request are closed.
+* **Body cap, enforced while reading**: a ``Content-Length`` over the cap is refused with ``413`` before a
+  byte of the body is read; a chunked body is counted as it arrives and cut off at the cap. SOAP endpoints
+  (``/Remote/``) are capped at ``max_body_size`` and answered with the same SOAP fault the XML guard gives;
+  other paths at ``http.max_request_body`` (raised if needed to the largest endpoint limit + 64 KiB, so
+  endpoints answer a body a little over their own limit themselves, in their own error format).
+* **Connection cap** (``http.max_connections``): connections beyond it get ``503`` with ``Retry-After`` and
+  are closed; long-polls and WebSockets count.
+* **Typed errors only**: an exception escaping a resource, an unsupported method or a malformed request
+  line/header becomes a JSON error (a SOAP fault under ``/Remote/``), never Twisted's HTML page or a traceback.
+* **Graceful shutdown** (``http.shutdown_grace``): on SIGTERM the listening port closes, idle connections are
+  closed and requests in flight may finish (held Bayeux long-polls are released by their servers' own
+  shutdown triggers) before the reactor stops.
+
+Twisted's own limits stay in force: request line and headers at most 16 KiB in total, at most 500 headers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Iterable
+
+from twisted.internet import defer
+from twisted.internet.protocol import Protocol
+from twisted.protocols import policies
+from twisted.web import http, server
+from twisted.web.resource import IResource, UnsupportedMethod
+from zope.interface import implementer
+
+log = logging.getLogger(__name__)
+
+SOAP_PREFIX = b"/Remote/"
+_REASONS = {400: b"Bad Request", 405: b"Method Not Allowed", 408: b"Request Timeout", 413: b"Payload Too Large",
+            500: b"Internal Server Error", 503: b"Service Unavailable"}
+#: Seconds a refused or timed-out connection may linger (flushing our answer) before it is aborted.
+ABORT_AFTER = 5.0
+
+
+#: Bodies this much over an endpoint's own limit still reach the endpoint, which answers in its own format.
+ENDPOINT_SLACK = 65536
+
+
+def body_cap(settings) -> int:
+    """The largest request body read on a non-SOAP path: ``http.max_request_body``, raised if needed to the
+    largest endpoint limit plus :data:`ENDPOINT_SLACK`."""
+    return max(settings.http.max_request_body,
+               max(settings.max_body_size, settings.genesys.ingest_max_body, 262144) + ENDPOINT_SLACK)
+
+
+def _is_soap(path: bytes | None) -> bool:
+    return bool(path) and path.startswith(SOAP_PREFIX)
+
+
+def error_body(path: bytes | None, content_type: bytes | str | None, status: int, kind: str,
+               message: str) -> tuple[int, bytes, bytes]:
+    """(status, content type, body) of an error in the format family of ``path``.
+
+    SOAP paths get a SOAP ``Client`` fault of the request's version (``Server`` for 5xx) with the fault's own
+    HTTP status for 4xx-by-content errors (``MessageTooLarge``, as the XML guard answers); everything else gets
+    the server's JSON error shape (``{"Error": true, "ErrorType", "Message", "status"}``).
+    """
+    if _is_soap(path):
+        from services87.soap import envelope
+
+        ctype = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
+        version = envelope.version_from_content_type(ctype)
+        fault_status, body = envelope.fault(version, "Server" if status >= 500 else "Client", kind, message)
+        if kind == "MessageTooLarge":
+            status = fault_status
+        ct = b"application/soap+xml; charset=utf-8" if version == "1.2" else b"text/xml; charset=utf-8"
+        return status, ct, body
+    body = json.dumps({"Error": True, "ErrorType": kind, "Message": message, "status": status}).encode()
+    return status, b"application/json; charset=utf-8", body
+
+
+def raw_response(status: int, content_type: bytes, body: bytes, extra: Iterable[tuple[bytes, bytes]] = ()) -> bytes:
+    """A complete ``Connection: close`` HTTP/1.1 response, for answers written below the Request level."""
+    lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Error")), b"Content-Type: " + content_type,
+             b"Content-Length: %d" % len(body), b"Connection: close", b"Cache-Control: no-store"]
+    lines += [name + b": " + value for name, value in extra]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+# --------------------------------------------------------------------------- request
+@implementer(IResource)
+class _TypedMethodErrors:
+    """Wraps the resource being rendered: an unsupported method answers a typed 405, a non-bytes body a typed 500."""
+
+    isLeaf = True
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def render(self, request):
+        try:
+            body = self.inner.render(request)
+        except UnsupportedMethod as exc:
+            if request.method == b"HEAD" and b"GET" in exc.allowedMethods:
+                raise  # Twisted fakes HEAD with GET
+            request.setHeader(b"allow", b", ".join(exc.allowedMethods))
+            return request.typed_error(405, "MethodNotAllowed",
+                                       "Allowed methods: " + ", ".join(m.decode() for m in exc.allowedMethods))
+        if body is not server.NOT_DONE_YET and not isinstance(body, bytes):
+            log.error("resource %r returned %r instead of bytes", self.inner, type(body))
+            return request.typed_error(500, "InternalError", "Internal server error")
+        return body
+
+
+class LimitedRequest(server.Request):
+    """A request whose failures are always typed (JSON error, or SOAP fault under ``/Remote/``)."""
+
+    def typed_error(self, status: int, kind: str, message: str) -> bytes:
+        status, ctype, body = error_body(self.path, self.getHeader(b"content-type"), status, kind, message)
+        self.setResponseCode(status)
+        self.setHeader(b"content-type", ctype)
+        self.setHeader(b"cache-control", b"no-store")
+        return body
+
+    def render(self, resrc):
+        super().render(_TypedMethodErrors(resrc))
+
+    def processingFailed(self, reason):
+        log.error("request %s %s failed", self.method.decode("latin-1"), self.path.decode("latin-1", "replace"),
+                  exc_info=(reason.type, reason.value, reason.getTracebackObject()))
+        if self.finished or self._disconnected:
+            return reason
+        if self.startedWriting:  # headers are out: the only honest thing left is to cut the response short
+            if self.channel is not None:
+                self.channel.loseConnection()
+            return reason
+        body = self.typed_error(500, "InternalError", "Internal server error")
+        self.setHeader(b"content-length", b"%d" % len(body))
+        self.write(body)
+        self.finish()
+        return reason
+
+
+# --------------------------------------------------------------------------- channel
+class LimitedHTTPChannel(http.HTTPChannel):
+    """Header and body deadlines, the body cap while reading, typed 400s; ``factory`` is a :class:`LimitedSite`."""
+
+    _header_call = None
+    _body_call = None
+    _abort_call = None
+    _busy = False  # between "headers complete" and "response done"
+    _partial = False  # some bytes of a request have arrived (headers incomplete or not)
+    _closing = False
+    _body_seen = 0
+    _body_limit = 0
+
+    # -- timers
+    def _cancel(self, name: str) -> None:
+        call = getattr(self, name)
+        if call is not None:
+            if call.active():
+                call.cancel()
+            setattr(self, name, None)
+
+    def _start_header_timer(self) -> None:
+        if self._header_call is None and not self._closing:
+            self._header_call = self.callLater(self.factory.http.header_timeout, self._timed_out, "headers")
+
+    def _timed_out(self, what: str) -> None:
+        self._header_call = self._body_call = None
+        peer = getattr(self.transport, "getPeer", lambda: None)()
+        log.info("cutting off %s: request %s not complete in time", getattr(peer, "host", peer), what)
+        self.factory.counters["timeouts"] += 1
+        self.refuse(408, "RequestTimeout", f"The request {what} did not arrive in time")
+
+    # -- connection
+    def connectionMade(self):
+        super().connectionMade()
+        self._start_header_timer()
+
+    def connectionLost(self, reason):
+        self._cancel("_header_call")
+        self._cancel("_body_call")
+        self._cancel("_abort_call")
+        super().connectionLost(reason)
+
+    def dataReceived(self, data):
+        if self._closing:
+            return
+        if not self._busy and data:
+            self._partial = True
+            self._start_header_timer()
+        super().dataReceived(data)
+
+    def refuse(self, status: int, kind: str, message: str, extra=()) -> None:
+        """Answer ``status`` below the Request level and close the connection (aborted if it does not go)."""
+        if self._closing or self.transport is None:
+            return
+        self._closing = True
+        self._cancel("_header_call")
+        self._cancel("_body_call")
+        path = getattr(self, "_path", None)
+        ctype = None
+        if self.requests:
+            ctype = self.requests[-1].requestHeaders.getRawHeaders(b"content-type", [None])[0]
+        status, content_type, body = error_body(path, ctype, status, kind, message)
+        self.transport.write(raw_response(status, content_type, body, extra))
+        self.loseConnection()
+        self._abort_call = self.callLater(ABORT_AFTER, self._abort)
+
+    def _abort(self) -> None:
+        self._abort_call = None
+        if self.transport is not None:
+            self.transport.abortConnection()
+
+    def _respondToBadRequestAndDisconnect(self):
+        self.refuse(400, "BadRequest", "The request line or headers are malformed or too large")
+
+    def lineLengthExceeded(self, line):
+        self.refuse(400, "BadRequest", f"A request line or header is longer than {self.MAX_LENGTH} bytes")
+
+    # -- request phases
+    def allHeadersReceived(self):
+        self._cancel("_header_call")
+        self._busy = True
+        path = getattr(self, "_path", b"") or b""
+        limit = self.factory.soap_body_cap if _is_soap(path) else self.factory.body_cap
+        if self.length is not None and self.length > limit:
+            self.factory.counters["too_large"] += 1
+            kind = "MessageTooLarge" if _is_soap(path) else "RequestTooLarge"
+            self.refuse(413, kind, f"The message is larger than the maximum of {limit} bytes")
+            return
+        self._body_seen, self._body_limit = 0, limit
+        if self.length is None and self._transferDecoder is not None:  # chunked: count as it is decoded
+            forward = self._transferDecoder.dataCallback
+
+            def counted(data: bytes) -> None:
+                self._body_seen += len(data)
+                if self._body_seen > self._body_limit:
+                    self.factory.counters["too_large"] += 1
+                    self.refuse(413, "MessageTooLarge" if _is_soap(path) else "RequestTooLarge",
+                                f"The message is larger than the maximum of {limit} bytes")
+                elif not self._closing:
+                    forward(data)
+
+            self._transferDecoder.dataCallback = counted
+        super().allHeadersReceived()
+        if self.length != 0:
+            self._body_call = self.callLater(self.factory.http.body_timeout, self._timed_out, "body")
+
+    def rawDataReceived(self, data):
+        if self._closing:
+            return
+        super().rawDataReceived(data)
+
+    def allContentReceived(self):
+        self._cancel("_body_call")
+        if self._closing:
+            return
+        super().allContentReceived()
+
+    def requestDone(self, request):
+        self._busy = self._partial = False
+        if self.factory.draining:
+            self.persistent = False
+        super().requestDone(request)
+
+
+def _make_channel(site: "LimitedSite"):
+    return http._GenericHTTPChannelProtocol(LimitedHTTPChannel())
+
+
+class LimitedSite(server.Site):
+    """The site with :class:`LimitedHTTPChannel` / :class:`LimitedRequest`; tracks requests in flight."""
+
+    protocol = _make_channel
+    requestFactory = LimitedRequest
+
+    def __init__(self, root, settings, reactor=None):
+        super().__init__(root, timeout=settings.http.idle_timeout, reactor=reactor)
+        self.displayTracebacks = False
+        self.http = settings.http
+        self.soap_body_cap = settings.max_body_size
+        self.body_cap = body_cap(settings)
+        self.draining = False
+        self.counters = {"timeouts": 0, "too_large": 0, "refused": 0}
+        self._in_flight: set = set()
+
+    def getResourceFor(self, request):
+        self._in_flight.add(request)
+        request.notifyFinish().addBoth(lambda _: self._in_flight.discard(request))
+        return super().getResourceFor(request)
+
+    def in_flight(self) -> list:
+        """Requests still being answered over HTTP (a request whose connection became a WebSocket is not)."""
+        return [r for r in self._in_flight if r.channel is not None and r.channel.transport is not None]
+
+
+# --------------------------------------------------------------------------- connection cap
+class _Refuse(Protocol):
+    """Over the connection cap: answer 503 at once, close once the request head is read (so the client
+    reads our answer instead of a reset), or after a second at most."""
+
+    def __init__(self, limiter: "ConnectionLimiter"):
+        self.limiter = limiter
+        self.seen = b""
+        self.timer = None
+
+    def connectionMade(self):
+        self.limiter.refusing += 1
+        self.limiter.site.counters["refused"] += 1
+        _, ctype, body = error_body(None, None, 503, "TooManyConnections",
+                                    "The server has too many open connections; retry shortly")
+        self.transport.write(raw_response(503, ctype, body, [(b"Retry-After", b"2")]))
+        self.timer = self.limiter.reactor.callLater(1.0, self.transport.loseConnection)
+
+    def dataReceived(self, data):
+        self.seen = (self.seen + data)[-8:]
+        if b"\r\n\r\n" in self.seen or b"\n\n" in self.seen:
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        self.limiter.refusing -= 1
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+
+
+class ConnectionLimiter(policies.WrappingFactory):
+    """The listening factory: at most ``http.max_connections`` connections reach the site at once."""
+
+    #: Connections being refused politely at once; beyond this they are closed without an answer.
+    MAX_REFUSING = 64
+
+    def __init__(self, site: LimitedSite, max_connections: int, reactor):
+        super().__init__(site)
+        self.site = site
+        self.max_connections = max_connections
+        self.reactor = reactor
+        self.refusing = 0
+
+    def buildProtocol(self, addr):
+        if len(self.protocols) >= self.max_connections:
+            if self.refusing >= self.MAX_REFUSING:
+                self.site.counters["refused"] += 1
+                return None
+            return _Refuse(self)
+        return super().buildProtocol(addr)
+
+    def open_connections(self) -> int:
+        return len(self.protocols)
+
+
+def build_site(root, settings, reactor=None) -> LimitedSite:
+    return LimitedSite(root, settings, reactor=reactor)
+
+
+def protect(site: LimitedSite, settings, reactor=None) -> ConnectionLimiter:
+    if reactor is None:
+        reactor = site.reactor
+    return ConnectionLimiter(site, settings.http.max_connections, reactor)
+
+
+# --------------------------------------------------------------------------- graceful shutdown
+def drain_on_shutdown(reactor, factory: ConnectionLimiter, port, grace: float) -> None:
+    """On reactor shutdown (SIGTERM/SIGINT): stop accepting, close idle connections, let requests in flight
+    finish for up to ``grace`` seconds, then let the reactor stop (which closes whatever is left)."""
+
+    def before_shutdown():
+        site = factory.site
+        site.draining = True
+        stopped = defer.maybeDeferred(port.stopListening)
+        for wrapper in list(factory.protocols):
+            channel = getattr(wrapper.wrappedProtocol, "_channel", None)
+            if isinstance(channel, LimitedHTTPChannel) and not (channel.requests or channel._busy or channel._partial):
+                wrapper.loseConnection()
+        deadline = reactor.seconds() + grace
+        done = defer.Deferred()
+
+        def busy_channels() -> list:
+            """Connections with a request under way (body still arriving, or being answered)."""
+            out = []
+            for wrapper in list(factory.protocols):
+                channel = getattr(wrapper.wrappedProtocol, "_channel", None)
+                if isinstance(channel, LimitedHTTPChannel) and (channel._busy or channel._partial) \
+                        and not channel._closing and channel.transport is not None:
+                    out.append(channel)
+            return out
+
+        def poll():
+            left = site.in_flight() or busy_channels()
+            if not left:
+                log.info("shutdown: no requests in flight")
+                done.callback(None)
+            elif reactor.seconds() >= deadline:
+                log.warning("shutdown: %d request(s) still in flight after %ss; stopping anyway", len(left), grace)
+                done.callback(None)
+            else:
+                reactor.callLater(0.05, poll)
+
+        stopped.addBoth(lambda _: poll())
+        return done
+
+    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
