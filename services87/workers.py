@@ -126,6 +126,7 @@ def run_worker(hs, fd: int, index: int):
     from twisted.internet import reactor
 
     from services87.engine.notify import PgBus, attach_store
+    from services87.web import limits
 
     settings = hs.settings
     check_store(settings.db_url, 2)
@@ -146,6 +147,8 @@ def run_worker(hs, fd: int, index: int):
 
     attach_all(hs, bus)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    port = reactor.adoptStreamPort(fd, family, site)
+    factory = limits.protect(site, settings, reactor)  # the connection cap applies per worker process
+    port = reactor.adoptStreamPort(fd, family, factory)
     os.close(fd)  # the port holds its own duplicate
+    limits.drain_on_shutdown(reactor, factory, port, settings.http.shutdown_grace)
     return port

@@ -9,6 +9,8 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs
 
+from services87.web import jsonguard
+
 from .errors import BayeuxError
 
 BAYEUX_VERSION = "1.0"
@@ -58,8 +60,8 @@ def decode_batch(body: bytes | str, *, max_size: int, max_batch: int) -> list[An
         values = parse_qs(stripped, max_num_fields=1).get("message") or [""]
         stripped = values[0]
     try:
-        data = json.loads(stripped)
-    except (ValueError, RecursionError):
+        data = jsonguard.loads(stripped, max_size=max_size, expect=None)
+    except jsonguard.JsonGuardError as exc:
         raise BatchError(400, 400, "Malformed JSON") from None
     items = data if isinstance(data, list) else [data]
     if not items:

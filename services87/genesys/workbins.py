@@ -91,19 +91,6 @@ def strip_trailing_commas(text: str) -> str:
     return "".join(out)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_body(raw: bytes, max_depth: int = jsonguard.DEFAULT_MAX_DEPTH) -> dict:
     """A JSON object body; strict JSON except that trailing commas (as in the GWS documentation samples)
     are accepted. Raises :class:`GwsError` (statusCode 10)."""
