@@ -17,7 +17,8 @@ from typing import Any
 #: ``SERVICES87_*`` environment variables that are not settings (the config file path; progress bars
 #: forced on when stderr is not a terminal; the test suite's store selection, see scripts/test).
 NOT_SETTINGS = frozenset({"SERVICES87_CONFIG", "SERVICES87_PROGRESS", "SERVICES87_TEST_PG_ADMIN",
-                          "SERVICES87_TEST_STORES"})
+                          "SERVICES87_TEST_STORES", "SERVICES87_INTEROP", "SERVICES87_BROWSER",
+                          "SERVICES87_FUZZ_EXAMPLES"})
 
 
 class ConfigError(ValueError):
