@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--format", choices=["csv", "jsonl"], default=None)
     s.add_argument("--skip-bad", action="store_true", help="load the good rows even if some are bad")
-    s.add_argument("--batch", type=int, default=1000)
+    s.add_argument("--batch", type=int, default=None, help="rows per transaction (default 10000)")
     s.set_defaults(func=cmd_import)
 
     u = sub.add_parser("users", help="manage users")

@@ -299,3 +299,142 @@ def test_interrupted_import_leaves_whole_batches_and_can_be_rerun(tmp_path, sig)
             assert_aggregates_consistent(store)
         finally:
             store.close()
+
+
+# --------------------------------------------------------------------------- column-wise CSV validation
+TRICKY_CELLS = [
+    # (external_id, title, category, status, priority, origin, owner, group, created, closed)
+    ("T1", "t", "Hardware/Printers", "New", "High", "Email", "anna", "Support", "1772359200", ""),
+    ("T2", " padded ", " Hardware / Printers ", " new ", " HIGH ", " email ", " Anna ", " support ", " 1772359200 ", ""),
+    ("T3", "t", "", "Closed", "", "", "", "", "2026-03-01T10:00:00+05:45", "2026-03-01T12:00:00.5Z"),
+    ("T4", "t", "", "New", "", "", "", "", "2026-03-01 10:00:00+00:00", ""),
+    ("T5", "t", "", "New", "", "", "", "", "1772359200.75", "+1772359300"),
+    ("T6", "t", "", "New", "", "", "", "", "2026-03-01T10:00:00", ""),
+    ("T7", "t", "", "New", "", "", "", "", "\u0661\u0662", ""),  # Arabic-Indic digits
+    ("T8", "t", "", "New", "", "", "", "", "\u00b2", ""),  # superscript two: isdigit() but no number
+    ("T9", "t", "", "New", "", "", "", "", "1" * 13, ""),
+    ("T10", "t", "", "New", "", "", "", "", "1" * 400, ""),
+    ("T11", "t", "", "New", "", "", "", "", "253402300800", ""),
+    ("T12", "t", "", "New", "", "", "", "", "1_000", ""),
+    ("T13", "t", "", "New", "", "", "", "", "20260301", ""),
+    ("T14", "t", "", "New", "", "", "", "", "1772359200", "1772359199"),
+    ("T15", "t", "", "New", "", "", "", "", "1772359200", "2026-03-01T00:00:00Z"),
+    ("", "t", "", "New", "", "", "", "", "1", ""),
+    ("   ", "t", "", "Nope", "", "", "", "", "1", ""),
+    ("T16", "x" * 501, "A//B", "Nope", "", "", "", "", "", ""),  # several problems: the first one is reported
+    ("T17", "t", "A//B", "New", "Urgent", "Pigeon", "zed", "Nobody", "", ""),
+    ("T18", "t", "", "New", "", "Pigeon", "zed", "", "x", ""),
+    ("T19", "t", "", "New", "", "", "", "", "", ""),
+    ("T20", "t", "X/" + "y" * 201, "New", "", "", "", "", "1", ""),
+    ("T21", "t", "", "New", "", "", "ANNA", "", "1", ""),
+    ("x" * 101, "t", "", "New", "", "", "", "", "1", ""),
+    ("T22", "t", "", "In progress", "low", "SMS", "bjorn", "Sales", "-1", ""),
+    ("T23", "t", "", "New", "", "", "", "", "2026-03-01T10:00:00+00:00 ", ""),
+]
+
+
+@pytest.mark.parametrize("columns", [list(range(10)), [8, 3, 0], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]],
+                         ids=["all", "required-only", "reversed"])
+def test_column_wise_csv_validation_agrees_with_validate_row(ref_store, columns):
+    """The CSV fast path (per record and a chunk at a time) gives exactly what validate_row gives."""
+    from services87.engine.importer import FIELDS, _compact, _CsvRows, _Resolver, _RowFailure, validate_row
+
+    res = _Resolver(ref_store)
+    header = [FIELDS[i] for i in columns]
+    records = [[cells[i] for i in columns] for cells in TRICKY_CELLS]
+
+    def expected(cells):
+        try:
+            return _compact(validate_row(dict(zip(header, cells)), res, jsonl=False))
+        except _RowFailure as exc:
+            return str(exc)
+
+    want = [expected(cells) for cells in records]
+    assert sum(isinstance(w, str) for w in want) >= 10 and sum(isinstance(w, tuple) for w in want) >= 3
+    for parse in (_CsvRows(header, res), _CsvRows(header, res)):  # cold caches each time
+        got = [r if isinstance(r, tuple) else str(r) for r in parse.rows(records)]
+        assert got == want
+        # the same records again (warm caches), one at a time and mixed in a chunk with good ones
+        one = []
+        for cells in records:
+            try:
+                one.append(parse(cells))
+            except _RowFailure as exc:
+                one.append(str(exc))
+        assert one == want
+        good = [c for c, w in zip(records, want) if isinstance(w, tuple)]
+        mixed = good * 3 + records
+        got = [r if isinstance(r, tuple) else str(r) for r in parse.rows(mixed)]
+        assert got == [expected(c) for c in mixed]
+
+
+def test_line_numbers_across_chunks_multiline_records_blank_lines_and_malformed_csv(ref_store, tmp_path):
+    """Line numbers stay exact past the reader's chunk size, with quoted line breaks, blank lines, CRLF."""
+    lines = [HEADER.rstrip("\n")]
+    bad_at = {}
+    for i in range(9000):
+        if i in (10, 5000):
+            lines.append(f'ML{i},"two\r\nlines",,New,,,,,1,')  # one record on two physical lines
+            lines.append("")  # a blank line
+            continue
+        if i in (4095, 4096, 8191, 8999):
+            lines.append(f"BAD{i},t,,Nope,,,,,1,")
+            bad_at[len(lines) + (i > 10) + (i > 5000)] = "unknown status 'Nope'"
+            continue
+        if i == 6000:
+            lines.append(",,, ,,,,,,")  # only commas and spaces: a blank line
+            continue
+        lines.append(f"L{i},t,,New,,,,,{1772359200 + i},")
+    text = "\r\n".join(lines) + "\r\n"
+    report = import_file(ref_store, write(tmp_path, "chunks.csv", text))
+    assert [(e.line, e.reason) for e in report.errors] == sorted(bad_at.items())
+    assert report.rows == 9000 - 1 and count(ref_store) == 0  # the commas-only line is blank
+    report = import_file(ref_store, write(tmp_path, "chunks.csv", text), skip_bad=True)
+    assert report.loaded == 9000 - 1 - len(bad_at) == count(ref_store)
+    assert ref_store.get_request(external_id="ML5000")["title"] == "two\r\nlines"
+    # a malformed record after the first chunk: the records before it are read, the rest is not
+    broken = "\n".join([HEADER.rstrip("\n")] + [f"M{i},t,,New,,,,,1," for i in range(5000)]
+                       + ['M5000,"unterminated,,New,,,,,1,', "M5001,t,,New,,,,,1,"]) + "\n"
+    report = import_file(ref_store, write(tmp_path, "broken.csv", broken))
+    assert [e.line for e in report.errors] == [5002] and "malformed CSV" in report.errors[0].reason
+    assert report.rows == 5001
+
+
+def test_duplicates_across_and_within_chunks(ref_store, tmp_path):
+    rows = [f"D{i},t,,New,,,,,1,\n" for i in range(5000)] + ["D7,t,,New,,,,,1,\n", "D4999,t,,New,,,,,1,\n"]
+    report = import_file(ref_store, write(tmp_path, "d.csv", HEADER + "".join(rows)))
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (5002, "external_id 'D7' already on line 9"), (5003, "external_id 'D4999' already on line 5001")]
+
+
+def test_reimport_of_a_mix_of_new_and_stored_rows_in_one_batch(ref_store, tmp_path):
+    """One batch holding both new and stored external ids: counts, values and aggregates are right."""
+    first = HEADER + "".join(f"X{i},t{i},Hardware/Printers,New,High,Email,anna,Support,{1772359200 + i * 900},\n"
+                             for i in range(0, 40, 2))
+    assert import_file(ref_store, write(tmp_path, "a.csv", first)).inserted == 20
+    second = HEADER + "".join(
+        f"X{i},u{i},{'Imported/Mixed' if i % 3 else ''},{'Closed' if i % 4 == 0 else 'In progress'},Low,Web,"
+        f"{'bjorn' if i % 5 else ''},Sales,{1772359200 + 86400 + i * 60},\n" for i in range(40))
+    report = import_file(ref_store, write(tmp_path, "b.csv", second), batch_size=1000)
+    assert (report.inserted, report.updated, report.batches) == (20, 20, 1)
+    assert count(ref_store) == 40
+    for i in (0, 1, 2, 3):
+        r = ref_store.get_request(external_id=f"X{i}")
+        assert r["title"] == f"u{i}" and r["created_ts"] == 1772359200 + 86400 + i * 60
+        assert r["is_open"] == (i % 4 != 0) and (r["closed_ts"] is not None) == (i % 4 == 0)
+        assert (r["owner_id"] is None) == (i % 5 == 0) and (r["category_id"] is None) == (i % 3 == 0)
+    assert_aggregates_consistent(ref_store)
+
+
+def test_default_batch_and_gc_restored(ref_store, tmp_path):
+    import gc
+
+    from services87.engine.importer import DEFAULT_BATCH
+
+    path = write(tmp_path, "g.csv", HEADER + "".join(GOOD.format(n=i) for i in range(3)))
+    assert gc.isenabled()
+    report = import_file(ref_store, path)
+    assert report.batches == 1 and DEFAULT_BATCH >= 1000 and gc.isenabled()
+    with pytest.raises(ImportFileError):
+        import_file(ref_store, tmp_path / "missing.csv")
+    assert gc.isenabled()
