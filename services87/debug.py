@@ -3,12 +3,14 @@
 Two checks, both recorded and logged, never raised into the request:
 
 * **store calls on the reactor thread**: a SQLAlchemy ``before_cursor_execute`` hook on the store's engine (so
-  every SQL statement, whichever module issues it) and a wrapper around ``StatisticsEngine.compute`` record the
-  stack of any call made on the reactor thread. All such work must go through ``hs.run_blocking``.
+  every SQL statement, whichever module issues it), a pool ``checkout`` hook (raw DBAPI use such as
+  ``Store.versions``) and a wrapper around ``StatisticsEngine.compute`` record the stack of any call made on
+  the reactor thread. All such work must go through ``hs.run_blocking``.
 * **slow reactor turns**: a watchdog thread watches a heartbeat the reactor updates every few milliseconds; when
   it goes stale for longer than the threshold, the reactor thread's current stack is recorded.
 
-``GET /debug/blocking`` answers the records as JSON (mounted only in debug mode). ``GET /debug/blocking?probe=1``
+``GET /debug/blocking`` answers the records as JSON (mounted only in debug mode), with the response caches'
+statistics (``caches``: entries, hits, misses). ``GET /debug/blocking?probe=1``
 makes one deliberate store call on the reactor thread, so a test can check that the detector itself works.
 """
 
@@ -59,6 +61,12 @@ class BlockingDetector:
                 self.record_store_call("SQL: " + " ".join(str(statement).split())[:200])
 
         sa.event.listen(self.hs.store.engine, "before_cursor_execute", before)
+
+        def checkout(dbapi_connection, record, proxy):  # also catches raw DBAPI use (Store.versions)
+            if self.on_reactor():
+                self.record_store_call("SQL: connection checkout")
+
+        sa.event.listen(self.hs.store.engine.pool, "checkout", checkout)
         engine = self.hs.engine
         compute = engine.compute
 
@@ -115,10 +123,15 @@ class DebugResource(resource.Resource):
 
     def render_GET(self, request):
         if request.args.get(b"probe") == [b"1"]:
-            self.detector.hs.store.data_version()  # deliberately on the reactor thread
+            self.detector.hs.store.get_meta("data_version")  # deliberately on the reactor thread
         request.setHeader(b"content-type", b"application/json")
         request.setHeader(b"cache-control", b"no-store")
-        return json.dumps(self.detector.report()).encode()
+        from services87.cache import ResponseCache
+
+        report = dict(self.detector.report())
+        report["caches"] = {name: c.stats() for name, c in self.detector.hs.services.items()
+                            if isinstance(c, ResponseCache)}
+        return json.dumps(report).encode()
 
 
 def install(hs, threshold_ms: int) -> BlockingDetector:

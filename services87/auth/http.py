@@ -121,6 +121,33 @@ def authenticate_request(hs, request, schemes: Sequence[str] = ALL_SCHEMES, sess
     return hs.run_blocking(hs.auth.validate_access_token, credentials)
 
 
+def header_authenticator(hs, request, schemes: Sequence[str] = ALL_SCHEMES):
+    """For a request with an ``Authorization`` header: a blocking callable that authenticates it exactly as
+    :func:`authenticate_request` does (returns the :class:`Principal`, raises :class:`AuthError`), so that an
+    adapter can authenticate and do its work in one hop to the store threads. ``None`` without the header
+    (cookie sessions then go through :func:`authenticate_request`)."""
+    if _header(request, "authorization") is None:
+        return None
+    address = client_address(request)
+    header = _header(request, "authorization")
+
+    def check() -> Principal:
+        scheme, credentials = parse_authorization(header)
+        allowed = {s.lower(): s for s in schemes}
+        if scheme not in allowed:
+            raise AuthError("UnsupportedScheme", "Unsupported authorization scheme; use one of: " + ", ".join(schemes))
+        if scheme == "basic":
+            user, password = parse_basic(credentials)
+            return Principal(hs.auth.authenticate_password(user, password, address), "password")
+        if not credentials:
+            raise AuthError("InvalidCredentials", f"{allowed[scheme]} credentials are missing")
+        if scheme == "soticket":
+            return hs.auth.validate_ticket(credentials)
+        return hs.auth.validate_access_token(credentials)
+
+    return check
+
+
 def check_application_token(hs, request, header: str = "SO-AppToken") -> None:
     """Raise :class:`AuthError` when the installation requires an application token and this one is not valid."""
     hs.auth.check_application_token(_header(request, header))

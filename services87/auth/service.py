@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import jwt
 
 from services87.auth.passwords import verify_password
+from services87.cache import ResponseCache
 from services87.engine.model import NotFound, User
 from services87.engine.store import Store, TicketStore
 
@@ -52,6 +53,8 @@ class AuthService:
         self._secret = secret.encode()
         self._failures: dict[str, deque] = defaultdict(deque)
         self._fail_lock = threading.Lock()
+        #: validated tickets: (digest, data version, auth version) -> (Principal, expires_ts)
+        self._validated = ResponseCache(4096)
 
     # ------------------------------------------------------------------ throttling
     #: Keys (login names and addresses) remembered at once; beyond it, keys with no recent failure are dropped
@@ -121,17 +124,30 @@ class AuthService:
         return ticket
 
     def validate_ticket(self, ticket: str | None) -> Principal:
+        """The ticket's principal, or :class:`AuthError`. Checked on every call: a validated ticket is
+        remembered under (digest, data version, auth version), so a repeat costs one small query
+        (``Store.versions``): a revocation bumps the auth version, a user change the data version, and the
+        ticket's expiry is compared with the clock each time."""
         if not ticket or not ticket.strip():
             raise AuthError("NoTicket", "No ticket: log in through SoPrincipal first")
         ticket = ticket.strip()
-        row = self.tickets.get(self._digest(ticket), "ticket") if len(ticket) < 512 else None
+        if len(ticket) >= 512:
+            raise AuthError("InvalidTicket", "The ticket is not valid")
+        digest = self._digest(ticket)
+        key = (digest,) + tuple(self.store.versions())
+        known = self._validated.get(key)
+        if known is not None and known[1] > self.clock():
+            return known[0]
+        row = self.tickets.get(digest, "ticket")
         if row is None:
             raise AuthError("InvalidTicket", "The ticket is not valid")
         if row["revoked"]:
             raise AuthError("InvalidTicket", "The ticket has been revoked")
         if row["expires_ts"] <= self.clock():
             raise AuthError("ExpiredTicket", "The ticket has expired; log in again")
-        return Principal(self._active_user(row["user_id"]), "ticket", ticket)
+        principal = Principal(self._active_user(row["user_id"]), "ticket", ticket)
+        self._validated.put(key, (principal, row["expires_ts"]), size=1)
+        return principal
 
     def revoke_ticket(self, ticket: str) -> bool:
         return self.tickets.revoke(self._digest(ticket.strip()))
@@ -159,6 +175,12 @@ class AuthService:
     def validate_access_token(self, token: str | None) -> Principal:
         if not token:
             raise AuthError("InvalidToken", "No access token")
+        # A token verified before is remembered (below) with its expiry: the same bytes verify the same way,
+        # so only the clock, revocations (auth version) and user changes (data version) need checking again.
+        key = ("jwt", self._digest(token.strip())) + tuple(self.store.versions())
+        known = self._validated.get(key)
+        if known is not None and known[1] > self.clock():
+            return known[0]
         try:
             claims = jwt.decode(token.strip(), self._secret, algorithms=["HS256"], issuer="services87",
                                 options={"require": ["exp", "sub"]}, leeway=0)
@@ -172,12 +194,15 @@ class AuthService:
             raise AuthError("InvalidToken", "The access token is not valid") from None
         if self.tickets.get(self._digest("jti:" + str(claims.get("jti"))), "revoked-jti"):
             raise AuthError("InvalidToken", "The access token has been revoked")
-        return Principal(self._active_user(uid), "bearer", token)
+        principal = Principal(self._active_user(uid), "bearer", token)
+        self._validated.put(key, (principal, int(claims["exp"])), size=1)
+        return principal
 
     def revoke_access_token(self, token: str) -> None:
         claims = jwt.decode(token, self._secret, algorithms=["HS256"], options={"verify_exp": False})
         self.tickets.add(self._digest("jti:" + str(claims.get("jti"))), int(claims["sub"]), int(self.clock()),
                          int(claims["exp"]), "revoked-jti")
+        self.tickets.bump_auth_version()
 
     def refresh(self, refresh_token: str | None) -> dict:
         row = self.tickets.get(self._digest((refresh_token or "").strip()), "refresh") if refresh_token else None

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Hashable
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -44,8 +45,15 @@ class CalcInput:
     today: date
     tr: Translator
     settings: object  # services87.config.Settings
-    ref: dict
+    _ref: dict | None = None
     _open: dict | None = None
+
+    @property
+    def ref(self) -> dict:
+        """Reference data (names of categories, statuses, ...), read once per input when first needed."""
+        if self._ref is None:
+            self._ref = self.store.reference()
+        return self._ref
 
     @property
     def open(self) -> dict[tuple[str, int, int], int]:
@@ -65,9 +73,34 @@ class CalcInput:
 
 
 class Calculator:
+    """One panel. ``depends`` declares what its data set depends on besides the data version and the
+    language/locale (every panel's labels are translated), so the engine's cache key holds exactly that:
+
+    * ``"zone"`` - the caller's local day boundaries (:meth:`zone_key`: the zone and the local date, or
+      whatever finer key a calculator derives from them);
+    * ``"user"`` - who asks;
+    * ``"now"`` - the clock, in steps of ``now_granularity`` seconds.
+    """
+
     panel: ClassVar[P]
     label: ClassVar[str]
     description: ClassVar[str] = ""
+    depends: ClassVar[frozenset[str]] = frozenset()
+    now_granularity: ClassVar[int] = 864
+
+    def cache_key(self, inp: CalcInput) -> tuple:
+        """The part of the engine's cache key that this calculator's declared dependencies contribute."""
+        key: tuple = ()
+        if "user" in self.depends:
+            key += (inp.user.id if inp.user else None,)
+        if "zone" in self.depends:
+            key += (self.zone_key(inp),)
+        if "now" in self.depends:
+            key += (inp.now_ts // self.now_granularity,)
+        return key
+
+    def zone_key(self, inp: CalcInput) -> Hashable:
+        return (inp.zone.key, inp.today)
 
     def __call__(self, inp: CalcInput) -> DataSet:
         return DataSet(label=inp.tr(self.label), values=tuple(self.values(inp)),
@@ -213,13 +246,27 @@ class OpenPerOrigin(Calculator):
         return [DataValue(inp.tr(o.name), float(counts.get(int(o), 0))) for o in Origin]
 
 
+@lru_cache(maxsize=4096)
+def _buckets(make: Callable, today: date, n: int, zone: ZoneInfo) -> tuple[tb.Bucket, ...]:
+    """Buckets are a pure function of (unit, local date, count, zone) and cost ~2 zone conversions each;
+    every request needs them for the cache key, so compute them once."""
+    return tuple(make(today, n, zone))
+
+
 class _Buckets(Calculator):
     unit: ClassVar[str]  # day / week / month
     make: ClassVar[Callable]
 
-    def buckets(self, inp: CalcInput) -> list[tb.Bucket]:
+    depends = frozenset({"zone"})
+
+    def buckets(self, inp: CalcInput) -> tuple[tb.Bucket, ...]:
         n = getattr(inp.settings.buckets, self.unit + "s")
-        return type(self).make(inp.today, n, inp.zone)
+        return _buckets(type(self).make, inp.today, n, inp.zone)
+
+    def zone_key(self, inp: CalcInput) -> Hashable:
+        """The buckets themselves (UTC bounds and local first days): zones whose local midnights coincide
+        over the panel's range share one cache entry."""
+        return tuple((b.start, b.end, b.first_day) for b in self.buckets(inp))
 
     def bucket_label(self, inp: CalcInput, b: tb.Bucket) -> str:
         if self.unit == "day":
@@ -304,6 +351,7 @@ class OwnOpen(Calculator):
     panel = P.OwnOpenRequests
     label = N_("My open requests")
     description = N_("Open and postponed requests owned by you, by status")
+    depends = frozenset({"user"})
 
     def values(self, inp):
         if inp.user is None:
@@ -330,6 +378,7 @@ class Hotlist(Calculator):
     panel = P.Hotlist
     label = N_("Hotlist")
     description = N_("Requests on your hotlist; the value is their age in days")
+    depends = frozenset({"user", "now"})
 
     def values(self, inp):
         if inp.user is None:
@@ -346,6 +395,7 @@ class StatusScreen(Calculator):
     panel = P.StatusScreen
     label = N_("Status screen")
     description = N_("Headline figures")
+    depends = frozenset({"user", "zone"})
 
     def values(self, inp):
         day = tb.day_buckets(inp.today, 1, inp.zone)[0]

@@ -1,8 +1,10 @@
 """The statistics engine: one call serves SOAP, REST, the CLI and push.
 
 ``StatisticsEngine.compute(ctx, panels)`` is blocking (it reads the store); call it off the reactor thread.
-Results are cached per (panel, scope, time zone, language, local day, data version): a write bumps the data
-version, so a cached answer is never stale, and nothing expires by timer.
+Results are cached per (panel, language, locale, data version) plus what the panel's calculator declares it
+depends on (``Calculator.depends``: the caller's local day boundaries, the user, the clock): a write bumps
+the data version, so a cached answer is never stale, and nothing expires by timer. Open-count panels are
+shared by every zone; bucket panels by every zone with the same local midnights over their range.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from services87.engine.store import Store
 from services87.engine.timebuckets import UnknownTimeZone, local_today, resolve_zone
 from services87.i18n import Translator
 
-#: Panels whose values depend on who asks.
-USER_SCOPED = frozenset({P.OwnOpenRequests, P.Hotlist, P.StatusScreen})
+#: Panels whose values depend on who asks (as their calculators declare).
+USER_SCOPED = frozenset(p for p, c in calc.REGISTRY.items() if "user" in c.depends)
 
 
 class StatisticsEngine:
@@ -66,22 +68,20 @@ class StatisticsEngine:
         now_ts = int(now.timestamp())
         today = local_today(now, zone)
         version = self.store.data_version()
-        inp = None
+        inp = calc.CalcInput(store=self.store, user=ctx.user, zone=zone, now_ts=now_ts, today=today, tr=tr,
+                             settings=self.settings)  # reads nothing until a calculator needs it
+        lang = (tr.lang, str(tr.locale))
         out = []
         for panel in wanted:
-            scope = ctx.user.id if (panel in USER_SCOPED and ctx.user) else None
-            extra = now_ts // 864 if panel in USER_SCOPED else None
-            key = (panel, scope, zone_name, tr.lang, str(tr.locale), today, version, extra)
+            calculator = calc.calculator_for(panel)
+            key = (panel, lang, version) + calculator.cache_key(inp)
             with self._lock:
                 hit = self._cache.get(key)
                 if hit is not None:
                     self._cache.move_to_end(key)
                     self.hits += 1
             if hit is None:
-                if inp is None:
-                    inp = calc.CalcInput(store=self.store, user=ctx.user, zone=zone, now_ts=now_ts, today=today,
-                                         tr=tr, settings=self.settings, ref=self.store.reference())
-                hit = calc.calculator_for(panel)(inp)
+                hit = calculator(inp)
                 with self._lock:
                     self.misses += 1
                     self._cache[key] = hit

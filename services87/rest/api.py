@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from urllib.parse import parse_qsl, urlsplit
@@ -24,6 +26,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from services87.auth import http as httpauth
 from services87.auth.service import AuthError, Principal
+from services87.cache import ResponseCache
 from services87.engine.model import EngineError, StatContext, StoreUnavailable, UnknownPanel, ValidationError
 from services87.engine.timebuckets import resolve_zone
 from services87.i18n import normalize_language
@@ -110,6 +113,9 @@ class RestApi:
     def __init__(self, hs):
         self.hs = hs
         self.sessions = sessions_for(hs)
+        self.cache = hs.services.get("rest.response_cache")
+        if self.cache is None:
+            self.cache = hs.services["rest.response_cache"] = ResponseCache(hs.settings.response_cache_size)
 
     def resource(self) -> KleinResource:
         return CaseInsensitiveResource(self.app)
@@ -138,24 +144,27 @@ class RestApi:
     # ------------------------------------------------------------------ GetStatistics
     @app.route("/Agents/CustomerService/GetStatistics", methods=["POST"], strict_slashes=False)
     async def get_statistics(self, request):
+        """Authenticate, parse, then answer from the response cache or the engine.
+
+        With an ``Authorization`` header all of it runs in one hop to the store threads (the caller is
+        checked on every request, before anything else is looked at); a cookie session authenticates first."""
         hs = self.hs
         raw = read_body(hs, request)
-        principal = await self.authenticate(request)
-        out_type = media.negotiate(request.getHeader(b"accept"))
-        body = media.parse_body(request.getHeader(b"content-type"), raw, hs.settings.max_xml_depth, hs.settings.max_json_depth)
-        functions = media.functions_from_body(body)
-        if len(functions) > MAX_FUNCTIONS:
-            raise RestError(400, "TooManyFunctions", f"At most {MAX_FUNCTIONS} functions per request")
-        panels = hs.engine.parse_panels(functions)  # UnknownPanel -> 400, before any work
-        select = Selection(",".join(v for k, v in query_params(request) if k.lower() == "$select"))
         lang, culture = self.language(request)
-        zone = _header(request, "SO-TimeZone") or None
-        if zone is not None:
-            resolve_zone(zone)  # UnknownTimeZone -> 400 even when no function needs a zone
-        ctx = StatContext(user=principal.user, time_zone=zone, language=lang)
-        sets = await hs.run_blocking(hs.engine.compute, ctx, panels, culture)
-        shaped = [select.apply(dataset_dict(ds)) for ds in sets]
-        payload = render_xml(shaped) if media.is_xml(out_type) else render_json(shaped)
+        question = _Question(raw=raw, accept=request.getHeader(b"accept"),
+                             content_type=request.getHeader(b"content-type"),
+                             select=",".join(v for k, v in query_params(request) if k.lower() == "$select"),
+                             lang=lang, culture=culture, zone=_header(request, "SO-TimeZone") or None)
+        check = httpauth.header_authenticator(hs, request, SCHEMES)
+        if check is None:
+            principal = await self.authenticate(request)
+            check = lambda: principal  # noqa: E731
+        else:
+            try:
+                httpauth.check_application_token(hs, request)
+            except AuthError as err:
+                raise _auth_error(request, err, hs) from None
+        payload, out_type, ctx = await hs.run_blocking(_answer, hs, self.cache, check, question)
         request.setHeader(b"content-type", out_type.encode() + b"; charset=utf-8")
         request.setHeader(b"content-language", normalize_language(hs.engine.language(ctx)).encode())
         request.setHeader(b"cache-control", b"no-store")
@@ -265,6 +274,58 @@ class RestApi:
         log.error("unhandled error %s in %s %s: %s", error_id, request.method, request.uri,
                   failure.getTraceback())
         return write_error(request, 500, "InternalServerError", "An internal error occurred", ErrorId=error_id)
+
+
+@dataclass(frozen=True)
+class _Question:
+    """What a GetStatistics request asks, read off the request on the reactor thread."""
+
+    raw: bytes
+    accept: bytes | None
+    content_type: bytes | None
+    select: str
+    lang: str | None
+    culture: str | None
+    zone: str | None
+
+
+def _answer(hs, cache: ResponseCache, check, q: _Question) -> tuple[bytes, str, StatContext]:
+    """Store thread: authenticate (``check``), parse and answer; ``(payload, media type, context)``.
+
+    The checks come in the order the API documents (401, 406, 415/400, 400 TooManyFunctions/UnknownPanel,
+    400 UnknownTimeZone). The serialized answer comes from the response cache when the same caller asked the
+    same question under the same data version (and clock buckets: the local day changes on a 15-minute
+    boundary in every zone, clock-dependent panels every 864 s); a write bumps the version, so a stored
+    answer is never served stale. Errors propagate (and are never stored)."""
+    try:
+        principal = check()
+    except AuthError as err:
+        raise _auth_error(None, err, hs) from None
+    out_type = media.negotiate(q.accept)
+    body = media.parse_body(q.content_type, q.raw, hs.settings.max_xml_depth, hs.settings.max_json_depth)
+    functions = media.functions_from_body(body)
+    if len(functions) > MAX_FUNCTIONS:
+        raise RestError(400, "TooManyFunctions", f"At most {MAX_FUNCTIONS} functions per request")
+    panels = hs.engine.parse_panels(functions)  # UnknownPanel -> 400, before any work
+    select = Selection(q.select)
+    if q.zone is not None:
+        resolve_zone(q.zone)  # UnknownTimeZone -> 400 even when no function needs a zone
+    ctx = StatContext(user=principal.user, time_zone=q.zone, language=q.lang)
+    key = None
+    if cache.enabled:
+        now = int(time.time())
+        # everything that shapes the answer: who asks, what, how, the data version and the clock buckets
+        key = ("rest", principal.user.id, tuple(panels), select.key, q.lang, q.culture, q.zone, out_type,
+               hs.store.versions()[0], now // 900, now // 864)
+        hit = cache.get(key)
+        if hit is not None:
+            return hit, out_type, ctx
+    sets = hs.engine.compute(ctx, panels, q.culture)
+    shaped = [select.apply(dataset_dict(ds)) for ds in sets]
+    payload = render_xml(shaped) if media.is_xml(out_type) else render_json(shaped)
+    if key is not None:
+        cache.put(key, payload)
+    return payload, out_type, ctx
 
 
 def _login_fields(body: media.Body) -> tuple[str, str] | None:

@@ -84,6 +84,13 @@ class Selection:
             else:
                 self.fields[top] = None  # the whole property
 
+    @property
+    def key(self) -> tuple:
+        """A hashable form of what this selection keeps (for response-cache keys)."""
+        if self.all:
+            return ("*",)
+        return tuple(sorted((k, tuple(sorted(v)) if v is not None else None) for k, v in self.fields.items()))
+
     def apply(self, ds: dict) -> dict:
         if self.all:
             return ds

@@ -91,7 +91,21 @@ def fix_reconstruct_url() -> None:
     _applied.add("url")
 
 
+def no_forced_gc() -> None:
+    """Spyne's ``MethodContext.close`` runs a full ``gc.collect()`` on the reactor thread at most once a second
+    (``spyne.const.MIN_GC_INTERVAL``), to return file descriptors of uploaded files early. services87 takes
+    no file uploads, and a full collection of a large heap stalls every connection (py-spy: 16 % of the
+    reactor's time under load), so leave collection to Python's own generational collector."""
+    if "gc" in _applied:
+        return
+    from spyne import const
+
+    const.MIN_GC_INTERVAL = float("inf")
+    _applied.add("gc")
+
+
 FIXES = {
+    "gc": no_forced_gc,
     "constants": shim_twisted_constants,
     "method": fix_request_method,
     "url": fix_reconstruct_url,

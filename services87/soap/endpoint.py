@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from datetime import datetime, timezone
 
 from lxml import etree
 from twisted.web import resource, server
@@ -17,12 +18,13 @@ from twisted.web import resource, server
 from services87.auth.service import AuthError
 from services87.cache import ResponseCache
 from services87.engine.model import EngineError
-from services87.soap import compat, envelope, guard, wsdl
+from services87.soap import compat, envelope, guard, services, statistics_xml, wsdl
 from services87.soap.models import TNS
 
 compat.apply()
 
 from spyne.server.twisted import TwistedWebResource  # noqa: E402  (after compat)
+from spyne.server.twisted.http import TwistedHttpMethodContext  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,9 @@ class SoapEndpoint(resource.Resource):
         self.cache = hs.services.get("soap.response_cache")
         if self.cache is None:
             self.cache = hs.services["soap.response_cache"] = ResponseCache(hs.settings.response_cache_size)
+        #: (Content-Type, body) of GetStatistics requests already through the guard -> (SoapRequest,
+        #: canonical envelope, credentials): a repeated request skips parsing (off with the response cache).
+        self._parsed = ResponseCache(hs.settings.response_cache_size, max_bytes=8 * 1024 * 1024)
 
     # ------------------------------------------------------------------ GET
     def render_GET(self, request):
@@ -82,6 +87,13 @@ class SoapEndpoint(resource.Resource):
             guard.check_size(int(length) if length and length.isdigit() else None, settings.max_body_size)
             request.content.seek(0)
             body = request.content.read(settings.max_body_size + 1)
+            seen = self._parsed.get((content_type, body))
+            if seen is not None:  # the very bytes of a GetStatistics already parsed (the guard is deterministic)
+                soap, canonical, credentials = seen
+                request.content = io.BytesIO(canonical)
+                request.requestHeaders.setRawHeaders(b"content-type", [_CONTENT_TYPE[soap.version]])
+                request.services87_soap = soap
+                return self._statistics(request, soap, credentials, canonical)
             root = guard.parse(body, settings.max_body_size, settings.max_xml_depth, content_type)
             soap = envelope.normalize(root, content_type)
         except guard.GuardError as exc:
@@ -98,9 +110,12 @@ class SoapEndpoint(resource.Resource):
         request.content = io.BytesIO(canonical)
         request.requestHeaders.setRawHeaders(b"content-type", [_CONTENT_TYPE[soap.version]])
         request.services87_soap = soap
-        if (self.cache.enabled and self.service == "CustomerService" and soap.operation == "GetStatistics"
-                and soap.namespace == TNS and not soap.wsa):
-            return self._cached(request, soap, root, canonical)
+        if self.service == "CustomerService" and soap.operation == "GetStatistics" and soap.namespace == TNS:
+            credentials = _credentials(root, soap.version)
+            if not soap.wsa:  # (a WS-Addressing MessageID makes every request unique)
+                self._parsed.put((content_type, body), (soap, canonical, credentials),
+                                 size=len(body) + len(canonical))
+            return self._statistics(request, soap, credentials, canonical)
         return self._spyne(request, soap)
 
     def _spyne(self, request, soap):
@@ -119,43 +134,94 @@ class SoapEndpoint(resource.Resource):
         return self._fault(request, envelope.version_from_content_type(_text(request.getHeader(b"content-type"))),
                            "Client", "MethodNotAllowed", "Use POST for SOAP messages, GET for ?wsdl", status=405)
 
-    # ------------------------------------------------------------------ response cache
-    def _cached(self, request, soap, root, canonical: bytes):
-        """GetStatistics through the serialized-response cache (docs/performance.md).
+    # ------------------------------------------------------------------ GetStatistics
+    def _statistics(self, request, soap, credentials: tuple, canonical: bytes):
+        """GetStatistics: the serialized-response cache, then the fast serializer (docs/performance.md).
 
-        One hop to the store threads validates the caller (every time: revocation and expiry are never
-        cached) and reads the data version; a hit answers the stored bytes without Spyne, a miss runs the
-        normal Spyne path and stores what it wrote when the answer succeeded.
+        1. One hop to the store threads validates the caller (every time: revocation and expiry are never
+           cached) and reads the data version; a cache hit answers the stored bytes.
+        2. A miss parses the request with Spyne (as every other operation), and one more hop computes the
+           data sets and writes the envelope with :mod:`services87.soap.statistics_xml`, storing it.
+        3. Every error (a refused caller, a Spyne fault, an engine error, text XML cannot carry) is
+           answered by the normal Spyne path, exactly as before.
         """
-        app_token, ticket = _credentials(root, soap.version)
-        d = self.hs.run_blocking(_cache_probe, self.hs, self.cache, (soap.version, canonical), app_token, ticket)
+        app_token, ticket = credentials
+        request_key = (soap.version, canonical) if (self.cache.enabled and not soap.wsa) else None
+        d = self.hs.run_blocking(_cache_probe, self.hs, self.cache, request_key, app_token, ticket)
 
-        def answer(probe):
-            key, hit = probe
+        def probed(probe):
+            key, principal, hit = probe
             if request._disconnected:
-                return
+                return None
             if hit is not None:
                 content_type, body = hit
-                request.setResponseCode(200)
-                request.setHeader(b"content-type", content_type)
-                request.write(body)
-                request.finish()
-                return
-            if key is not None:
-                _capture(request, self.cache, key)
-            out = self._spyne(request, soap)
-            if out is not server.NOT_DONE_YET and not request.finished:
-                request.write(out)
-                request.finish()
+                return self._send(request, soap, content_type, body)
+            if principal is None:  # refused: Spyne answers with the proper ExceptionInfo
+                return self._spyne_async(request, soap)
+            parsed = self._spyne_parse(request, soap)
+            if parsed is None:
+                return self._spyne_async(request, soap)
+            (_app_token, _credentials_header, tz_header), functions = parsed
+            return self.hs.run_blocking(
+                _fast_statistics, self.hs, self.cache, key, principal, soap.version, tz_header, functions,
+                datetime.now(timezone.utc)).addCallback(computed)
+
+        def computed(body):
+            if request._disconnected:
+                return None
+            if body is None:
+                return self._spyne_async(request, soap)
+            return self._send(request, soap, _CONTENT_TYPE[soap.version], body)
 
         def failed(failure):
-            log.error("SOAP response cache probe failed: %s", failure.getErrorMessage())
+            log.error("GetStatistics failed: %s", failure.getTraceback())
             if not request._disconnected and not request.startedWriting:
                 request.write(self._fault(request, soap.version, "Server", "InternalError", "Internal server error"))
                 request.finish()
 
-        d.addCallback(answer).addErrback(failed)
+        d.addCallback(probed).addErrback(failed)
         return server.NOT_DONE_YET
+
+    def _spyne_parse(self, request, soap):
+        """Spyne's deserialization of the request: ``((app_token, credentials, time_zone), functions)``, or
+        ``None`` when Spyne finds an error (then Spyne's own path answers it)."""
+        try:
+            transport = self.spyne[soap.version].http_transport
+            ctx = TwistedHttpMethodContext(transport, request, transport.app.out_protocol.mime_type)
+            request.content.seek(0)
+            ctx.in_string = [request.content.read()]
+            p_ctx = transport.generate_contexts(ctx)[0]
+            if p_ctx.in_error is None:
+                transport.get_in_object(p_ctx)
+            if p_ctx.in_error is not None or not p_ctx.in_object:
+                return None
+            headers = p_ctx.in_header
+            if headers is None:
+                headers = ()
+            elif not isinstance(headers, (list, tuple)):
+                headers = (headers,)
+            headers = tuple(headers) + (None,) * (3 - len(headers))
+            return headers[:3], p_ctx.in_object[0]
+        except Exception:  # anything unexpected: Spyne's full path decides
+            log.debug("Spyne parse of GetStatistics failed", exc_info=True)
+            return None
+
+    def _spyne_async(self, request, soap):
+        out = self._spyne(request, soap)
+        if out is not server.NOT_DONE_YET and not request.finished:
+            request.write(out)
+            request.finish()
+
+    @staticmethod
+    def _send(request, soap, content_type: bytes, body: bytes) -> None:
+        if soap.wsa:
+            doc = etree.fromstring(body)
+            envelope.add_addressing(doc, soap.version, soap.wsa, f"{TNS}/CustomerService/GetStatisticsResponse")
+            body = etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
+        request.setResponseCode(200)
+        request.setHeader(b"content-type", content_type)
+        request.write(body)
+        request.finish()
 
     # ------------------------------------------------------------------ helpers
     def _fault(self, request, version, code, kind, message, status=None):
@@ -195,8 +261,8 @@ def _credentials(root, version: str) -> tuple[str | None, str | None]:
 
 
 def _cache_probe(hs, cache, request_key, app_token, ticket):
-    """Store thread: (key, (content_type, body) or None); key None = do not cache (the caller is refused,
-    and Spyne answers with the proper ExceptionInfo).
+    """Store thread: ``(key, principal, (content_type, body) or None)``; principal ``None`` = refused (Spyne
+    answers with the proper ExceptionInfo); key ``None`` = do not cache.
 
     The caller is validated on every request. A validated ticket is remembered under
     (ticket digest, data version, auth version): user changes bump the data version and revocations the
@@ -211,36 +277,33 @@ def _cache_probe(hs, cache, request_key, app_token, ticket):
         if known is None or known[1] <= now:
             principal = hs.auth.validate_ticket(ticket)
             row = hs.auth.tickets.get(digest, "ticket")
-            known = (principal.user.id, int(row["expires_ts"]) if row else now)
+            known = (principal, int(row["expires_ts"]) if row else now)
             _PRINCIPALS.put((digest, data_version, auth_version), known, size=1)
-        user_id = known[0]
+        principal = known[0]
     except (AuthError, EngineError):
-        return None, None
+        return None, None, None
+    if request_key is None:
+        return None, principal, None
     # The answer depends on the request, the user, the data and the clock: the local day (every zone's
-    # midnight falls on a 15-minute boundary) and the engine's 864 s bucket of user-scoped panels.
-    key = (request_key, user_id, data_version, now // 900, now // 864)
-    return key, cache.get(key)
+    # midnight falls on a 15-minute boundary) and the engine's 864 s bucket of clock-dependent panels.
+    key = (request_key, principal.user.id, data_version, now // 900, now // 864)
+    return key, principal, cache.get(key)
 
 
-#: Validated tickets: (digest, data version, auth version) -> (user id, expires_ts).
+#: Validated tickets: (digest, data version, auth version) -> (Principal, expires_ts).
 _PRINCIPALS = ResponseCache(4096)
 
 
-def _capture(request, cache, key) -> None:
-    """Keep what Spyne writes; store it when the request finishes with a successful GetStatistics."""
-    chunks: list[bytes] = []
-    write = request.write
-
-    def capturing_write(data):
-        chunks.append(data)
-        write(data)
-
-    request.write = capturing_write
-
-    def finished(_):
-        if request.code == 200 and getattr(request, "services87_ok", False):
-            content_type = request.responseHeaders.getRawHeaders(b"content-type", [b"text/xml; charset=utf-8"])[0]
-            body = b"".join(chunks)
-            cache.put(key, (content_type, body), size=len(body))
-
-    request.notifyFinish().addCallbacks(finished, lambda _: None)
+def _fast_statistics(hs, cache, key, principal, version, tz_header, functions, now) -> bytes | None:
+    """Store thread: compute and serialize a successful answer (stored under ``key``); ``None`` when the
+    answer is an error, which the Spyne path then gives."""
+    outcome = services.statistics_outcome(hs, principal, tz_header, functions, now)
+    if outcome.error is not None:
+        return None
+    try:
+        body = statistics_xml.statistics_response(version, outcome.value, outcome.time_zone, outcome.extra)
+    except statistics_xml.Unserializable:
+        return None
+    if key is not None:
+        cache.put(key, (_CONTENT_TYPE[version], body), size=len(body))
+    return body

@@ -77,11 +77,10 @@ def _peer(ctx) -> str:
 
 
 # --------------------------------------------------------------------------- CustomerService
-def _statistics_worker(hs, app_token, ticket, tz_header, functions, now) -> Outcome:
+def statistics_outcome(hs, principal, tz_header, functions, now) -> Outcome:
+    """GetStatistics for an authenticated caller: ``value`` = the engine's data sets; the zone to echo."""
     echo = None
     try:
-        hs.auth.check_application_token(app_token)
-        principal = hs.auth.validate_ticket(ticket)
         zone = None
         if tz_header is not None:
             zone = timezones.zone_for(tz_header.SoTimeZoneLocationCode, tz_header.SoTimeZoneId)
@@ -97,11 +96,23 @@ def _statistics_worker(hs, app_token, ticket, tz_header, functions, now) -> Outc
     except (AuthError, EngineError) as exc:
         kind = getattr(exc, "kind", type(exc).__name__)
         return Outcome(error=(kind, getattr(exc, "message", None) or str(exc)), time_zone=echo)
-    value = [m.StatisticsDataSet(
-        Label=s.label, Description=s.description,
-        Values=[m.StatisticsDataValue(Label=v.label, Value=float(v.value), Description=v.description)
-                for v in s.values]) for s in sets]
-    return Outcome(value=value, time_zone=echo)
+    return Outcome(value=sets, time_zone=echo)
+
+
+def _statistics_worker(hs, app_token, ticket, tz_header, functions, now) -> Outcome:
+    try:
+        hs.auth.check_application_token(app_token)
+        principal = hs.auth.validate_ticket(ticket)
+    except (AuthError, EngineError) as exc:
+        kind = getattr(exc, "kind", type(exc).__name__)
+        return Outcome(error=(kind, getattr(exc, "message", None) or str(exc)))
+    outcome = statistics_outcome(hs, principal, tz_header, functions, now)
+    if outcome.error is None:
+        outcome.value = [m.StatisticsDataSet(
+            Label=s.label, Description=s.description,
+            Values=[m.StatisticsDataValue(Label=v.label, Value=float(v.value), Description=v.description)
+                    for v in s.values]) for s in outcome.value]
+    return outcome
 
 
 class CustomerService(ServiceBase):
@@ -119,15 +130,7 @@ class CustomerService(ServiceBase):
         hs = _hs(ctx)
         d = hs.run_blocking(_statistics_worker, hs, app_token, ticket, tz_header, functions,
                             datetime.now(timezone.utc))
-        return d.addCallback(lambda outcome: _finish(ctx, _mark_ok(ctx, outcome)))
-
-
-def _mark_ok(ctx, outcome: Outcome) -> Outcome:
-    """Tell the endpoint's response cache whether this answer may be stored (only successful ones)."""
-    req = getattr(ctx.transport, "req", None)
-    if req is not None:
-        req.services87_ok = outcome.error is None
-    return outcome
+        return d.addCallback(lambda outcome: _finish(ctx, outcome))
 
 
 # --------------------------------------------------------------------------- SoPrincipal

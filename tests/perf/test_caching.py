@@ -116,3 +116,109 @@ def test_the_detector_catches_a_reactor_thread_store_call(debug_server):
     report = blocking(debug_server.base_url, probe=True)
     calls = report["store_calls_on_reactor"]
     assert calls and any("SELECT" in c["call"] for c in calls), report
+
+
+# --------------------------------------------------------------------------- REST and Genesys response caches
+def caches(base: str) -> dict:
+    return blocking(base)["caches"]
+
+
+def ingest_request(base: str) -> None:
+    """A write (a new open request through the ingest path): bumps the data version."""
+    ext = f"cache-{time.time_ns()}"
+    r = requests.post(base + "/api/ingest/events", auth=("demo", "demo"), timeout=30, json={"events": [
+        {"id": ext, "type": "request", "action": "create", "ts": int(time.time() * 1000),
+         "request": {"external_id": ext, "title": "cache test", "status": "New", "owner": "demo",
+                     "origin": "Phone"}}]})
+    assert r.status_code in (200, 202), r.text
+
+
+def rest(base: str, ticket: str, select: str | None = None, accept: str = "application/json", **headers):
+    url = base + "/api/v1/Agents/CustomerService/GetStatistics" + (f"?$select={select}" if select else "")
+    r = requests.post(url, json={"Functions": PANELS}, timeout=60,
+                      headers={"Authorization": "SoTicket " + ticket, "Accept": accept, **headers})
+    assert r.status_code == 200, r.text
+    return r
+
+
+def test_rest_cache_hit_then_invalidated_by_a_write(debug_server):
+    base = debug_server.base_url
+    ticket = login(base)
+    first = rest(base, ticket).content
+    before = caches(base)["rest.response_cache"]
+    assert rest(base, ticket).content == first
+    after = caches(base)["rest.response_cache"]
+    assert after["hits"] == before["hits"] + 1, (before, after)
+
+    # what shapes the answer is in the key: zone, language, $select, Accept each give their own answer
+    assert rest(base, ticket, **{"SO-TimeZone": "Asia/Tokyo"}).content != first
+    assert rest(base, ticket, **{"SO-Language": "de"}).content != first
+    selected = rest(base, ticket, select="Label").json()
+    assert all(ds["Values"] is None and ds["Label"] for ds in selected)
+    assert rest(base, ticket, accept="application/xml").content.lstrip().startswith(b"<")
+    assert rest(base, ticket).content == first
+
+    ingest_request(base)
+    changed = rest(base, ticket).content
+    assert changed != first, "the cached REST answer survived a write"
+
+
+def test_rest_cache_checks_the_caller_every_time(debug_server):
+    base = debug_server.base_url
+    ticket = login(base, "anna")
+    rest(base, ticket)
+    rest(base, ticket)  # cached now
+    r = requests.post(base + "/api/v1/Agents/CustomerService/GetStatistics", json={"Functions": PANELS},
+                      headers={"Authorization": "SoTicket " + ticket + "x"}, timeout=30)
+    assert r.status_code == 401, r.text
+    # log-out revokes the ticket: the cached answer is not served to it any more
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICES87_")}
+    env["NEWPW"] = "anna"
+    subprocess.run([sys.executable, "-m", "services87", "users", "passwd", "anna", "--password-env", "NEWPW",
+                    "--db", debug_server.db, "--config", str(debug_server.config_path)], env=env, check=True,
+                   capture_output=True, timeout=120)
+    r = requests.post(base + "/api/v1/Agents/CustomerService/GetStatistics", json={"Functions": PANELS},
+                      headers={"Authorization": "SoTicket " + ticket}, timeout=30)
+    assert r.status_code == 401, r.text
+
+
+def genesys_token(base: str) -> str:
+    return requests.post(base + "/auth/v3/oauth/token", auth=("demo-client", "demo-secret"), timeout=30,
+                         data={"grant_type": "password", "username": "demo", "password": "demo"}).json()["access_token"]
+
+
+def get_statistic_ex(base: str, token: str, statistics=None) -> requests.Response:
+    return requests.post(base + "/statistics/v3/operations/get-statistic-ex", timeout=60,
+                         headers={"x-api-key": "demo-api-key", "Authorization": "Bearer " + token},
+                         json={"data": {"statistics": statistics or [
+                             {"statisticId": "r", "name": "CurrentReadyAgents", "objectType": "Tenant",
+                              "objectId": "Environment"}]}})
+
+
+def test_genesys_cache_hit_then_invalidated_by_a_write(debug_server):
+    base = debug_server.base_url
+    token = genesys_token(base)
+    for _ in range(5):  # two requests within one second of the clock (the answer's timestamp)
+        t0 = time.time()
+        before = caches(base)["genesys.response_cache"]
+        first = get_statistic_ex(base, token)
+        again = get_statistic_ex(base, token)
+        after = caches(base)["genesys.response_cache"]
+        if int(time.time()) == int(t0):
+            break
+    assert first.status_code == again.status_code == 200, first.text
+    assert again.json() == first.json()
+    assert after["hits"] == before["hits"] + 1, (before, after)
+
+    # a write bumps the data version: the next identical request is evaluated again (a miss)
+    ingest_request(base)
+    before = caches(base)["genesys.response_cache"]
+    assert get_statistic_ex(base, token).status_code == 200
+    after = caches(base)["genesys.response_cache"]
+    assert after["misses"] == before["misses"] + 1 and after["hits"] == before["hits"], (before, after)
+
+    # an error answer is never stored; a bad token is refused although the answer is cached
+    bad = get_statistic_ex(base, token, [{"statisticId": "x", "name": "NoSuchStatistic", "objectType": "Tenant",
+                                          "objectId": "Environment"}])
+    assert bad.status_code in (400, 404), bad.text
+    assert get_statistic_ex(base, token + "x").status_code in (401, 403)
