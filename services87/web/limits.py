@@ -114,7 +114,15 @@ class _TypedMethodErrors:
 
 
 class LimitedRequest(server.Request):
-    """A request whose failures are always typed (JSON error, or SOAP fault under ``/Remote/``)."""
+    """A request whose failures are always typed (JSON error, or SOAP fault under ``/Remote/``).
+
+    Twisted does not parse POST bodies into ``request.args``: every adapter reads its own body (a malformed
+    multipart body would otherwise be answered with Twisted's bare, empty 400 before any adapter sees it).
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs["parsePOSTFormSubmission"] = False
+        super().__init__(*args, **kwargs)
 
     def typed_error(self, status: int, kind: str, message: str) -> bytes:
         status, ctype, body = error_body(self.path, self.getHeader(b"content-type"), status, kind, message)

@@ -59,6 +59,13 @@ def test_multipart_is_415(rest_server):
     assert_error(r, 415, "UnsupportedMediaType")
 
 
+def test_malformed_multipart_is_a_typed_415(rest_server):
+    # Twisted used to parse multipart POST bodies itself and answer a broken one with a bare, empty 400.
+    r = stats(rest_server, data=b"--xyz\r\nnot a part at all",
+              headers={"Content-Type": "multipart/form-data"})  # no boundary: not parseable as multipart
+    assert_error(r, 415, "UnsupportedMediaType")
+
+
 def test_body_over_the_limit_is_413(rest_server):
     big = json.dumps({"Functions": [3], "pad": "x" * 70000})
     assert_error(stats(rest_server, data=big, headers={"Content-Type": "application/json"}), 413, "RequestTooLarge")
