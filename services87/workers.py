@@ -1,8 +1,11 @@
 """``services87 serve --workers N``: several server processes on one port.
 
-The parent process prepares the database (migrations, demo data), binds the listening socket once and starts
-N worker processes (``services87 serve --worker-fd FD``) that inherit it; each worker adopts the socket with
-``reactor.adoptStreamPort`` and the kernel hands every new connection to one of them. The parent only
+The parent process prepares the database (migrations, demo data), binds one listening socket per worker on
+the same port with ``SO_REUSEPORT`` (so the kernel spreads new connections over the workers by a hash of the
+connection, instead of handing them all to whichever worker wakes first) and starts N worker processes
+(``services87 serve --worker-fd FD``) that each inherit their socket and adopt it with
+``reactor.adoptStreamPort``. A restarted worker gets the same socket back, so connections queued on it while
+it was down are not lost. Without ``SO_REUSEPORT`` all workers share one socket. The parent only
 supervises: SIGTERM/SIGINT stop every worker; a worker that dies is restarted (at most ``MAX_RESTARTS`` within a
 minute, then the whole server stops).
 
@@ -40,15 +43,34 @@ def check_store(db_url: str, workers: int) -> None:
             "SQLite (it serves the benchmarked load on its own, see docs/deployment.md).")
 
 
-def bind(host: str, port: int, backlog: int = 1024) -> socket.socket:
+def bind(host: str, port: int, backlog: int = 1024, reuseport: bool = False, listen: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuseport:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(backlog)
+    if listen:
+        sock.listen(backlog)
     sock.setblocking(False)
     sock.set_inheritable(True)
     return sock
+
+
+def bind_workers(host: str, port: int, workers: int) -> tuple[list[socket.socket], int]:
+    """One listening socket per worker on the same port (``SO_REUSEPORT``), or one shared socket without it."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        sock = bind(host, port)
+        return [sock] * workers, sock.getsockname()[1]
+    # A bound, never-listening probe reserves the port (port 0 picks one) while the workers' sockets join it;
+    # it takes no connections itself and is closed once they listen.
+    probe = bind(host, port, reuseport=True, listen=False)
+    actual = probe.getsockname()[1]
+    try:
+        socks = [bind(host, actual, reuseport=True) for _ in range(workers)]
+    finally:
+        probe.close()
+    return socks, actual
 
 
 def worker_args(args, fd: int, index: int) -> list[str]:
@@ -66,15 +88,14 @@ def worker_args(args, fd: int, index: int) -> list[str]:
 def run_parent(args, settings) -> int:
     """Bind, start ``args.workers`` workers, supervise them until SIGTERM/SIGINT. Returns the exit code."""
     check_store(settings.db_url, args.workers)
-    sock = bind(settings.host, settings.port)
-    actual = sock.getsockname()[1]
+    socks, actual = bind_workers(settings.host, settings.port, args.workers)
     args.resolved_db_url = settings.db_url
-    fd = sock.fileno()
     procs: dict[int, subprocess.Popen] = {}
     restarts: list[float] = []
     stopping = False
 
     def start(i: int) -> None:
+        fd = socks[i].fileno()
         procs[i] = subprocess.Popen(worker_args(args, fd, i), pass_fds=(fd,))
 
     def stop(signum=None, frame=None) -> None:
@@ -117,7 +138,8 @@ def run_parent(args, settings) -> int:
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait(5)
-    sock.close()
+    for sock in set(socks):
+        sock.close()
     return code
 
 

@@ -112,7 +112,7 @@ def test_non_utf8_path_is_400(rest_server):
 
 def test_store_failure_is_a_typed_error_and_never_a_trace(tmp_path):
     """Break the database under a running server: the answer is a JSON error with an id, never a stack trace."""
-    import sqlite3
+    import sqlalchemy as sa
 
     from tests.rest.conftest import bearer
     from tests.support import ServerProcess
@@ -122,9 +122,12 @@ def test_store_failure_is_a_typed_error_and_never_a_trace(tmp_path):
         proc.cli("users", "add", "pw", "--password-env", "S87_TEST_PW")
         auth = {"Authorization": "Bearer " + bearer(proc, "pw")}
         assert stats(proc, ["OpenRequestsPerUser"], auth=None, headers=auth).status_code == 200
-        with sqlite3.connect(proc.workdir / "services87.db") as conn:
-            conn.execute("DROP TABLE open_counts")
-            conn.execute("DROP TABLE requests")
+        engine = sa.create_engine(proc.db)  # the server's own store: a SQLite file or a PostgreSQL database
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE open_counts"))
+            conn.execute(sa.text("DROP TABLE requests CASCADE" if engine.dialect.name == "postgresql"
+                                 else "DROP TABLE requests"))
+        engine.dispose()
         r = stats(proc, ["OpenRequestsPerCategory", "Hotlist", "NumberOfCreatedRequestsPerMonth"], auth=None,
                   headers=auth)
         body = assert_error(r, 500, "InternalServerError")
