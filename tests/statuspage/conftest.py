@@ -61,7 +61,34 @@ def page_server(tmp_path_factory):
     proc.stop()
 
 
-def new_driver(browser_paths, blocked: tuple[str, ...] = ()):
+#: What a proxy or firewall that drops WebSockets looks like to a page: every socket fails to open (error, then
+#: close 1006). CDP's Network.setBlockedURLs does not apply to WebSocket connections, so it is replaced here.
+BLOCKED_WEBSOCKET = """
+(() => {
+  class BlockedWebSocket extends EventTarget {
+    constructor(url) {
+      super();
+      this.url = String(url); this.readyState = 0; this.protocol = ""; this.extensions = ""; this.bufferedAmount = 0;
+      setTimeout(() => {
+        this.readyState = 3;
+        const error = new Event("error");
+        if (this.onerror) this.onerror(error);
+        this.dispatchEvent(error);
+        const close = new CloseEvent("close", {code: 1006, reason: "", wasClean: false});
+        if (this.onclose) this.onclose(close);
+        this.dispatchEvent(close);
+      }, 20);
+    }
+    send() { throw new DOMException("WebSocket is not open", "InvalidStateError"); }
+    close() {}
+  }
+  Object.assign(BlockedWebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+  window.WebSocket = BlockedWebSocket;
+})();
+"""
+
+
+def new_driver(browser_paths, blocked: tuple[str, ...] = (), block_websockets: bool = False):
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -81,6 +108,8 @@ def new_driver(browser_paths, blocked: tuple[str, ...] = ()):
     if blocked:
         driver.execute_cdp_cmd("Network.enable", {})
         driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": list(blocked)})
+    if block_websockets:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": BLOCKED_WEBSOCKET})
     return driver
 
 

@@ -166,7 +166,8 @@ def test_ingested_change_appears_without_reload(page_server, driver):
 
 
 def test_blocked_websocket_falls_back_to_rest_polling(page_server, browser_paths):
-    driver = new_driver(browser_paths, blocked=("ws://*", "*/statistics/v3/notifications*"))
+    # WebSockets fail to open, and the long-polling fallback to the same Bayeux server is blocked too.
+    driver = new_driver(browser_paths, blocked=("*/statistics/v3/notifications*",), block_websockets=True)
     try:
         driver.get(page_server.base_url + "/?poll=700")
         login(driver, page_server.base_url, "frank")
