@@ -150,6 +150,10 @@ class Settings:
     #: Serialized SOAP GetStatistics responses kept in memory (keyed by request, user and data version;
     #: a write invalidates by version); 0 = off. See docs/performance.md.
     response_cache_size: int = 512
+    #: Answer a repeated request from the response cache on the reactor thread, without a hop, when the
+    #: SQLite change signal proves nothing was committed since the versions were last read
+    #: (services87/engine/versionwatch.py); false = every request reads the versions on a store thread.
+    version_watch: bool = True
     #: Debug: record every reactor-thread callback that runs longer than this (ms) and every store call made
     #: on the reactor thread (services87.debug); 0 = off.
     debug_blocking_ms: int = 0

@@ -10,7 +10,8 @@ Two checks, both recorded and logged, never raised into the request:
   it goes stale for longer than the threshold, the reactor thread's current stack is recorded.
 
 ``GET /debug/blocking`` answers the records as JSON (mounted only in debug mode), with the response caches'
-statistics (``caches``: entries, hits, misses). ``GET /debug/blocking?probe=1``
+statistics (``caches``: entries, hits, misses) and the version watch's (``version_watch``: answers it
+allowed without a hop, ``clean``, and refused, ``dirty``). ``GET /debug/blocking?probe=1``
 makes one deliberate store call on the reactor thread, so a test can check that the detector itself works.
 """
 
@@ -131,6 +132,8 @@ class DebugResource(resource.Resource):
         report = dict(self.detector.report())
         report["caches"] = {name: c.stats() for name, c in self.detector.hs.services.items()
                             if isinstance(c, ResponseCache)}
+        watch = self.detector.hs.services.get("version_watch")
+        report["version_watch"] = watch.stats() if watch is not None else None
         return json.dumps(report).encode()
 
 

@@ -149,6 +149,26 @@ class AuthService:
         self._validated.put(key, (principal, row["expires_ts"]), size=1)
         return principal
 
+    def cached_principal(self, scheme: str, credentials: str | None, versions: tuple[int, int]) -> Principal | None:
+        """A ticket (``soticket``) or bearer token validated before under ``versions`` (data, auth) and not
+        expired by the clock, else ``None``. No database access: safe on the reactor thread, given versions
+        known to be current (``services87/engine/versionwatch.py``)."""
+        if not credentials or not credentials.strip():
+            return None
+        credentials = credentials.strip()
+        if scheme == "soticket":
+            if len(credentials) >= 512:
+                return None
+            key = (self._digest(credentials),) + tuple(versions)
+        elif scheme == "bearer":
+            key = ("jwt", self._digest(credentials)) + tuple(versions)
+        else:
+            return None
+        known = self._validated.get(key)
+        if known is None or not known[1] > self.clock():
+            return None
+        return known[0]
+
     def revoke_ticket(self, ticket: str) -> bool:
         return self.tickets.revoke(self._digest(ticket.strip()))
 

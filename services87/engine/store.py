@@ -163,6 +163,8 @@ class Store:
         self._status_base: dict[int, int] | None = None
         self._add_stmts: dict[str, Any] = {}
         self._lock = threading.Lock()
+        #: a :class:`services87.engine.versionwatch.VersionWatch` told of every :meth:`versions` read, or None
+        self.version_watch = None
 
     # ------------------------------------------------------------------ lifecycle
     def migrate(self) -> None:
@@ -224,7 +226,10 @@ class Store:
         """``(data_version, auth_version)`` in one query; auth_version moves on every ticket revocation.
 
         Asked on every cached answer, so it skips SQLAlchemy's statement machinery (~300 µs -> ~30 µs):
-        one fixed statement on a pooled DBAPI connection."""
+        one fixed statement on a pooled DBAPI connection. The version watch takes its change signal before
+        the query and records the result with it (``services87/engine/versionwatch.py``)."""
+        watch = self.version_watch
+        token = watch.before_read() if watch is not None else None
         try:
             conn = self.engine.raw_connection()
             try:
@@ -240,7 +245,10 @@ class Store:
             if type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg", "psycopg2"):  # DBAPI errors
                 raise StoreUnavailable(str(exc)) from exc
             raise
-        return int(rows.get("data_version", 0)), int(rows.get("auth_version", 0))
+        versions = int(rows.get("data_version", 0)), int(rows.get("auth_version", 0))
+        if token is not None:
+            watch.after_read(token, versions)
+        return versions
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as c:

@@ -1,0 +1,150 @@
+"""Tell on the reactor thread, in microseconds, whether the versions last read from the database still hold.
+
+A cached answer is keyed by ``(data_version, auth_version)``. Reading them is one query on a store thread, so
+every warm answer used to cost a thread hop, because any process (the CLI's ``import``/``users``/``demo``,
+another worker) may commit at any moment. :class:`VersionWatch` removes the hop when it can prove nothing was
+committed since the last read:
+
+* :meth:`Store.versions` reports each read here: the database's **change signal is taken before the query**
+  and recorded with its result. A commit racing the read changes the signal after it was taken, so the
+  recorded pair is never trusted past it.
+* :meth:`current` (reactor thread) takes the signal again: equal → the recorded versions are current;
+  different, missing or unsure → ``None`` and the caller takes the normal path (hop + query).
+* A write through this process's :class:`Store` (change listener) or an auth-version bump also marks the
+  watch dirty at once (:meth:`mark_dirty`).
+
+The signal (SQLite in WAL mode only) is the first 96 bytes of the ``-shm`` file: SQLite's wal-index header,
+kept twice. Every committed write transaction rewrites it (``iChange`` counter, ``mxFrame`` = last valid WAL
+frame, the WAL salts), and a commit becomes visible to readers only through it, so no commit can leave it
+unchanged: within one WAL generation ``mxFrame`` only grows, and a WAL reset (after a checkpoint, including
+``wal_checkpoint(TRUNCATE)``) changes the salts. File sizes and mtimes are not relied on (a reset WAL is
+overwritten in place at the same size, and mtimes can be jiffy-granular); they and the WAL file's own
+header are compared as well, which can only add false "dirty". The two copies of the header are compared
+as SQLite's readers do: a torn read (a writer mid-update) counts as unsure.
+
+Assumed, as by SQLite itself for shared WAL access: every writer uses the shared ``-shm`` wal-index (no
+``PRAGMA locking_mode=EXCLUSIVE`` writer beside a running server, which would lock the server out anyway).
+
+PostgreSQL, in-memory SQLite, a database not in WAL mode, or any error reading the files: the watch never
+says clean, so every request takes the normal path (one hop and one query), as before.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+#: wal-index header (48 bytes) x 2
+_SHM_HEADER = 96
+_WAL_HEADER = 32
+
+
+def sqlite_path(url: str) -> str | None:
+    """The database file of an SQLite URL, ``None`` for other stores and in-memory databases."""
+    if not url.startswith("sqlite"):
+        return None
+    _, sep, rest = url.partition(":///")
+    if not sep:
+        return None
+    path = rest.split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file::memory:"):
+        return None
+    return os.path.abspath(path)
+
+
+def _read(path: str, n: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, n, 0)
+    finally:
+        os.close(fd)
+
+
+def sqlite_signal(path: str):
+    """A value that changes with every commit to the WAL-mode database ``path``; ``None`` when unsure."""
+    try:
+        shm = _read(path + "-shm", _SHM_HEADER)
+        if len(shm) < _SHM_HEADER or shm[:48] != shm[48:] or shm[12] == 0:  # torn, or not initialized
+            return None
+        wal = os.stat(path + "-wal")
+        wal_header = _read(path + "-wal", _WAL_HEADER)
+        db = os.stat(path)
+    except OSError:
+        return None
+    return (shm[:48], wal_header, wal.st_ino, wal.st_size, wal.st_mtime_ns, db.st_ino, db.st_size, db.st_mtime_ns)
+
+
+class VersionWatch:
+    """See the module docstring. ``signal`` is a callable returning a comparable change signal or ``None``."""
+
+    def __init__(self, signal=None):
+        self._signal = signal
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._known: tuple | None = None  # (signal, (data_version, auth_version))
+        self.clean_answers = 0
+        self.dirty_answers = 0
+
+    @classmethod
+    def for_store(cls, store) -> VersionWatch:
+        """Watch ``store`` (registered as its versions observer and change listener)."""
+        path = sqlite_path(store.url) if getattr(store, "is_sqlite", False) else None
+        watch = cls((lambda: sqlite_signal(path)) if path else None)
+        store.version_watch = watch
+        store.add_listener(watch.mark_dirty)
+        return watch
+
+    @property
+    def enabled(self) -> bool:
+        return self._signal is not None
+
+    # ------------------------------------------------------------------ store threads
+    def before_read(self):
+        """Taken just before the versions query: ``(signal, generation)``."""
+        if self._signal is None:
+            return None
+        return self._signal(), self._generation
+
+    def after_read(self, token, versions: tuple[int, int]) -> None:
+        if token is None or token[0] is None:
+            return
+        signal, generation = token
+        with self._lock:
+            if generation == self._generation:
+                self._known = (signal, tuple(versions))
+
+    def mark_dirty(self, *_args) -> None:
+        """A write through this process: forget the recorded versions (safe from any thread)."""
+        with self._lock:
+            self._generation += 1
+            self._known = None
+
+    # ------------------------------------------------------------------ reactor thread
+    def current(self) -> tuple[int, int] | None:
+        """``(data_version, auth_version)`` when nothing can have been committed since they were read, else
+        ``None`` (the caller reads them on a store thread)."""
+        known = self._known
+        if known is None:
+            self.dirty_answers += 1
+            return None
+        signal = self._signal()
+        if signal is None or signal != known[0]:
+            self.dirty_answers += 1
+            return None
+        self.clean_answers += 1
+        return known[1]
+
+    def stats(self) -> dict:
+        return {"enabled": self.enabled, "clean": self.clean_answers, "dirty": self.dirty_answers}
+
+
+def watch_for(hs) -> VersionWatch:
+    """The server's shared watch (created on first use)."""
+    watch = hs.services.get("version_watch")
+    if watch is None:
+        if getattr(hs.settings, "version_watch", True):
+            watch = VersionWatch.for_store(hs.store)
+        else:
+            watch = VersionWatch(None)
+        hs.services["version_watch"] = watch
+    return watch
