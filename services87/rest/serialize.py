@@ -130,14 +130,18 @@ def _xml_double(v: float) -> str:
     return repr(v)
 
 
+def _right(parent, name: str, right: dict | None) -> None:
+    """A ``TableRight`` / ``FieldRight`` element ({Mask, Reason}), or a nil one."""
+    if right is None:
+        _nil(parent, name)
+        return
+    el = etree.SubElement(parent, _q(name))
+    etree.SubElement(el, _q("Mask")).text = str(right.get("Mask", ""))
+    etree.SubElement(el, _q("Reason")).text = str(right.get("Reason", ""))
+
+
 def _carrier(parent, d: dict) -> None:
-    tr = d.get("TableRight")
-    if tr is None:
-        _nil(parent, "TableRight")
-    else:
-        el = etree.SubElement(parent, _q("TableRight"))
-        etree.SubElement(el, _q("Mask")).text = str(tr.get("Mask", ""))
-        etree.SubElement(el, _q("Reason")).text = str(tr.get("Reason", ""))
+    _right(parent, "TableRight", d.get("TableRight"))
     fp = d.get("FieldProperties")
     if fp is None:
         _nil(parent, "FieldProperties")
@@ -147,13 +151,7 @@ def _carrier(parent, d: dict) -> None:
             pair = etree.SubElement(el, _q("FieldPropertyDictionaryKeyValuePair"))
             etree.SubElement(pair, _q("Key")).text = key
             value = etree.SubElement(pair, _q("Value"))
-            right = prop.get("FieldRight")
-            if right is None:
-                _nil(value, "FieldRight")
-            else:
-                r = etree.SubElement(value, _q("FieldRight"))
-                etree.SubElement(r, _q("Mask")).text = str(right.get("Mask", ""))
-                etree.SubElement(r, _q("Reason")).text = str(right.get("Reason", ""))
+            _right(value, "FieldRight", prop.get("FieldRight"))
             etree.SubElement(value, _q("FieldType")).text = str(prop.get("FieldType", ""))
             etree.SubElement(value, _q("FieldLength")).text = str(int(prop.get("FieldLength", 0)))
 
