@@ -40,9 +40,16 @@ class IngestError(ValidationError):
         self.kind = kind
 
 
+#: A queue named "<Group> Queue" is served by the agents of user group <Group> (see :meth:`LiveStore.resolve`).
+QUEUE_SUFFIX = " Queue"
+
+
 @dataclass(frozen=True)
 class ObjectRef:
-    """A statistics object resolved to its members. ``None`` for a member list means "all"."""
+    """A statistics object resolved to its members. ``None`` for a member list means "all".
+
+    A Queue has ``queues`` (its interactions) and ``users`` (the agents of its agent group, for the agent
+    statistics of the queue)."""
 
     object_type: str
     object_id: str
@@ -329,7 +336,18 @@ class LiveStore:
                 qid = c.execute(sa.select(lt.live_queues.c.id).where(lt.live_queues.c.name == object_id)).scalar()
                 if qid is None:
                     raise UnknownObject(f"unknown Queue {object_id!r}")
-                return ObjectRef(object_type, object_id, queues=(qid,))
+                # The queue's agent group: the user group named like the queue, or like it without a trailing
+                # " Queue" ("Support Queue" is served by "Support"). Its members' timelines answer the agent
+                # statistics of the queue (CurrentReadyAgents...); a queue without such a group has no agents.
+                names = {object_id.lower()}
+                if object_id.lower().endswith(QUEUE_SUFFIX.lower()):
+                    names.add(object_id[: -len(QUEUE_SUFFIX)].strip().lower())
+                gids = [r[0] for r in c.execute(sa.select(t.user_groups.c.id)
+                                                .where(sa.func.lower(t.user_groups.c.name).in_(sorted(names)))
+                                                .order_by(t.user_groups.c.id))]
+                users = tuple(r[0] for r in c.execute(sa.select(t.user_group_members.c.user_id).distinct()
+                                                      .where(t.user_group_members.c.group_id.in_(gids or [-1]))))
+                return ObjectRef(object_type, object_id, users=users, queues=(qid,))
             if object_type == "Tenant":
                 if object_id.lower() not in (self.tenant.lower(), "resources"):
                     raise UnknownObject(f"unknown Tenant {object_id!r} (this server's tenant is {self.tenant!r})")
@@ -345,7 +363,7 @@ class LiveStore:
             cond.append(s.user_id.in_(ref.users) if ref.users else sa.false())
         if ref.places is not None:
             cond.append(s.place_id.in_(ref.places) if ref.places else sa.false())
-        if ref.queues is not None:
+        if ref.queues is not None and ref.users is None:
             return []
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(
@@ -361,7 +379,7 @@ class LiveStore:
         cond = [sa.or_(i.ended_ms.is_(None), i.ended_ms >= since_ms, i.offered_ms >= since_ms, i.answered_ms >= since_ms)]
         if ref.queues is not None:
             cond.append(i.queue_id.in_(ref.queues) if ref.queues else sa.false())
-        if ref.users is not None:
+        elif ref.users is not None:  # a queue's users are its agent group: its calls are the queue's own
             cond.append(i.user_id.in_(ref.users) if ref.users else sa.false())
         if ref.places is not None:
             # interactions handled by agents while they were at these places: by the agent's current place

@@ -23,11 +23,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable
 
+from services87.engine.live_store import QUEUE_SUFFIX
 from services87.genesys.ingest import normalize_batch
 
 log = logging.getLogger(__name__)
 
-QUEUE_SUFFIX = " Queue"
 REASONS = ("Break", "Lunch", "Meeting", "Training", "Coaching")
 
 

@@ -1,5 +1,11 @@
 """Pre-configured statistics: the Genesys names (definitions as Genesys ships them) and every panel.
 
+The queue model: a Queue object has its calls (``Current_In_Queue``, ``LongestWaitTime``, ``EnteredCalls``,
+``AnsweredCalls``, ``AbandonedCalls``, ``MissedCalls``, ``ServiceLevel``, ``AverageWaitTime``, and
+``InboundCalls``/``AverageHandlingTime`` over the calls its agents answered) and its agent group's agents
+(``CurrentReadyAgents``, ``CurrentNotReadyAgents``, ``CurrentLoggedInAgents``); see
+:meth:`services87.engine.live_store.LiveStore.resolve` for how a queue finds its agent group.
+
 Every :class:`~services87.engine.model.StatusScreenPanelType` name is a statistic too: its value is the
 panel's DataSet (``hs.engine.compute``) as JSON, for objectType ``Tenant`` (or ``Agent`` for the panels that
 depend on who asks).
@@ -39,21 +45,21 @@ GENESYS = {
     "LoginDuration": {"objectTypes": "Agent,Place,GroupAgents,GroupPlaces,Tenant", "category": "TotalTime",
                       "subject": "AgentStatus", "mainMask": "*,~LoggedOut,~NotMonitored", "intervalType": "GrowingWindow",
                       "notificationMode": "Immediate"},
-    "AverageHandlingTime": {"objectTypes": "Agent,Place,GroupAgents,GroupPlaces,Tenant", "category": "AverageTime",
-                            "subject": "DNStatus", "mainMask": CALL_STATUSES + ",AfterCallWork",
+    "AverageHandlingTime": {"objectTypes": "Agent,Place,GroupAgents,GroupPlaces,Queue,Tenant",
+                            "category": "AverageTime", "subject": "DNAction", "mainMask": CALL_STATUSES + ",AfterCallWork",
                             "relMask": CALL_STATUSES, "intervalType": "GrowingWindow", "notificationMode": "Immediate"},
-    "InboundCalls": {"objectTypes": "Agent,Place,GroupAgents,GroupPlaces,Tenant", "category": "TotalNumber",
+    "InboundCalls": {"objectTypes": "Agent,Place,GroupAgents,GroupPlaces,Queue,Tenant", "category": "TotalNumber",
                      "subject": "DNAction", "mainMask": "CallInbound", "intervalType": "GrowingWindow",
                      "notificationMode": "Immediate"},
     "MissedCalls": {"objectTypes": "Agent,Place,GroupAgents,Queue,Tenant", "category": "TotalNumber",
                     "subject": "DNAction", "mainMask": "CallAbandoned", "intervalType": "SlidingWindow",
                     "dynamicTimeProfile": "3600:10", "notificationMode": "Immediate"},
-    "CurrentReadyAgents": {"objectTypes": "GroupAgents,GroupPlaces,Tenant", "category": "CurrentNumber",
+    "CurrentReadyAgents": {"objectTypes": "GroupAgents,GroupPlaces,Queue,Tenant", "category": "CurrentNumber",
                            "subject": "DNStatus", "mainMask": "WaitForNextCall", "insensitivity": 0,
                            "notificationMode": "Immediate"},
-    "CurrentNotReadyAgents": {"objectTypes": "GroupAgents,GroupPlaces,Tenant", "category": "CurrentNumber",
+    "CurrentNotReadyAgents": {"objectTypes": "GroupAgents,GroupPlaces,Queue,Tenant", "category": "CurrentNumber",
                               "subject": "AgentStatus", "mainMask": "NotReadyForNextCall", "notificationMode": "Immediate"},
-    "CurrentLoggedInAgents": {"objectTypes": "GroupAgents,GroupPlaces,Tenant", "category": "CurrentNumber",
+    "CurrentLoggedInAgents": {"objectTypes": "GroupAgents,GroupPlaces,Queue,Tenant", "category": "CurrentNumber",
                               "subject": "AgentStatus", "mainMask": "*,~LoggedOut,~NotMonitored",
                               "notificationMode": "Immediate"},
     "Current_In_Queue": {"objectTypes": "Queue,Tenant", "category": "CurrentNumber", "subject": "DNAction",
@@ -65,6 +71,13 @@ GENESYS = {
                      "notificationMode": "Periodical", "notificationFrequency": 10},
     "AbandonedCalls": {"objectTypes": "Queue,Tenant", "category": "TotalNumber", "subject": "DNAction",
                        "mainMask": "CallAbandoned", "intervalType": "GrowingWindow", "notificationMode": "Immediate"},
+    "EnteredCalls": {"objectTypes": "Queue,Tenant", "category": "TotalNumber", "subject": "DNAction",
+                     "mainMask": "CallEntered", "intervalType": "GrowingWindow", "notificationMode": "Immediate"},
+    "AnsweredCalls": {"objectTypes": "Queue,Tenant", "category": "TotalNumber", "subject": "DNAction",
+                      "mainMask": "CallAnswered", "intervalType": "GrowingWindow", "notificationMode": "Immediate"},
+    "AverageWaitTime": {"objectTypes": "Queue,Tenant", "category": "AverageTime", "subject": "DNAction",
+                        "mainMask": "CallWait", "relMask": "CallWait", "intervalType": "GrowingWindow",
+                        "notificationMode": "Immediate"},
 }
 
 _PANELS = {p.wire_name.lower(): p for p in ALL_PANELS if p is not StatusScreenPanelType.None_}

@@ -6,6 +6,8 @@ Semantics (see docs/genesys.md for the full table):
   timeline, ``DNAction`` the DN timeline (statuses are durable actions) plus interaction actions: durable
   ``CallWait`` (queued, for Queue and Tenant objects) and instantaneous ``CallEntered``, ``CallAnswered``,
   ``CallDistributed``, ``CallAbandoned``, ``CallReleased``.
+* A Queue's members are the agents of its agent group (status subjects) and its own calls (``DNAction``: no
+  agent timeline, but each answered call is a durable ``CallInbound`` from answer to release).
 * ``CurrentNumber``: members whose current status/action matches the mask. ``CurrentTime``: seconds the
   (longest-running) matching current status/action has lasted. ``CurrentState``: a tree (agent, place, DNs).
 * ``TotalNumber``: matching actions that started in the window. ``TotalTime``: time of matching actions that
@@ -155,7 +157,9 @@ class StatEvaluator:
         """``durables``: (entity, name, start, end|None) clipped to now; ``instants``: (name, ts)."""
         kind = self._timeline_kind(defn)
         durables = []
-        for r in self.live.states(kind, ref, ws, now_ms):
+        # A queue's DN actions are its calls' (below); its agent group's timelines answer the status subjects.
+        own_calls = ref.object_type == "Queue" and defn.subject == "DNAction"
+        for r in ([] if own_calls else self.live.states(kind, ref, ws, now_ms)):
             end = r["end_ms"] if r["end_ms"] is not None and r["end_ms"] <= now_ms else None
             ent = r["user_id"] if kind == "agent" else r["dn"]
             durables.append((ent, r["status"], r["start_ms"], end))
@@ -168,6 +172,11 @@ class StatEvaluator:
                     durables.append(("i:" + i["interaction_id"], "CallWait", i["offered_ms"],
                                      stop if stop is not None and stop <= now_ms else None))
                     instants.append(("CallEntered", i["offered_ms"]))
+                if own_calls and i["answered_ms"] is not None and i["answered_ms"] <= now_ms:
+                    # handled by an agent: the queue's call is a CallInbound action from answer to release
+                    stop = i["ended_ms"]
+                    durables.append(("i:" + i["interaction_id"], "CallInbound", i["answered_ms"],
+                                     stop if stop is not None and stop <= now_ms else None))
                 if i["answered_ms"] is not None:
                     instants.append(("CallAnswered", i["answered_ms"]))
                     if i["user_id"] is not None:
