@@ -27,7 +27,7 @@ const LIVE_GRACE_MS = 3000;
 const $ = (id) => document.getElementById(id);
 const app = {
   me: null, prefs: null, labels: {}, cards: new Map(), charts: new Map(), refreshes: 0, inflight: null,
-  pending: false, live: null, lastValues: {}, genesys: {agents: new Map(), queues: new Map()},
+  pending: false, live: null, lastValues: {}, genesys: {agents: new Map(), queues: new Map(), refused: new Map()},
 };
 window.statusPage = app; // for tests and debugging
 
@@ -286,7 +286,12 @@ function scheduleRefresh(delay = 60) {
 }
 
 // ----------------------------------------------------------------------------------------------- Genesys view
+// Every statistic of the page (panels, agents, queues), without those the server has refused.
 function genesysItems() {
+  return allGenesysItems().filter((s) => !app.genesys.refused.has(s.statisticId));
+}
+
+function allGenesysItems() {
   const items = [];
   const login = app.me.login;
   for (const name of app.prefs.panels) {
@@ -307,8 +312,13 @@ function genesysItems() {
   return items;
 }
 
-const QUEUE_STATS = [["waiting", "Current_In_Queue"], ["ready", "CurrentReadyAgents"], ["inbound", "InboundCalls"],
-  ["sl", "ServiceLevel"], ["aht", "AverageHandlingTime"]];
+// The queue model of the statistic catalogue (docs/genesys.md): calls waiting, the queue's agent group's ready
+// agents, calls entered / answered / abandoned today, service level, average wait and handling time. Every one
+// applies to a Queue and to the Tenant (the "All queues" row).
+const QUEUE_STATS = [["waiting", "Current_In_Queue"], ["ready", "CurrentReadyAgents"], ["entered", "EnteredCalls"],
+  ["answered", "AnsweredCalls"], ["abandoned", "AbandonedCalls"], ["sl", "ServiceLevel"], ["wait", "AverageWaitTime"],
+  ["aht", "AverageHandlingTime"]];
+const DURATIONS = new Set(["wait", "aht"]);
 
 function queueObjects() {
   const qs = (app.me.queues || []).map((q) => ({objectType: "Queue", objectId: q.name || q, name: q.name || q}));
@@ -378,12 +388,59 @@ function renderGenesys() {
   const rows = [];
   for (const q of queueObjects()) {
     const row = app.genesys.queues.get(q.objectType + "." + q.objectId) || {};
-    const cell = (v, fmt = fmtNumber) => el("td", {class: "num", text: v == null || v === "" ? "–" : (isNaN(Number(v)) ? String(v) : fmt(Number(v)))});
-    rows.push(el("tr", {"data-queue": q.objectId},
-      el("th", {scope: "row", text: q.name || t("tenant")}),
-      cell(row.waiting), cell(row.ready), cell(row.inbound), cell(row.sl), cell(row.aht, fmtDuration)));
+    const cells = QUEUE_STATS.map(([key]) => {
+      const refused = app.genesys.refused.get(`queue.${key}.${q.objectType}.${q.objectId}`);
+      if (refused) return el("td", {class: "num refused", "data-stat": key, "data-error": refused, title: refused,
+        text: t("refusedCell")});
+      const v = row[key];
+      const fmt = DURATIONS.has(key) ? fmtDuration : fmtNumber;
+      return el("td", {class: "num", "data-stat": key, "data-value": v == null ? "" : String(v),
+        text: v == null || v === "" ? "–" : (isNaN(Number(v)) ? String(v) : fmt(Number(v)))});
+    });
+    rows.push(el("tr", {"data-queue": q.objectId}, el("th", {scope: "row", text: q.name || t("tenant")}), ...cells));
   }
   qbody.replaceChildren(...rows);
+  renderGenesysError();
+}
+
+// What the server refused, in plain words (never an empty table without a reason).
+function renderGenesysError() {
+  const box = $("genesys-error");
+  const parts = [];
+  for (const f of [app.genesys.subscriptionFailure, app.genesys.pollFailure]) if (f) parts.push(f);
+  const refused = [...app.genesys.refused.entries()];
+  if (refused.length) {
+    const list = refused.slice(0, 5).map(([id, msg]) => `${describeItem(id)}: ${msg}`).join("; ");
+    parts.push(t("refused", {n: refused.length, list: list + (refused.length > 5 ? "; …" : "")}));
+  }
+  box.textContent = parts.join(" ");
+  box.hidden = !parts.length;
+}
+
+function describeItem(statisticId) {
+  const item = allGenesysItems().find((s) => s.statisticId === statisticId);
+  return item ? `${item.name} (${item.objectType} ${item.objectId})` : statisticId;
+}
+
+// A Statistics API error body: {status: {code, message}, errors: [{status: {code, message, detail: {statisticId,
+// index}}}]}. Returns the statisticIds it names (with their messages) and a summary for the whole request.
+function refusedItems(err, items) {
+  const body = err.body || {};
+  const out = new Map();
+  for (const e of body.errors || []) {
+    const st = e && e.status;
+    if (!st) continue;
+    const d = st.detail || {};
+    const id = d.statisticId != null && items.some((s) => s.statisticId === d.statisticId) ? d.statisticId :
+      (items[d.index] && items[d.index].statisticId);
+    if (id != null) out.set(id, st.message || `HTTP ${st.code}`);
+  }
+  return out;
+}
+
+function requestFailure(err) {
+  if (err instanceof HttpError) return t("requestFailed", {status: err.status, msg: err.message});
+  return t("requestFailed", {status: "–", msg: err.message || String(err)});
 }
 
 async function pollGenesys() {
@@ -393,22 +450,33 @@ async function pollGenesys() {
     const resp = await fetch(STATISTICS + "/operations/get-statistic-ex", {method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", Accept: "application/json", ...statisticsHeaders()},
       body: JSON.stringify({data: {statistics: items.map(({objectId, objectType, name}) => ({objectId, objectType, name}))}})});
-    if (!resp.ok) return;
-    const body = await resp.json();
+    const body = await resp.json().catch(() => null);
+    if (!resp.ok) throw new HttpError(resp.status, body);
     const stats = (body && body.data && body.data.statistics) || [];
     stats.forEach((s, i) => applyStatistic({...s, statisticId: items[i] && items[i].statisticId}));
-    renderGenesys();
-  } catch (e) { /* the next poll tries again */ }
+    app.genesys.pollFailure = null;
+  } catch (e) {
+    // refused statistics are left out from now on (and shown as refused); anything else is reported and retried
+    const refused = e instanceof HttpError && e.status >= 400 && e.status < 500 ? refusedItems(e, items) : new Map();
+    for (const [id, msg] of refused) app.genesys.refused.set(id, msg);
+    app.genesys.pollFailure = refused.size ? null : t("pollFailed", {msg: requestFailure(e)});
+  }
+  renderGenesys();
 }
 
 // ----------------------------------------------------------------------------------------------- live
-function setConn(state) {
+// The badge says what really happened: live, connecting, reconnecting, or polling and why (no WebSocket, no
+// Bayeux connection, or the server refused the live subscription).
+function setConn(state, reason) {
   const conn = $("conn");
   conn.hidden = false;
   conn.className = "conn conn-" + state;
   conn.dataset.state = state;
   document.body.dataset.live = state;
-  $("conn-text").textContent = t(state);
+  if (reason !== undefined) app.connReason = reason;
+  const why = state === "polling" ? (app.connReason || "polling") : null;
+  conn.dataset.reason = why || "";
+  $("conn-text").textContent = why ? t(why, {msg: app.subscriptionError || ""}) : t(state);
 }
 
 class Live {
@@ -419,11 +487,12 @@ class Live {
     this.operationId = "statuspage-" + Math.random().toString(36).slice(2) + Date.now().toString(36);
     this.subscribed = false;
     this.stopped = false;
+    this.reason = "polling"; // why the page would poll: no WebSocket until a handshake succeeds
   }
 
   start() {
     setConn("connecting");
-    if (params.get("live") === "off") { this.startPolling(); return; }
+    if (params.get("live") === "off") { this.reason = "pollingOff"; this.startPolling(); return; }
     this.connect((params.get("transports") || "websocket").split(","));
   }
 
@@ -459,10 +528,12 @@ class Live {
         this.connect(["long-polling"]);
         return;
       }
+      this.reason = "polling";
       this.setState("reconnecting");
       this.armGrace();
       return;
     }
+    this.reason = "pollingNoBayeux";
     document.body.dataset.transport = cometd.getTransport() ? cometd.getTransport().type : "";
     cometd.batch(() => {
       cometd.subscribe(STATISTICS + "/updates", (msg) => this.onUpdate(msg));
@@ -487,23 +558,41 @@ class Live {
       if (this.state !== "live") scheduleRefresh(0); // catch up on anything missed while disconnected
     }
     this.state = state;
-    setConn(this.pollTimer && state !== "live" ? "polling" : state);
+    setConn(this.pollTimer && state !== "live" ? "polling" : state, this.reason);
   }
 
-  async createSubscription() {
+  async createSubscription(retries = 2) {
+    const items = genesysItems();
     try {
       const resp = await fetch(`${STATISTICS}/subscriptions?verbose=INFO`, {method: "POST", credentials: "same-origin",
         headers: {"Content-Type": "application/json", Accept: "application/json", ...statisticsHeaders()},
-        body: JSON.stringify({operationId: this.operationId, data: {statistics: genesysItems()}})});
+        body: JSON.stringify({operationId: this.operationId, data: {statistics: items}})});
       const body = await resp.json().catch(() => null);
       if (!resp.ok) throw new HttpError(resp.status, body);
       this.subscribed = true;
+      app.subscriptionError = null;
+      app.genesys.subscriptionFailure = null;
+      app.genesys.pollFailure = null;
       for (const s of (body && body.data && body.data.statistics) || []) applyStatistic(s);
       renderGenesys();
       this.setState("live");
     } catch (e) {
       if (e.status === 401) await reloadMe();
       this.subscribed = false;
+      // A subscription is all-or-nothing: leave out the statistics the server refused (shown as refused, with
+      // its reason) and subscribe to the rest at once.
+      const refused = e instanceof HttpError && e.status >= 400 && e.status < 500 ? refusedItems(e, items) : new Map();
+      for (const [id, msg] of refused) app.genesys.refused.set(id, msg);
+      if (refused.size && retries > 0 && genesysItems().length) {
+        renderGenesys();
+        return this.createSubscription(retries - 1);
+      }
+      if (e.status !== 401) {
+        app.subscriptionError = e.message;
+        app.genesys.subscriptionFailure = t("subscriptionRefused", {msg: requestFailure(e)});
+        this.reason = "pollingRefused";
+      }
+      renderGenesys();
       this.setState("reconnecting");
       this.armGrace();
       setTimeout(() => { if (!this.stopped && !this.subscribed && this.cometd && !this.cometd.isDisconnected()) this.createSubscription(); }, 5000);
@@ -545,7 +634,7 @@ class Live {
     const tick = () => { refresh(); pollGenesys(); };
     this.pollTimer = setInterval(tick, POLL_MS);
     tick();
-    if (this.state !== "live") setConn("polling");
+    if (this.state !== "live") setConn("polling", this.reason);
   }
 
   stopPolling() {
