@@ -257,5 +257,11 @@ def test_screenshot_of_the_demo_wallboard(page_server, driver):
     driver.save_screenshot(str(ARTIFACTS / "statuspage-genesys.png"))
 
 
-def test_docs_screenshot_is_committed():
-    assert (ROOT / "docs" / "statuspage.png").stat().st_size > 20000
+def test_docs_screenshots_are_committed():
+    # made by scripts/screenshot (tests/statuspage/screenshot.py) at its window width
+    from tests.statuspage.screenshot import WIDTH
+
+    for name in ("statuspage.png", "statuspage-queues.png"):
+        data = (ROOT / "docs" / name).read_bytes()
+        assert len(data) > 20000 and data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert int.from_bytes(data[16:20], "big") == WIDTH, name
