@@ -410,7 +410,8 @@ function renderGenesysError() {
   for (const f of [app.genesys.subscriptionFailure, app.genesys.pollFailure]) if (f) parts.push(f);
   const refused = [...app.genesys.refused.entries()];
   if (refused.length) {
-    const list = refused.slice(0, 5).map(([id, msg]) => `${describeItem(id)}: ${msg}`).join("; ");
+    const short = (msg) => (msg.length > 120 ? msg.slice(0, 119) + "…" : msg); // the cell's tooltip has it all
+    const list = refused.slice(0, 5).map(([id, msg]) => `${describeItem(id)}: ${short(msg)}`).join("; ");
     parts.push(t("refused", {n: refused.length, list: list + (refused.length > 5 ? "; …" : "")}));
   }
   box.textContent = parts.join(" ");
@@ -735,6 +736,18 @@ function selectTab(which) {
     $(panel).hidden = !on;
   }
   if (which === "tab-wallboard") for (const c of app.charts.values()) c.resize();
+  else refreshQueues();
+}
+
+// Queues appear while the page is open (ingest, `services87 simulate`): look again when the Genesys view is
+// shown and every 30 s while it is, and subscribe to the new ones.
+async function refreshQueues() {
+  if (!app.me) return;
+  const before = JSON.stringify(app.me.queues || []);
+  await reloadMe();
+  if (!app.me || JSON.stringify(app.me.queues || []) === before) return;
+  renderGenesys();
+  if (app.live) app.live.resubscribe();
 }
 
 function onTabKey(ev) {
@@ -788,6 +801,7 @@ function init() {
     $(id).addEventListener("keydown", onTabKey);
   }
   setInterval(() => { if (app.me && !$("genesys").hidden) renderGenesys(); }, 1000);
+  setInterval(() => { if (app.me && !$("genesys").hidden) refreshQueues(); }, 30000);
   window.addEventListener("beforeunload", stopLive);
   boot();
 }

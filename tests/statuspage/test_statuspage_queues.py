@@ -96,6 +96,16 @@ def test_agents_and_queues_are_live_under_the_simulator(simulated, browser_paths
         assert entered[0] >= max(entered[1:]) and entered[0] > 0
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "statuspage-queues.png"))
+        # a queue created while the page is open shows up when the view is shown again, live and with numbers
+        r = requests.post(base + "/api/ingest/events", json={"events": [
+            {"id": "late-queue-" + str(time.time_ns()), "type": "queue", "queue": "Late Queue"}]},
+            headers={"x-api-key": "demo-api-key"}, timeout=10)
+        assert r.status_code == 200, r.text
+        driver.find_element("id", "tab-wallboard").click()
+        driver.find_element("id", "tab-genesys").click()
+        wait_for(driver, lambda d: "Late Queue" in [row["queue"] for row in queues(d)] and all_numbers(queues(d)),
+                 timeout=15, what="the new queue's row with numbers")
+        assert live_state(driver) == "live"
     finally:
         quit_driver(driver)
 
@@ -121,3 +131,40 @@ def test_a_refused_subscription_is_said_in_plain_words(tmp_path_factory, browser
     finally:
         quit_driver(driver)
         proc.stop()
+
+
+#: Makes the page ask for a statistic the server does not have, in place of CurrentReadyAgents (the server's
+#: answer is real: 404 UnknownStatistic naming each statisticId).
+UNKNOWN_READY = """
+(() => {
+  const fetch0 = window.fetch;
+  window.fetch = (url, opts = {}) => {
+    if (typeof opts.body === "string" && String(url).includes("/statistics/v3/"))
+      opts = {...opts, body: opts.body.replaceAll('"CurrentReadyAgents"', '"NoSuchStatistic"')};
+    return fetch0(url, opts);
+  };
+})();
+"""
+
+
+def test_refused_statistics_are_marked_and_the_rest_stays_live(simulated, browser_paths):
+    driver = new_driver(browser_paths)
+    try:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": UNKNOWN_READY})
+        login(driver, simulated.base_url, "demo")
+        wait_loaded(driver)
+        driver.find_element("id", "tab-genesys").click()
+        # the server refuses the subscription because of the unknown statistic; the page drops those and is live
+        wait_for(driver, lambda d: live_state(d) == "live", timeout=15, what="the live state")
+        rows = wait_for(driver, lambda d: (lambda r: r if all(
+            all(c["refused"] == (c["stat"] == "ready") for c in row["cells"])
+            and all(c["value"] not in (None, "") for c in row["cells"] if c["stat"] != "ready") for row in r) else None)(
+            queues(d)), timeout=15, what="refused ready cells and numbers elsewhere")
+        ready = [row["cells"][COLUMNS.index("ready")] for row in rows]
+        assert all(c["text"] == "refused" for c in ready)
+        error = driver.find_element("id", "genesys-error")
+        assert error.is_displayed()
+        assert f"The server refused {len(rows)} statistic(s)" in error.text
+        assert "CurrentReadyAgents (Tenant Environment): unknown statistic 'NoSuchStatistic'" in error.text
+    finally:
+        quit_driver(driver)
