@@ -201,7 +201,10 @@ class SubscriptionManager:
             self._dirty.add("live")
         else:
             self._dirty.add("panel")
-            if "live" in ev.detail:
+            # a batch of requests and messages changes no agent, place or queue: the live statistics stay
+            touched = ev.detail.get("live")
+            if touched is not None and (not isinstance(touched, dict)
+                                        or any(touched.get(k) for k in ("agents", "places", "queues"))):
                 self._dirty.add("live")
         self._schedule()
 
