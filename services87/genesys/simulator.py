@@ -160,6 +160,7 @@ class InProcessSimulator:
         self.sent = 0
         self.sim: Simulation | None = None
         self._loop = None
+        self._stopped = False
 
     def start(self) -> None:
         from twisted.internet.task import LoopingCall
@@ -176,7 +177,13 @@ class InProcessSimulator:
 
         def ready(sim: Simulation):
             self.sim = sim
-            self._send(sim.setup())
+            # places and queues first: a call offered to a queue while the setup batch is still being stored
+            # would create the queue in a concurrent transaction and make the setup batch fail
+            self._send(sim.setup()).addBoth(lambda _: start_loop(sim))
+
+        def start_loop(sim: Simulation):
+            if self._stopped:
+                return
             self._loop = LoopingCall(self.tick)
             self._loop.clock = self.hs.reactor
             self._loop.start(self.interval, now=False)
@@ -187,6 +194,7 @@ class InProcessSimulator:
         self.hs.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
 
     def stop(self) -> None:
+        self._stopped = True
         if self._loop is not None and self._loop.running:
             self._loop.stop()
 
@@ -196,18 +204,21 @@ class InProcessSimulator:
             return
         self._send(self.sim.step())  # type: ignore[union-attr]
 
-    def _send(self, raw: list[dict]) -> None:
+    def _send(self, raw: list[dict]):
+        """Submit one batch; the Deferred fires (never fails) once it is stored or refused."""
+        from twisted.internet import defer
+
         from services87.genesys.ingest import submit
 
         if not raw:
-            return
+            return defer.succeed(None)
         try:
             events = normalize_batch(raw, max(len(raw), 1))
         except Exception as exc:  # pragma: no cover - the simulator only builds valid events
             log.error("simulator built a bad event: %s", exc)
-            return
+            return defer.succeed(None)
         self.sent += len(events)
-        submit(self.hs, events).addErrback(lambda f: log.warning("simulated batch not stored: %s", f.value))
+        return submit(self.hs, events).addErrback(lambda f: log.warning("simulated batch not stored: %s", f.value))
 
 
 # ---------------------------------------------------------------------- over HTTP (the CLI)
