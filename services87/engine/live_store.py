@@ -143,14 +143,17 @@ class LiveStore:
         elif typ == "agent-state":
             uid = self._user_id(c, ev["agent"])
             place_id = self._place_id(c, ev["place"], create=True) if ev.get("place") else None
+            cur = c.execute(sa.select(lt.live_states.c.place_id, lt.live_states.c.dn).where(
+                lt.live_states.c.kind == "agent", lt.live_states.c.user_id == uid,
+                lt.live_states.c.start_ms <= ev["ts"]).order_by(lt.live_states.c.start_ms.desc(),
+                                                                 lt.live_states.c.id.desc()).limit(1)).first()
             if place_id is None and not ev.get("place_cleared"):
-                cur = c.execute(sa.select(lt.live_states.c.place_id).where(
-                    lt.live_states.c.kind == "agent", lt.live_states.c.user_id == uid,
-                    lt.live_states.c.start_ms <= ev["ts"]).order_by(lt.live_states.c.start_ms.desc()).limit(1)).first()
                 place_id = cur[0] if cur else None
             dn = ev.get("dn")
             if not dn and place_id is not None:
                 dn = c.execute(sa.select(lt.live_places.c.dn).where(lt.live_places.c.id == place_id)).scalar()
+            if not dn and cur is not None and cur[0] == place_id:
+                dn = cur[1]  # the DN sticks like the place: a later event without one stays on the same DN
             dn = dn or "@" + ev["agent"]
             self._set_state(c, "agent", ev["ts"], ev["status"], user_id=uid, place_id=place_id, dn=dn,
                             reason=ev.get("reason"))

@@ -74,3 +74,23 @@ def test_queue_calls_and_agents(evaluator):
     assert val(evaluator, "EnteredCalls", "Tenant", "Environment") == 3
     assert val(evaluator, "AverageWaitTime", "Tenant", "Environment") == 30
     assert val(evaluator, "Current_In_Queue", "Tenant", "Environment") == 1
+
+
+def test_the_docs_ingest_example_keeps_the_agent_on_its_dn(store):
+    # docs/genesys.md: anna gets Ready at Place_anna on DN 5001, then takes a call of "Support Queue" with a
+    # state event that names no DN; her DN stays 5001, so the queue's agent group has no ready agent left
+    support = store.ensure_group("Support")
+    store.add_user("anna", "Anna", groups=[support])
+    ls = LiveStore(store)
+    assert ls.apply_batch([
+        ev(1, type="agent-state", ts=T0 - 60 * S, agent="anna", status="Ready", place="Place_anna", dn="5001"),
+        ev(2, type="interaction", ts=T0 - 50 * S, interaction="call-17", event="offered", queue="Support Queue"),
+        ev(3, type="interaction", ts=T0 - 40 * S, interaction="call-17", event="answered", agent="anna"),
+        ev(4, type="agent-state", ts=T0 - 40 * S, agent="anna", status="CallInbound"),
+    ]) == ["accepted"] * 4
+    evaluator = StatEvaluator(ls, StatisticsEngine(store, Settings.load(env={})), "UTC")
+    tree = val(evaluator, "CurrentAgentState", "Agent", "anna")
+    assert [(d["dnId"], d["status"]) for d in tree["dnStatuses"]] == [("5001", "CallInbound")]
+    assert val(evaluator, "CurrentReadyAgents", "Queue", "Support Queue") == 0
+    assert val(evaluator, "AnsweredCalls", "Queue", "Support Queue") == 1
+    assert val(evaluator, "AverageWaitTime", "Queue", "Support Queue") == 10
