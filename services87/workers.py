@@ -80,6 +80,8 @@ def worker_args(args, fd: int, index: int) -> list[str]:
         out += ["--config", args.config]
     if args.host:
         out += ["--host", args.host]
+    if getattr(args, "log_format", None):
+        out += ["--log-format", args.log_format]
     if args.simulate and index == 0:
         out.append("--simulate")  # one simulator for the whole server
     return out
@@ -173,4 +175,5 @@ def run_worker(hs, fd: int, index: int):
     port = reactor.adoptStreamPort(fd, family, factory)
     os.close(fd)  # the port holds its own duplicate
     limits.drain_on_shutdown(reactor, factory, port, settings.http.shutdown_grace)
+    hs.listen_metrics()  # metrics.port > 0: this worker's own /metrics on port + index
     return port

@@ -277,7 +277,7 @@ class RestApi:
 
     @app.handle_errors(Exception)
     def internal_error(self, request, failure):
-        error_id = secrets.token_hex(6)
+        error_id = getattr(request, "request_id", "") or secrets.token_hex(6)
         log.error("unhandled error %s in %s %s: %s", error_id, request.method, request.uri,
                   failure.getTraceback())
         return write_error(request, 500, "InternalServerError", "An internal error occurred", ErrorId=error_id)
