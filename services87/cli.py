@@ -142,7 +142,8 @@ def _describe(port) -> str:
     if hasattr(host, "port"):
         scheme = "https" if "TLS" in type(getattr(port, "factory", None)).__name__ else "http"
         return f"{scheme}://{host.host}:{host.port}/"
-    return f"unix:{getattr(host, 'name', host)}"
+    name = getattr(host, "name", host)
+    return "unix:" + (name.decode() if isinstance(name, bytes) else str(name))
 
 
 # --------------------------------------------------------------------------- demo

@@ -32,11 +32,12 @@ import time
 from typing import Iterable
 
 from twisted.internet import address, defer
+from twisted.internet.interfaces import IProtocolNegotiationFactory, ISSLTransport
 from twisted.internet.protocol import Protocol
 from twisted.protocols import policies
 from twisted.web import http, server
 from twisted.web.resource import IResource, UnsupportedMethod
-from zope.interface import implementer
+from zope.interface import directlyProvides, implementer, providedBy
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("services87.access")
@@ -173,8 +174,11 @@ class LimitedRequest(server.Request):
     def isSecure(self) -> bool:
         """HTTPS on this connection, or ``X-Forwarded-Proto: https`` from a trusted proxy. Every cookie the
         server sets takes its ``Secure`` flag from here."""
-        if super().isSecure():
-            return True
+        transport = getattr(getattr(self, "channel", None), "transport", None)
+        while transport is not None:  # through the connection-cap wrapper to Twisted's TLS protocol
+            if ISSLTransport.providedBy(transport):
+                return True
+            transport = getattr(transport, "transport", None)
         if self._from_trusted_proxy():
             proto = (self.getHeader(b"x-forwarded-proto") or b"").split(b",")[0].strip().lower()
             return proto == b"https"
@@ -434,8 +438,31 @@ class _Refuse(Protocol):
             self.timer.cancel()
 
 
+class _Wrapper(policies.ProtocolWrapper):
+    """A connection under the cap. It does not claim ``ISSLTransport`` itself even on a TLS connection:
+    autobahn reads TLS channel details only from Twisted's real TLS protocol and refuses a WebSocket on a
+    wrapper that claims TLS. :meth:`LimitedRequest.isSecure` looks through the wrapper instead."""
+
+    def makeConnection(self, transport):
+        directlyProvides(self, *[i for i in providedBy(transport).interfaces() if not i.isOrExtends(ISSLTransport)])
+        Protocol.makeConnection(self, transport)
+        self.factory.registerProtocol(self)
+        self.wrappedProtocol.makeConnection(self)
+
+
+@implementer(IProtocolNegotiationFactory)
 class ConnectionLimiter(policies.WrappingFactory):
-    """The listening factory: at most ``http.max_connections`` connections reach the site at once."""
+    """The listening factory: at most ``http.max_connections`` connections reach the site at once.
+
+    On a TLS endpoint it answers ALPN with ``http/1.1`` (the limits here are HTTP/1.1's): without an answer
+    Twisted's ALPN callback returns an empty protocol, which OpenSSL turns into a handshake failure for every
+    client that offers ALPN (curl, browsers).
+    """
+
+    protocol = _Wrapper
+
+    def acceptableProtocols(self):
+        return [b"http/1.1"]
 
     #: Connections being refused politely at once; beyond this they are closed without an answer.
     MAX_REFUSING = 64
