@@ -170,6 +170,7 @@ class RestApi:
             hit = _reactor_hit(hs, self.cache, self.watch, _header(request, "authorization"), question)
         if hit is not None:
             payload, out_type, ctx = hit
+            httpauth.note_user(request, ctx)  # the user, for the access log
         else:
             payload, out_type, ctx = await hs.run_blocking(_answer, hs, self.cache, check, question)
         request.setHeader(b"content-type", out_type.encode() + b"; charset=utf-8")

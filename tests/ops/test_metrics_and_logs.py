@@ -13,6 +13,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.genesys.conftest import Api
+from tests.hostile.conftest import envelope
 from tests.hostile.test_auth_abuse import soap_login, soap_stats
 from tests.rest.conftest import stats as rest_stats
 from tests.support import ROOT, ServerProcess
@@ -97,10 +98,35 @@ def test_json_log_line_carries_the_request_id_of_the_header(ops_server):
     assert line["user"] == "demo"
     assert line["duration_ms"] >= 0
     assert line["path"] == "/api/v1/Agents/CustomerService/GetStatistics"
+    # the user is logged on warm answers (from the response cache, no store hop) too, and on SOAP
+    ticket, _ = soap_login(ops_server, "demo", "demo")
+    for _ in range(2):
+        rid = rest_stats(ops_server, ["Hotlist"]).headers["X-Request-Id"]
+        assert log_line(ops_server, rid)["user"] == "demo"
+        r = requests.post(ops_server.base_url + "/Remote/Services87/CustomerService.svc", timeout=20,
+                          headers={"Content-Type": "text/xml; charset=utf-8"},
+                          data=envelope("1.1", "<t:GetStatistics><t:Functions><t:StatusScreenPanelType>Hotlist"
+                                               "</t:StatusScreenPanelType></t:Functions></t:GetStatistics>",
+                                        f"<t:Credentials><t:Ticket>{ticket}</t:Ticket></t:Credentials>").encode())
+        assert r.status_code == 200, r.text
+        entry = log_line(ops_server, r.headers["X-Request-Id"])
+        assert (entry["contract"], entry["user"]) == ("soap", "demo")
     # every line of the log is one JSON object
     for raw in ops_server.log_path.read_text(errors="replace").splitlines():
         if raw.startswith("{"):
             json.loads(raw)
+
+
+def log_line(proc: ServerProcess, rid: str) -> dict:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for raw in proc.log_path.read_text(errors="replace").splitlines():
+            if raw.startswith("{") and rid in raw:
+                entry = json.loads(raw)
+                if entry.get("request_id") == rid:
+                    return entry
+        time.sleep(0.1)
+    raise AssertionError(f"no log line for {rid}")
 
 
 def test_metrics_refused_to_other_addresses_and_open_with_the_token(tmp_path):
