@@ -157,12 +157,8 @@ class ServerCollector:
         yield warm
         # store thread pool
         pool = hs.threadpool
-        busy = len(getattr(pool, "working", []) or [])
-        queued = 0
-        try:
-            queued = pool._team.statistics().backloggedWorkCount if pool.started else 0
-        except Exception:  # pragma: no cover - private Twisted API
-            queued = 0
+        busy = len(pool.working) if pool.started else 0
+        queued = pool.q.qsize() if pool.started else 0
         g = GaugeMetricFamily("services87_store_threads_busy", "Store threads running a job", labels=["worker"])
         g.add_metric([w], busy)
         yield g
