@@ -121,13 +121,16 @@ class Services87Server:
 
         site = limits.build_site(self.build(), self.settings, self.reactor)
         site.metrics = self.services.get("metrics")
+        self.services["http.site"] = site
         return site
 
     def factory(self):
         """What to listen with: :meth:`site` behind the connection cap (``http.max_connections``)."""
         from services87.web import limits
 
-        return limits.protect(self.site(), self.settings, self.reactor)
+        limiter = limits.protect(self.site(), self.settings, self.reactor)
+        self.services["http.limiter"] = limiter
+        return limiter
 
     def listen(self, host: str, port: int):
         from services87.web import limits

@@ -172,6 +172,7 @@ def run_worker(hs, fd: int, index: int):
     attach_all(hs, bus)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     factory = limits.protect(site, settings, reactor)  # the connection cap applies per worker process
+    hs.services["http.limiter"] = factory
     port = reactor.adoptStreamPort(fd, family, factory)
     os.close(fd)  # the port holds its own duplicate
     limits.drain_on_shutdown(reactor, factory, port, settings.http.shutdown_grace)

@@ -202,6 +202,23 @@ class ServerCollector:
         yield queued_msgs
         yield delivered
         yield dropped
+        # HTTP connections and refusals below the request level (services87/web/limits.py)
+        limiter = hs.services.get("http.limiter")
+        if limiter is not None:
+            g = GaugeMetricFamily("services87_http_connections_open", "Client connections open (long-polls and "
+                                  "WebSockets included)", labels=["worker"])
+            g.add_metric([w], limiter.open_connections())
+            yield g
+        site = hs.services.get("http.site")
+        if site is not None:
+            g = GaugeMetricFamily("services87_http_requests_in_flight", "Requests being answered", labels=["worker"])
+            g.add_metric([w], len(site.in_flight()))
+            yield g
+            c = CounterMetricFamily("services87_http_refused", "Connections or requests refused before reaching an "
+                                    "adapter, by reason", labels=["reason", "worker"])
+            for reason, key in (("timeout", "timeouts"), ("too_large", "too_large"), ("too_many_connections", "refused")):
+                c.add_metric([reason, w], site.counters.get(key, 0))
+            yield c
         # login throttle
         t = CounterMetricFamily("services87_login_throttled", "Log-in attempts refused by the failure throttle",
                                 labels=["worker"])
