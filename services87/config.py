@@ -143,8 +143,8 @@ class Settings:
     trusted_proxies: list[str] = field(default_factory=list)
     #: Log format: "text" (one line per event) or "json" (one JSON object per line).
     log_format: str = "text"
-    #: Name of the request-id header: read from a trusted client or proxy if well-formed, else generated;
-    #: always returned.
+    #: Name of the request-id header: taken from the request if well-formed (1-128 of A-Z a-z 0-9 . _ : -),
+    #: else generated; always returned, logged, and the ErrorId of 5xx error bodies.
     request_id_header: str = "X-Request-Id"
     #: Show the services87 version in the ``Server:`` response header.
     server_header_version: bool = False

@@ -18,6 +18,10 @@
   closed and requests in flight may finish (held Bayeux long-polls are released by their servers' own
   shutdown triggers) before the reactor stops.
 
+* **One pass for every request** (:meth:`LimitedSite.getResourceFor`): the request id (``X-Request-Id``), the
+  Prometheus counters and latency (services87/web/metrics.py) and the access log line; the real client and
+  scheme behind ``trusted_proxies`` (:meth:`LimitedRequest.getClientAddress`, :meth:`LimitedRequest.isSecure`).
+
 Twisted's own limits stay in force: request line and headers at most 16 KiB in total, at most 500 headers.
 """
 
