@@ -119,8 +119,22 @@ def cmd_serve(args) -> int:
         tmp.replace(args.port_file)
     where = where or f"http://{settings.host}:{actual}/"
     print(f"services87 {__version__} listening on {where} (db {settings.db_url})", flush=True)
+    _ignore_sighup(lambda: reactor.callFromThread(_log_sighup))
     reactor.run()  # Twisted's own SIGINT/SIGTERM handlers stop it gracefully
     return 0
+
+
+def _log_sighup() -> None:
+    logging.getLogger("services87").warning("SIGHUP ignored: services87 has no reload; restart it to apply "
+                                            "changed settings (docs/operations.md)")
+
+
+def _ignore_sighup(then) -> None:
+    """SIGHUP would kill the process (Python's default); there is no reload, so it is logged and ignored."""
+    import signal
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda signum, frame: then())
 
 
 def _listen_all(hs, reactor, descriptions: list[str]) -> list:

@@ -106,6 +106,8 @@ def run_parent(args, settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, lambda signum, frame: log.warning(
+        "SIGHUP ignored: services87 has no reload; restart it to apply changed settings"))
     for i in range(args.workers):
         start(i)
     if args.port_file:

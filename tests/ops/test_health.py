@@ -34,3 +34,21 @@ def test_live_and_ready(tmp_path):
         assert requests.get(proc.base_url + "/health/ready", timeout=10).status_code == 200
     finally:
         proc.stop()
+
+
+def test_sighup_is_logged_and_ignored(tmp_path):
+    """There is no reload: SIGHUP must not kill the server (Python's default) but say so in the log."""
+    import signal
+    import time
+
+    proc = ServerProcess(tmp_path, demo=False).start()
+    try:
+        proc.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "SIGHUP ignored" not in proc.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "SIGHUP ignored" in proc.log()
+        assert proc.proc.poll() is None
+        assert requests.get(proc.base_url + "/health/live", timeout=10).status_code == 200
+    finally:
+        assert proc.stop() == 0
