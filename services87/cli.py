@@ -58,18 +58,26 @@ def cmd_serve(args) -> int:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
+    if args.log_format:
+        overrides["log_format"] = args.log_format
+    if args.listen:
+        overrides["listen"] = args.listen
     settings = apply_runtime(Settings.load(args.config, **overrides))
-    logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker_fd = getattr(args, "worker_fd", None)
+    from services87 import logs
+
+    logs.setup(settings.log_level, settings.log_format, args.worker_index if worker_fd is not None else None)
     from twisted.internet import reactor
 
     from services87.server import Services87Server
 
-    worker_fd = getattr(args, "worker_fd", None)
     if args.workers > 1 and worker_fd is None:
         from services87 import workers
 
         workers.check_store(settings.db_url, args.workers)  # refuse before touching the database
+        if settings.listen:
+            raise ConfigError("--listen is for a single process; --workers N listens on --host/--port "
+                              "(put TLS on the reverse proxy, see docs/operations.md)")
     store = open_store(settings)
     if args.demo and store.count_requests() == 0 and worker_fd is None:
         from services87.engine import demo
@@ -83,14 +91,20 @@ def cmd_serve(args) -> int:
         return workers.run_parent(args, settings)  # binds the port, runs and supervises the worker processes
     hs = Services87Server(settings, reactor=reactor, store=store)
     hs.options = vars(args)
+    hs.worker_index = args.worker_index if worker_fd is not None else 0
     if settings.debug_blocking_ms > 0:
         from services87 import debug
 
         debug.install(hs, settings.debug_blocking_ms)
+    where = None
     if worker_fd is not None:
         from services87 import workers
 
         port = workers.run_worker(hs, worker_fd, args.worker_index)
+    elif settings.listen:
+        ports = _listen_all(hs, reactor, settings.listen)
+        port = next((p for p in ports if hasattr(p.getHost(), "port")), None)
+        where = ", ".join(_describe(p) for p in ports)
     else:
         port = hs.listen(settings.host, settings.port)
     if args.simulate:
@@ -98,14 +112,52 @@ def cmd_serve(args) -> int:
 
         g = settings.genesys
         InProcessSimulator(hs, g.simulate_interval_ms / 1000.0, g.simulate_max_events).start()
-    actual = port.getHost().port
-    if args.port_file and worker_fd is None:
+    actual = port.getHost().port if port is not None else 0
+    if args.port_file and worker_fd is None and port is not None:
         tmp = Path(args.port_file + ".tmp")
         tmp.write_text(str(actual))
         tmp.replace(args.port_file)
-    print(f"services87 {__version__} listening on http://{settings.host}:{actual}/ (db {settings.db_url})", flush=True)
+    where = where or f"http://{settings.host}:{actual}/"
+    print(f"services87 {__version__} listening on {where} (db {settings.db_url})", flush=True)
+    _ignore_sighup(lambda: reactor.callFromThread(_log_sighup))
     reactor.run()  # Twisted's own SIGINT/SIGTERM handlers stop it gracefully
     return 0
+
+
+def _log_sighup() -> None:
+    logging.getLogger("services87").warning("SIGHUP ignored: services87 has no reload; restart it to apply "
+                                            "changed settings (docs/operations.md)")
+
+
+def _ignore_sighup(then) -> None:
+    """SIGHUP would kill the process (Python's default); there is no reload, so it is logged and ignored."""
+    import signal
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda signum, frame: then())
+
+
+def _listen_all(hs, reactor, descriptions: list[str]) -> list:
+    """Listen on every endpoint string before the reactor runs; a bad string or a busy port is a ConfigError."""
+    result: list = []
+    failure: list = []
+    d = hs.listen_endpoints(descriptions)
+    d.addCallbacks(result.extend, failure.append)
+    if failure:  # endpoints listen synchronously (tcp, ssl, unix); their errors are ours to report
+        exc = failure[0].value
+        if hasattr(exc, "subFailure"):  # defer.FirstError from gatherResults
+            exc = exc.subFailure.value
+        raise ConfigError(f"cannot listen on {' '.join(descriptions)}: {exc}")
+    return result
+
+
+def _describe(port) -> str:
+    host = port.getHost()
+    if hasattr(host, "port"):
+        scheme = "https" if "TLS" in type(getattr(port, "factory", None)).__name__ else "http"
+        return f"{scheme}://{host.host}:{host.port}/"
+    name = getattr(host, "name", host)
+    return "unix:" + (name.decode() if isinstance(name, bytes) else str(name))
 
 
 # --------------------------------------------------------------------------- demo
@@ -264,6 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)  # internal: inherited socket
     s.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     s.add_argument("--port-file", help="write the bound port to this file (for --port 0)")
+    ops = s.add_argument_group("operations (docs/operations.md)")
+    ops.add_argument("--listen", action="append", metavar="ENDPOINT",
+                     help="Twisted endpoint to listen on, repeatable: tcp:8087:interface=127.0.0.1, "
+                          "ssl:8443:privateKey=key.pem:certKey=cert.pem, unix:/run/services87.sock "
+                          "(replaces --host/--port)")
+    ops.add_argument("--log-format", choices=["text", "json"], default=None,
+                     help="log lines as text or one JSON object per line (setting log_format)")
     s.set_defaults(func=cmd_serve)
 
     s = common(sub.add_parser("demo", help="generate deterministic demo data"))

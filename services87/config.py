@@ -105,6 +105,23 @@ class Http:
 
 
 @dataclass
+class Metrics:
+    """Prometheus metrics at ``/metrics`` (services87/web/metrics.py, docs/operations.md)."""
+
+    #: Serve metrics at all.
+    enabled: bool = True
+    #: 0 = ``/metrics`` on the main listener(s); > 0 = only on a separate plain-HTTP listener on
+    #: ``metrics.host:metrics.port`` (under ``--workers N`` worker *i* listens on ``port + i``).
+    port: int = 0
+    host: str = "127.0.0.1"
+    #: Client addresses or networks (CIDR) allowed to read metrics without a token; empty = anyone
+    #: (unless a token is set). The direct peer counts, never a forwarded address.
+    allow: list[str] = field(default_factory=lambda: ["127.0.0.1/8", "::1/128"])
+    #: If set, ``Authorization: Bearer <token>`` also grants access, from any address.
+    token: str = ""
+
+
+@dataclass
 class Settings:
     db_url: str = "sqlite:///services87.db"
     host: str = "127.0.0.1"
@@ -117,6 +134,20 @@ class Settings:
     buckets: Buckets = field(default_factory=Buckets)
     genesys: Genesys = field(default_factory=Genesys)
     http: Http = field(default_factory=Http)
+    metrics: Metrics = field(default_factory=Metrics)
+    #: Twisted endpoint strings to listen on (``tcp:8087:interface=127.0.0.1``, ``ssl:8443:privateKey=key.pem:
+    #: certKey=cert.pem``, ``unix:/run/services87.sock``); empty = ``tcp:<port>:interface=<host>``.
+    listen: list[str] = field(default_factory=list)
+    #: Addresses or networks (CIDR) of reverse proxies whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are
+    #: believed; from anyone else those headers are ignored.
+    trusted_proxies: list[str] = field(default_factory=list)
+    #: Log format: "text" (one line per event) or "json" (one JSON object per line).
+    log_format: str = "text"
+    #: Name of the request-id header: taken from the request if well-formed (1-128 of A-Z a-z 0-9 . _ : -),
+    #: else generated; always returned, logged, and the ErrorId of 5xx error bodies.
+    request_id_header: str = "X-Request-Id"
+    #: Show the services87 version in the ``Server:`` response header.
+    server_header_version: bool = False
     #: Lifetime of a SoPrincipal ticket (seconds).
     ticket_lifetime: int = 8 * 3600
     #: Lifetime of a bearer access token (seconds) and of its refresh token.
@@ -228,6 +259,18 @@ class Settings:
                      "login_failure_window"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("log_format must be 'text' or 'json'")
+        if not 0 <= self.metrics.port <= 65535:
+            raise ConfigError("metrics.port must be between 0 and 65535")
+        import ipaddress
+
+        for name, nets in (("metrics.allow", self.metrics.allow), ("trusted_proxies", self.trusted_proxies)):
+            for net in nets:
+                try:
+                    ipaddress.ip_network(net, strict=False)
+                except ValueError:
+                    raise ConfigError(f"{name}: {net!r} is not an IP address or network") from None
         for name in ("header_timeout", "body_timeout", "idle_timeout", "max_connections", "max_request_body",
                      "shutdown_grace"):
             if getattr(self.http, name) <= 0:

@@ -32,6 +32,7 @@ ADAPTERS = [
     "services87.genesys.statistics",  # /statistics/v3/...
     "services87.genesys.workbins",  # /api/v2/...
     "services87.web.statuspage",  # /, /static/...
+    "services87.web.metrics",  # /metrics (last: it observes the other adapters' objects)
 ]
 
 
@@ -84,6 +85,8 @@ class Services87Server:
         self.auth = AuthService(self.store, settings)
         self.threadpool = ThreadPool(minthreads=1, maxthreads=settings.db_threads, name="services87-db")
         self._started = False
+        #: which worker process this is under ``--workers N`` (0 for a single process): the ``worker`` metric label
+        self.worker_index = 0
         self.services: dict[str, Any] = {}  # adapters share long-lived objects here (e.g. the Bayeux server)
         self.root = Root()
 
@@ -116,13 +119,18 @@ class Services87Server:
         """The HTTP site with the site-wide limits (services87/web/limits.py: timeouts, body cap, typed errors)."""
         from services87.web import limits
 
-        return limits.build_site(self.build(), self.settings, self.reactor)
+        site = limits.build_site(self.build(), self.settings, self.reactor)
+        site.metrics = self.services.get("metrics")
+        self.services["http.site"] = site
+        return site
 
     def factory(self):
         """What to listen with: :meth:`site` behind the connection cap (``http.max_connections``)."""
         from services87.web import limits
 
-        return limits.protect(self.site(), self.settings, self.reactor)
+        limiter = limits.protect(self.site(), self.settings, self.reactor)
+        self.services["http.limiter"] = limiter
+        return limiter
 
     def listen(self, host: str, port: int):
         from services87.web import limits
@@ -130,4 +138,33 @@ class Services87Server:
         factory = self.factory()
         listening = self.reactor.listenTCP(port, factory, interface=host)
         limits.drain_on_shutdown(self.reactor, factory, listening, self.settings.http.shutdown_grace)
+        self.listen_metrics()
         return listening
+
+    def listen_endpoints(self, descriptions: list[str]) -> defer.Deferred:
+        """Listen on Twisted endpoint strings (``tcp:8087:interface=127.0.0.1``, ``ssl:8443:privateKey=key.pem``,
+        ``unix:/run/services87.sock``), all with one site; fires with the listening ports in order."""
+        from twisted.internet import endpoints
+
+        from services87.web import limits
+
+        factory = self.factory()
+        grace = self.settings.http.shutdown_grace
+        ports = []
+        for description in descriptions:
+            endpoint = endpoints.serverFromString(self.reactor, description)
+            d = endpoint.listen(factory)
+            d.addCallback(lambda port: (limits.drain_on_shutdown(self.reactor, factory, port, grace), port)[1])
+            ports.append(d)
+        self.listen_metrics()
+        return defer.gatherResults(ports, consumeErrors=True)
+
+    def listen_metrics(self):
+        """The separate metrics listener (``metrics.port`` > 0; worker *i* on ``port + i``), or None."""
+        from services87.web import metrics
+
+        m = self.settings.metrics
+        site = metrics.own_site(self) if m.port else None
+        if site is None:
+            return None
+        return self.reactor.listenTCP(m.port + self.worker_index, site, interface=m.host)

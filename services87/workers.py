@@ -80,6 +80,8 @@ def worker_args(args, fd: int, index: int) -> list[str]:
         out += ["--config", args.config]
     if args.host:
         out += ["--host", args.host]
+    if getattr(args, "log_format", None):
+        out += ["--log-format", args.log_format]
     if args.simulate and index == 0:
         out.append("--simulate")  # one simulator for the whole server
     return out
@@ -104,6 +106,8 @@ def run_parent(args, settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, lambda signum, frame: log.warning(
+        "SIGHUP ignored: services87 has no reload; restart it to apply changed settings"))
     for i in range(args.workers):
         start(i)
     if args.port_file:
@@ -170,7 +174,9 @@ def run_worker(hs, fd: int, index: int):
     attach_all(hs, bus)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     factory = limits.protect(site, settings, reactor)  # the connection cap applies per worker process
+    hs.services["http.limiter"] = factory
     port = reactor.adoptStreamPort(fd, family, factory)
     os.close(fd)  # the port holds its own duplicate
     limits.drain_on_shutdown(reactor, factory, port, settings.http.shutdown_grace)
+    hs.listen_metrics()  # metrics.port > 0: this worker's own /metrics on port + index
     return port

@@ -82,7 +82,22 @@ def client_address(request) -> str:
     return getattr(addr, "host", "") or ""
 
 
+def note_user(request, principal):
+    """Remember who ``principal`` is on ``request`` (the access log's ``user``); returns ``principal``."""
+    user = getattr(principal, "user", None)
+    if user is not None:
+        try:
+            request.user_login = user.login
+        except AttributeError:  # a request class without the attribute (tests' fakes)
+            pass
+    return principal
+
+
 def authenticate_request(hs, request, schemes: Sequence[str] = ALL_SCHEMES, sessions=None) -> defer.Deferred:
+    return _authenticate_request(hs, request, schemes, sessions).addCallback(lambda p: note_user(request, p))
+
+
+def _authenticate_request(hs, request, schemes: Sequence[str] = ALL_SCHEMES, sessions=None) -> defer.Deferred:
     """Authenticate ``request``; the Deferred fires with a :class:`Principal` or fails with :class:`AuthError`.
 
     ``schemes`` limits the accepted ``Authorization`` schemes (names as in :data:`ALL_SCHEMES`).
@@ -132,6 +147,9 @@ def header_authenticator(hs, request, schemes: Sequence[str] = ALL_SCHEMES):
     header = _header(request, "authorization")
 
     def check() -> Principal:
+        return note_user(request, _check())
+
+    def _check() -> Principal:
         scheme, credentials = parse_authorization(header)
         allowed = {s.lower(): s for s in schemes}
         if scheme not in allowed:

@@ -46,6 +46,8 @@ class Principal:
 class AuthService:
     def __init__(self, store: Store, settings, clock=time.time):
         self.store = store
+        #: log-in attempts refused by the failure throttle (a metric)
+        self.throttled = 0
         self.tickets = TicketStore(store)
         self.settings = settings
         self.clock = clock
@@ -105,6 +107,7 @@ class AuthService:
         login = (login or "").strip()
         keys = ("user:" + login.lower(), "addr:" + address) if address else ("user:" + login.lower(),)
         if self._throttled(*keys):
+            self.throttled += 1
             raise AuthError("TooManyAttempts", "Too many failed log-in attempts; try again later")
         found = self.store.password_hash(login) if login else None
         if not verify_password(found[1] if found else None, password or "") or not found:

@@ -13,6 +13,7 @@ called from it too (use ``reactor.callFromThread`` from worker threads).
 from __future__ import annotations
 
 import inspect
+import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
@@ -89,6 +90,8 @@ class BayeuxServer:
         self._resource: Any = None
         #: set by :class:`services87.bayeux.cluster.BayeuxCluster` when sessions are shared by several processes
         self.cluster: Any = None
+        #: called with the seconds each message waited in a session queue before delivery (metrics), or None
+        self.delivery_observer: Callable[[float], None] | None = None
         self.counters: dict[str, int] = dict.fromkeys(
             ("handshakes", "expired", "disconnected", "dropped", "delivered", "published",
              "held_refused", "rejected"), 0)
@@ -389,11 +392,11 @@ class BayeuxServer:
                 hold = min(hold, wanted / 1000.0)
         if not session.connected or session.queue_size or hold <= 0:
             session.connected = True
-            return [*session.drain(), reply]
+            return [*self._drain(session), reply]
         if self._held >= self.settings.max_held_connects:
             self.counters["held_refused"] += 1
             reply["advice"] = self._advice(interval=int(self.settings.busy_interval * 1000))
-            return [*session.drain(), reply]
+            return [*self._drain(session), reply]
         held = HeldConnect(session, reply)
         session.held = held
         self._held += 1
@@ -472,6 +475,15 @@ class BayeuxServer:
             self.publish(channel.name, message["data"])
         return [self._reply(message, successful=True)]
 
+    def _drain(self, session: Session) -> list[dict[str, Any]]:
+        """Take a session's queued messages for delivery; tells :attr:`delivery_observer` how long each waited."""
+        messages = session.drain()
+        if self.delivery_observer is not None and session.drained_stamps:
+            now = time.monotonic()
+            for stamp in session.drained_stamps:
+                self.delivery_observer(now - stamp)
+        return messages
+
     def _enqueue(self, session: Session, message: dict[str, Any]) -> None:
         dropped = session.enqueue(message)
         self.counters["delivered"] += 1
@@ -495,7 +507,7 @@ class BayeuxServer:
         session = held.session
         self._unhold(held)
         reply = dict(held.reply, **reply_fields)
-        messages = [] if session.removed else session.drain()
+        messages = [] if session.removed else self._drain(session)
         held.fire([*messages, reply])
 
     def _unhold(self, held: HeldConnect) -> None:

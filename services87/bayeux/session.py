@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Any
 
@@ -39,6 +40,10 @@ class Session:
         self.removed = False
         self.held: HeldConnect | None = None
         self._queue: deque[dict[str, Any]] = deque(maxlen=max_queue)
+        #: when each queued message was queued (monotonic), for the delivery-latency metric
+        self._stamps: deque[float] = deque(maxlen=max_queue)
+        #: the stamps of the messages handed out by the latest :meth:`drain`
+        self.drained_stamps: list[float] = []
 
     def __repr__(self) -> str:
         return f"<Session {self.id[:8]}… subs={len(self.subscriptions)} queued={len(self._queue)}>"
@@ -59,12 +64,15 @@ class Session:
             dropped = self._queue[0]
             self.dropped += 1
         self._queue.append(message)
+        self._stamps.append(time.monotonic())
         return dropped
 
     def drain(self) -> list[dict[str, Any]]:
         """Remove and return every queued message, oldest first."""
         messages = list(self._queue)
         self._queue.clear()
+        self.drained_stamps = list(self._stamps)
+        self._stamps.clear()
         return messages
 
 

@@ -22,3 +22,19 @@ def alembic_config(engine: Engine | None = None) -> Config:
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Upgrade to every head: feature branches (live events, workbins, ...) each start from 0001."""
     command.upgrade(alembic_config(engine), revision)
+
+
+_SCRIPT_HEADS: frozenset[str] | None = None
+
+
+def at_head(engine: Engine) -> tuple[bool, list[str], list[str]]:
+    """(database at every head, the database's revisions, the code's heads): for the readiness probe."""
+    global _SCRIPT_HEADS
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    if _SCRIPT_HEADS is None:
+        _SCRIPT_HEADS = frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+    with engine.connect() as conn:
+        current = frozenset(MigrationContext.configure(conn).get_current_heads())
+    return current == _SCRIPT_HEADS, sorted(current), sorted(_SCRIPT_HEADS)

@@ -57,6 +57,11 @@ class PgBus:
         self.received = 0
 
     # ------------------------------------------------------------------ API
+    @property
+    def listening(self) -> bool:
+        """The listener connection is up and LISTENing (readiness)."""
+        return self._listening.is_set() and not self._stopping.is_set()
+
     def subscribe(self, topic: str, handler: Callable[[dict, str], None], reactor: bool = False) -> None:
         """``handler(data, sender_worker_id)`` for every message on ``topic`` (own messages included)."""
         self._handlers.setdefault(topic, []).append((handler, reactor))
@@ -134,6 +139,7 @@ class PgBus:
                         for n in conn.notifies(timeout=0.5):
                             self._received(n.payload)
             except Exception as exc:
+                self._listening.clear()
                 if self._stopping.is_set():
                     break
                 log.warning("bus listener lost its connection (%s); reconnecting", exc)

@@ -226,9 +226,13 @@ def normalize_batch(body: Any, max_events: int, now_ms: int | None = None) -> li
 def submit(hs, events: list[dict]) -> defer.Deferred:
     """Apply normalised events (store thread pool); fires with the per-event results after the commit."""
     ls = live_store(hs)
+    started = time.monotonic()
     d = hs.run_blocking(ls.apply_batch, events)
 
     def results(statuses: list[str]) -> dict:
+        metrics = hs.services.get("metrics")
+        if metrics is not None:
+            metrics.observe_ingest(statuses, time.monotonic() - started)
         return {"accepted": statuses.count("accepted"), "duplicates": statuses.count("duplicate"),
                 "results": [{"id": e["id"], "status": s} for e, s in zip(events, statuses)]}
 

@@ -170,6 +170,7 @@ class RestApi:
             hit = _reactor_hit(hs, self.cache, self.watch, _header(request, "authorization"), question)
         if hit is not None:
             payload, out_type, ctx = hit
+            httpauth.note_user(request, ctx)  # the user, for the access log
         else:
             payload, out_type, ctx = await hs.run_blocking(_answer, hs, self.cache, check, question)
         request.setHeader(b"content-type", out_type.encode() + b"; charset=utf-8")
@@ -277,7 +278,7 @@ class RestApi:
 
     @app.handle_errors(Exception)
     def internal_error(self, request, failure):
-        error_id = secrets.token_hex(6)
+        error_id = getattr(request, "request_id", "") or secrets.token_hex(6)
         log.error("unhandled error %s in %s %s: %s", error_id, request.method, request.uri,
                   failure.getTraceback())
         return write_error(request, 500, "InternalServerError", "An internal error occurred", ErrorId=error_id)

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from lxml import etree
 from twisted.web import resource, server
 
+from services87.auth.http import note_user
 from services87.auth.service import AuthError
 from services87.cache import ResponseCache
 from services87.engine.model import EngineError
@@ -154,7 +155,7 @@ class SoapEndpoint(resource.Resource):
         app_token, ticket = credentials
         request_key = (soap.version, canonical) if (self.cache.enabled and not soap.wsa) else None
         if request_key is not None:
-            hit = self._reactor_hit(request_key, app_token, ticket)
+            hit = self._reactor_hit(request_key, app_token, ticket, request)
             if hit is not None:
                 self._send(request, soap, *hit)
                 return server.NOT_DONE_YET
@@ -164,6 +165,7 @@ class SoapEndpoint(resource.Resource):
             key, principal, hit = probe
             if request._disconnected:
                 return None
+            note_user(request, principal)
             if hit is not None:
                 content_type, body = hit
                 return self._send(request, soap, content_type, body)
@@ -193,7 +195,7 @@ class SoapEndpoint(resource.Resource):
         d.addCallback(probed).addErrback(failed)
         return server.NOT_DONE_YET
 
-    def _reactor_hit(self, request_key, app_token, ticket):
+    def _reactor_hit(self, request_key, app_token, ticket, request=None):
         """Reactor thread, no hop: the stored answer when the version watch proves the versions read last are
         still current, the ticket was validated under them and has not expired, else ``None``."""
         versions = self.watch.current()
@@ -207,7 +209,10 @@ class SoapEndpoint(resource.Resource):
         known = _PRINCIPALS.get((self.hs.auth._digest(ticket.strip()),) + tuple(versions))
         if known is None or known[1] <= now:
             return None
-        return self.cache.get((request_key, known[0].user.id, versions[0], now // 900, now // 864))
+        hit = self.cache.get((request_key, known[0].user.id, versions[0], now // 900, now // 864))
+        if hit is not None and request is not None:
+            note_user(request, known[0])
+        return hit
 
     def _spyne_parse(self, request, soap):
         """Spyne's deserialization of the request: ``((app_token, credentials, time_zone), functions)``, or

@@ -18,23 +18,36 @@
   closed and requests in flight may finish (held Bayeux long-polls are released by their servers' own
   shutdown triggers) before the reactor stops.
 
+* **One pass for every request** (:meth:`LimitedSite.getResourceFor`): the request id (``X-Request-Id``), the
+  Prometheus counters and latency (services87/web/metrics.py) and the access log line; the real client and
+  scheme behind ``trusted_proxies`` (:meth:`LimitedRequest.getClientAddress`, :meth:`LimitedRequest.isSecure`).
+
 Twisted's own limits stay in force: request line and headers at most 16 KiB in total, at most 500 headers.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import re
+import secrets
+import time
 from typing import Iterable
 
-from twisted.internet import defer
+from twisted.internet import address, defer
+from twisted.internet.interfaces import IProtocolNegotiationFactory, ISSLTransport
 from twisted.internet.protocol import Protocol
 from twisted.protocols import policies
 from twisted.web import http, server
 from twisted.web.resource import IResource, UnsupportedMethod
-from zope.interface import implementer
+from zope.interface import directlyProvides, implementer, providedBy
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("services87.access")
+
+#: A request id taken from the client (or a proxy) must look like this; anything else is replaced.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 SOAP_PREFIX = b"/Remote/"
 _REASONS = {400: b"Bad Request", 405: b"Method Not Allowed", 408: b"Request Timeout", 413: b"Payload Too Large",
@@ -59,7 +72,7 @@ def _is_soap(path: bytes | None) -> bool:
 
 
 def error_body(path: bytes | None, content_type: bytes | str | None, status: int, kind: str,
-               message: str) -> tuple[int, bytes, bytes]:
+               message: str, error_id: str = "") -> tuple[int, bytes, bytes]:
     """(status, content type, body) of an error in the format family of ``path``.
 
     SOAP paths get a SOAP ``Client`` fault of the request's version (``Server`` for 5xx) with the fault's own
@@ -76,8 +89,10 @@ def error_body(path: bytes | None, content_type: bytes | str | None, status: int
             status = fault_status
         ct = b"application/soap+xml; charset=utf-8" if version == "1.2" else b"text/xml; charset=utf-8"
         return status, ct, body
-    body = json.dumps({"Error": True, "ErrorType": kind, "Message": message, "status": status}).encode()
-    return status, b"application/json; charset=utf-8", body
+    doc = {"Error": True, "ErrorType": kind, "Message": message, "status": status}
+    if error_id:
+        doc["ErrorId"] = error_id
+    return status, b"application/json; charset=utf-8", json.dumps(doc).encode()
 
 
 def raw_response(status: int, content_type: bytes, body: bytes, extra: Iterable[tuple[bytes, bytes]] = ()) -> bytes:
@@ -120,23 +135,76 @@ class LimitedRequest(server.Request):
     multipart body would otherwise be answered with Twisted's bare, empty 400 before any adapter sees it).
     """
 
+    #: set by :meth:`LimitedSite.getResourceFor`: the id in the request-id header and in error bodies
+    request_id: str = ""
+    #: the login of the authenticated user, set by the authentication code, for the access log
+    user_login: str = ""
+    started: float = 0.0
+
     def __init__(self, *args, **kwargs):
         kwargs["parsePOSTFormSubmission"] = False
         super().__init__(*args, **kwargs)
 
+    # -- behind a reverse proxy
+    def _from_trusted_proxy(self) -> bool:
+        channel = getattr(self, "channel", None)
+        nets = getattr(getattr(channel, "site", None), "trusted_proxies", None)
+        if not nets or channel is None or channel.transport is None:
+            return False
+        peer = channel.transport.getPeer()
+        try:
+            ip = ipaddress.ip_address(getattr(peer, "host", ""))
+        except ValueError:
+            return False
+        return any(ip in net for net in nets)
+
+    def getClientAddress(self):
+        """The real client: the right-most ``X-Forwarded-For`` address not itself a trusted proxy, when the
+        connection comes from a trusted proxy (``trusted_proxies``); otherwise the peer."""
+        peer = super().getClientAddress()
+        if not self._from_trusted_proxy():
+            return peer
+        forwarded = b",".join(self.requestHeaders.getRawHeaders(b"x-forwarded-for", []))
+        nets = getattr(self, "channel").site.trusted_proxies
+        for hop in reversed([h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]):
+            try:
+                ip = ipaddress.ip_address(hop)
+            except ValueError:
+                break
+            if not any(ip in net for net in nets):
+                return address.IPv6Address("TCP", hop, 0) if ip.version == 6 else address.IPv4Address("TCP", hop, 0)
+        return peer
+
+    def isSecure(self) -> bool:
+        """HTTPS on this connection, or ``X-Forwarded-Proto: https`` from a trusted proxy. Every cookie the
+        server sets takes its ``Secure`` flag from here."""
+        transport = getattr(getattr(self, "channel", None), "transport", None)
+        while transport is not None:  # through the connection-cap wrapper to Twisted's TLS protocol
+            if ISSLTransport.providedBy(transport):
+                return True
+            transport = getattr(transport, "transport", None)
+        if self._from_trusted_proxy():
+            proto = (self.getHeader(b"x-forwarded-proto") or b"").split(b",")[0].strip().lower()
+            return proto == b"https"
+        return False
+
     def typed_error(self, status: int, kind: str, message: str) -> bytes:
-        status, ctype, body = error_body(self.path, self.getHeader(b"content-type"), status, kind, message)
+        status, ctype, body = error_body(self.path, self.getHeader(b"content-type"), status, kind, message,
+                                         self.request_id if status >= 500 else "")
         self.setResponseCode(status)
         self.setHeader(b"content-type", ctype)
         self.setHeader(b"cache-control", b"no-store")
         return body
 
     def render(self, resrc):
+        server_header = getattr(getattr(self, "site", None), "server_header", None)
+        if server_header is not None:
+            self.setHeader(b"server", server_header)
         super().render(_TypedMethodErrors(resrc))
 
     def processingFailed(self, reason):
-        log.error("request %s %s failed", self.method.decode("latin-1"), self.path.decode("latin-1", "replace"),
-                  exc_info=(reason.type, reason.value, reason.getTracebackObject()))
+        log.error("request %s %s %s failed", self.request_id, self.method.decode("latin-1"),
+                  self.path.decode("latin-1", "replace"), exc_info=(reason.type, reason.value, reason.getTracebackObject()))
         if self.finished or self._disconnected:
             return reason
         if self.startedWriting:  # headers are out: the only honest thing left is to cut the response short
@@ -294,11 +362,51 @@ class LimitedSite(server.Site):
         self.draining = False
         self.counters = {"timeouts": 0, "too_large": 0, "refused": 0}
         self._in_flight: set = set()
+        #: a :class:`services87.web.metrics.Metrics`, or None
+        self.metrics = None
+        self.trusted_proxies = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
+        self.request_id_header = settings.request_id_header.encode("latin-1")
+        from services87 import __version__
+
+        self.server_header = (b"services87/" + __version__.encode()) if settings.server_header_version \
+            else b"services87"
+
+    def log(self, request):
+        """Twisted's combined-format access log is off: it would log query strings (which may carry tokens).
+        The access log is written by :meth:`_finished`."""
 
     def getResourceFor(self, request):
+        """Every request passes here once: request id, in-flight tracking, metrics and the access log."""
+        request.started = time.monotonic()
+        request.log_client = request.getClientAddress()  # the real client (trusted proxies), kept for the log
+        given = request.getHeader(self.request_id_header)
+        given = given.decode("latin-1") if given else ""
+        request.request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+        request.setHeader(self.request_id_header, request.request_id.encode("latin-1"))
         self._in_flight.add(request)
-        request.notifyFinish().addBoth(lambda _: self._in_flight.discard(request))
+        request.notifyFinish().addCallbacks(lambda _: self._finished(request, False),
+                                            lambda _: self._finished(request, True))
         return super().getResourceFor(request)
+
+    def _finished(self, request, aborted: bool) -> None:
+        self._in_flight.discard(request)
+        seconds = time.monotonic() - request.started
+        contract = None
+        if self.metrics is not None:
+            contract = self.metrics.observe_request(request.path, request.code, seconds, aborted)
+        if access_log.isEnabledFor(logging.INFO):
+            from services87.web.metrics import contract_of
+
+            peer = request.log_client
+            access_log.info(
+                "%s %s %s %d %.1fms %s", getattr(peer, "host", "-"), request.method.decode("latin-1"),
+                (request.path or b"").decode("latin-1", "replace"), request.code, seconds * 1000,
+                request.request_id,
+                extra={"request_id": request.request_id, "contract": contract or contract_of(request.path),
+                       "user": request.user_login or None, "status": request.code,
+                       "duration_ms": round(seconds * 1000, 2), "method": request.method.decode("latin-1"),
+                       "path": (request.path or b"").decode("latin-1", "replace"),
+                       "client": getattr(peer, "host", None), "aborted": aborted or None})
 
     def in_flight(self) -> list:
         """Requests still being answered over HTTP (a request whose connection became a WebSocket is not)."""
@@ -334,8 +442,31 @@ class _Refuse(Protocol):
             self.timer.cancel()
 
 
+class _Wrapper(policies.ProtocolWrapper):
+    """A connection under the cap. It does not claim ``ISSLTransport`` itself even on a TLS connection:
+    autobahn reads TLS channel details only from Twisted's real TLS protocol and refuses a WebSocket on a
+    wrapper that claims TLS. :meth:`LimitedRequest.isSecure` looks through the wrapper instead."""
+
+    def makeConnection(self, transport):
+        directlyProvides(self, *[i for i in providedBy(transport).interfaces() if not i.isOrExtends(ISSLTransport)])
+        Protocol.makeConnection(self, transport)
+        self.factory.registerProtocol(self)
+        self.wrappedProtocol.makeConnection(self)
+
+
+@implementer(IProtocolNegotiationFactory)
 class ConnectionLimiter(policies.WrappingFactory):
-    """The listening factory: at most ``http.max_connections`` connections reach the site at once."""
+    """The listening factory: at most ``http.max_connections`` connections reach the site at once.
+
+    On a TLS endpoint it answers ALPN with ``http/1.1`` (the limits here are HTTP/1.1's): without an answer
+    Twisted's ALPN callback returns an empty protocol, which OpenSSL turns into a handshake failure for every
+    client that offers ALPN (curl, browsers).
+    """
+
+    protocol = _Wrapper
+
+    def acceptableProtocols(self):
+        return [b"http/1.1"]
 
     #: Connections being refused politely at once; beyond this they are closed without an answer.
     MAX_REFUSING = 64

@@ -7,6 +7,7 @@ The per-address test locks 127.0.0.1 out of password log-ins on this server for 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 
@@ -15,6 +16,7 @@ import requests
 from lxml import etree
 
 from tests.hostile.conftest import CT, TNS, envelope, soap_url, typed_json
+from tests.support import ServerProcess
 
 SECRET = "Zq-9xK!correct-horse-87"
 WRONG = "Wr0ng-battery-staple-87"
@@ -120,7 +122,25 @@ def test_failed_logins_throttled_per_user(strict_server):
     assert soap_login(strict_server, "demo", "demo")[0]
 
 
-def test_secrets_never_logged(strict_server, secret_user):
+@pytest.fixture(params=["text", "json"])
+def logging_server(request, strict_server, secret_user, tmp_path_factory):
+    """The strict server (text log), or one like it with ``--log-format json``."""
+    if request.param == "text":
+        yield strict_server
+        return
+    from tests.hostile.conftest import STRICT_CONFIG
+
+    proc = ServerProcess(tmp_path_factory.mktemp("strict-json"), config=STRICT_CONFIG, demo_requests=50,
+                         extra_args=("--log-format", "json")).start()
+    proc.cli("users", "add", secret_user, "--name", "Zed Secret", input=SECRET + "\n")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def test_secrets_never_logged(logging_server, secret_user):
+    strict_server = logging_server
     """After successful and failed log-ins on every adapter (log level debug), the server log holds no
     password, ticket, access token, refresh token or Basic credential."""
     ticket, _ = soap_login(strict_server, secret_user, SECRET)
@@ -142,6 +162,9 @@ def test_secrets_never_logged(strict_server, secret_user):
     time.sleep(0.3)
     log = strict_server.log_path.read_text(errors="replace")
     assert "zed" in log or "POST" in log or log  # the log is being written
+    if "--log-format" in strict_server.extra_args:
+        lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        assert any(line.get("logger") == "services87.access" for line in lines)
     for name, secret in [("password", SECRET), ("wrong password", WRONG), ("ticket", ticket),
                          ("ticket body", ticket[3:]), ("access token", tokens["access_token"]),
                          ("token signature", tokens["access_token"].rsplit(".", 1)[1]),

@@ -132,6 +132,7 @@ def test_store_failure_is_a_typed_error_and_never_a_trace(tmp_path):
                   headers=auth)
         body = assert_error(r, 500, "InternalServerError")
         assert body["ErrorId"] in proc.log()
+        assert body["ErrorId"] == r.headers["X-Request-Id"]  # the id the client saw names the log lines
         assert "Traceback" in proc.log()  # the cause is logged on the server, never sent to the client
     finally:
         proc.stop()

@@ -1,0 +1,302 @@
+"""Prometheus metrics (``GET /metrics``), recorded in one place: the site (services87/web/limits.py).
+
+Every request that reaches the site is counted by *contract* (the API family its path belongs to) and *outcome*,
+and its duration goes into a histogram; :func:`contract_of` maps paths to contracts. Gauges that describe the
+server's state (thread pool, database pool, Bayeux sessions, caches) are read at scrape time by
+:class:`ServerCollector`, so nothing on the request path updates them. The ``worker`` label is the worker index
+under ``--workers N`` (``0`` for a single process). Every metric is listed in docs/operations.md.
+
+Access (setting table ``[metrics]``): off; or on the main listener, open to the client addresses in
+``metrics.allow`` or to anyone presenting ``Authorization: Bearer <metrics.token>``; or on its own listener
+(``metrics.port``; worker *i* listens on ``metrics.port + i``) so every worker is scraped as its own target.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily, CounterMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from twisted.web import resource
+
+disable_created_metrics()  # no *_created series: they double the scrape for no operational use
+
+#: (path prefix, contract), first match wins.
+CONTRACTS = (
+    (b"/Remote/", "soap"),
+    (b"/api/v1/", "rest"),
+    (b"/auth/v3/", "rest"),
+    (b"/statistics/v3/", "genesys"),
+    (b"/api/v2/", "gws"),
+    (b"/api/ingest/", "ingest"),
+    (b"/statuspage/", "statuspage"),
+    (b"/static/", "statuspage"),
+    (b"/health", "ops"),
+    (b"/metrics", "ops"),
+    (b"/debug/", "ops"),
+)
+CONTRACT_NAMES = ("soap", "rest", "genesys", "gws", "ingest", "statuspage", "ops", "other")
+
+#: Latency buckets (seconds): cache hits answer in well under a millisecond, long-polls are held up to 25 s.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def contract_of(path: bytes | None) -> str:
+    path = path or b"/"
+    if path == b"/":
+        return "statuspage"
+    for prefix, name in CONTRACTS:
+        if path.startswith(prefix) or path == prefix.rstrip(b"/"):
+            return name
+    return "other"
+
+
+def outcome_of(code: int | None, aborted: bool = False) -> str:
+    if aborted:
+        return "aborted"
+    code = code or 200
+    if code < 400:
+        return "ok"
+    if code == 429:
+        return "throttled"
+    if code < 500:
+        return "client_error"
+    return "server_error"
+
+
+class Metrics:
+    """The metrics of one server process (its own registry: several servers may live in one test process)."""
+
+    def __init__(self, hs=None, worker: int = 0):
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.worker = str(worker)
+        self.hs = hs
+        r = self.registry
+        self.requests = Counter("services87_http_requests", "HTTP requests answered, by contract and outcome",
+                                ["contract", "outcome", "worker"], registry=r)
+        self.latency = Histogram("services87_http_request_duration_seconds",
+                                 "Time from the request's headers to its last byte, by contract",
+                                 ["contract", "worker"], buckets=LATENCY_BUCKETS, registry=r)
+        self.ingest_events = Counter("services87_ingest_events", "Ingested live events, by result",
+                                     ["result", "worker"], registry=r)
+        self.ingest_batch = Histogram("services87_ingest_batch_duration_seconds",
+                                      "Time to apply and commit one ingest batch", ["worker"],
+                                      buckets=LATENCY_BUCKETS, registry=r)
+        self.bayeux_delivery = Histogram("services87_bayeux_delivery_seconds",
+                                         "Time from a message being queued for a Bayeux session to its delivery",
+                                         ["contract", "worker"], buckets=LATENCY_BUCKETS, registry=r)
+        for contract in CONTRACT_NAMES:  # every series exists from the first scrape (rate() needs a zero)
+            self.latency.labels(contract, self.worker)
+            for outcome in ("ok", "client_error", "server_error"):
+                self.requests.labels(contract, outcome, self.worker)
+        for result in ("accepted", "duplicate"):
+            self.ingest_events.labels(result, self.worker)
+        self.ingest_batch.labels(self.worker)
+        if hs is not None:
+            r.register(ServerCollector(hs, self.worker))
+
+    # ------------------------------------------------------------------ recording
+    def observe_request(self, path: bytes | None, code: int | None, seconds: float, aborted: bool = False) -> str:
+        contract = contract_of(path)
+        self.requests.labels(contract, outcome_of(code, aborted), self.worker).inc()
+        self.latency.labels(contract, self.worker).observe(seconds)
+        return contract
+
+    def observe_ingest(self, statuses: list[str], seconds: float) -> None:
+        for result in ("accepted", "duplicate"):
+            n = statuses.count(result)
+            if n:
+                self.ingest_events.labels(result, self.worker).inc(n)
+        self.ingest_batch.labels(self.worker).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def for_server(hs) -> Metrics | None:
+    return hs.services.get("metrics") if hs is not None else None
+
+
+class ServerCollector:
+    """State read at scrape time, on the reactor thread (where that state lives)."""
+
+    def __init__(self, hs, worker: str):
+        self.hs = hs
+        self.worker = worker
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        hs, w = self.hs, self.worker
+        from services87.cache import ResponseCache
+
+        # response caches
+        hits = CounterMetricFamily("services87_cache_hits", "Response cache hits", labels=["cache", "worker"])
+        misses = CounterMetricFamily("services87_cache_misses", "Response cache misses", labels=["cache", "worker"])
+        entries = GaugeMetricFamily("services87_cache_entries", "Entries in a response cache", labels=["cache", "worker"])
+        for name, c in sorted(hs.services.items()):
+            if isinstance(c, ResponseCache):
+                label = name.replace(".response_cache", "")
+                hits.add_metric([label, w], c.hits)
+                misses.add_metric([label, w], c.misses)
+                entries.add_metric([label, w], len(c))
+        yield hits
+        yield misses
+        yield entries
+        # warm path (version watch): answered on the reactor thread without a store hop, or not
+        watch = hs.services.get("version_watch")
+        warm = CounterMetricFamily("services87_warm_path_answers",
+                                   "Version checks answered on the reactor thread (clean) or needing a store hop (dirty)",
+                                   labels=["result", "worker"])
+        warm.add_metric(["clean", w], getattr(watch, "clean_answers", 0))
+        warm.add_metric(["dirty", w], getattr(watch, "dirty_answers", 0))
+        yield warm
+        # store thread pool
+        pool = hs.threadpool
+        busy = len(pool.working) if pool.started else 0
+        queued = pool.q.qsize() if pool.started else 0
+        g = GaugeMetricFamily("services87_store_threads_busy", "Store threads running a job", labels=["worker"])
+        g.add_metric([w], busy)
+        yield g
+        g = GaugeMetricFamily("services87_store_threads_max", "Size of the store thread pool", labels=["worker"])
+        g.add_metric([w], pool.max)
+        yield g
+        g = GaugeMetricFamily("services87_store_queue", "Store jobs waiting for a thread", labels=["worker"])
+        g.add_metric([w], queued)
+        yield g
+        # database connection pool
+        dbpool = hs.store.engine.pool
+        for name, attr, doc in (("services87_db_pool_size", "size", "Connections the database pool keeps"),
+                                ("services87_db_pool_checked_out", "checkedout", "Database connections in use")):
+            fn = getattr(dbpool, attr, None)
+            if fn is not None:
+                g = GaugeMetricFamily(name, doc, labels=["worker"])
+                g.add_metric([w], fn())
+                yield g
+        # Bayeux (CometD) servers
+        sessions = GaugeMetricFamily("services87_bayeux_sessions", "Bayeux sessions", labels=["contract", "worker"])
+        subs = GaugeMetricFamily("services87_bayeux_subscriptions", "Bayeux channel subscriptions",
+                                 labels=["contract", "worker"])
+        queued_msgs = GaugeMetricFamily("services87_bayeux_queued_messages", "Messages waiting in session queues",
+                                        labels=["contract", "worker"])
+        delivered = CounterMetricFamily("services87_bayeux_messages_queued", "Messages queued for sessions",
+                                        labels=["contract", "worker"])
+        dropped = CounterMetricFamily("services87_bayeux_queue_drops",
+                                      "Messages dropped because a session queue was full", labels=["contract", "worker"])
+        for key, contract in (("genesys.bayeux", "genesys"), ("gws.bayeux", "gws")):
+            bayeux = hs.services.get(key)
+            if bayeux is None:
+                continue
+            live = list(bayeux._sessions.values())
+            sessions.add_metric([contract, w], len(live))
+            subs.add_metric([contract, w], sum(len(s.subscriptions) for s in live))
+            queued_msgs.add_metric([contract, w], sum(s.queue_size for s in live))
+            delivered.add_metric([contract, w], bayeux.counters.get("delivered", 0))
+            dropped.add_metric([contract, w], bayeux.counters.get("dropped", 0))
+        yield sessions
+        yield subs
+        yield queued_msgs
+        yield delivered
+        yield dropped
+        # HTTP connections and refusals below the request level (services87/web/limits.py)
+        limiter = hs.services.get("http.limiter")
+        if limiter is not None:
+            g = GaugeMetricFamily("services87_http_connections_open", "Client connections open (long-polls and "
+                                  "WebSockets included)", labels=["worker"])
+            g.add_metric([w], limiter.open_connections())
+            yield g
+        site = hs.services.get("http.site")
+        if site is not None:
+            g = GaugeMetricFamily("services87_http_requests_in_flight", "Requests being answered", labels=["worker"])
+            g.add_metric([w], len(site.in_flight()))
+            yield g
+            c = CounterMetricFamily("services87_http_refused", "Connections or requests refused before reaching an "
+                                    "adapter, by reason", labels=["reason", "worker"])
+            for reason, key in (("timeout", "timeouts"), ("too_large", "too_large"), ("too_many_connections", "refused")):
+                c.add_metric([reason, w], site.counters.get(key, 0))
+            yield c
+        # login throttle
+        t = CounterMetricFamily("services87_login_throttled", "Log-in attempts refused by the failure throttle",
+                                labels=["worker"])
+        t.add_metric([w], getattr(hs.auth, "throttled", 0))
+        yield t
+
+
+# --------------------------------------------------------------------------- resource
+def _allowed(address: str, nets) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in nets)
+
+
+class MetricsResource(resource.Resource):
+    """``GET /metrics``: the Prometheus text format, rendered with prometheus_client on the reactor thread."""
+
+    isLeaf = True
+
+    def __init__(self, metrics: Metrics, token: str = "", allow=()):
+        super().__init__()
+        self.metrics = metrics
+        self.token = token
+        self.allow = [ipaddress.ip_network(a, strict=False) for a in allow]
+
+    def render_GET(self, request):
+        if not self._permitted(request):
+            request.setResponseCode(403)
+            request.setHeader(b"content-type", b"application/json; charset=utf-8")
+            return b'{"Error": true, "ErrorType": "Forbidden", "Message": "Metrics are not open to this client", "status": 403}'
+        request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
+        request.setHeader(b"cache-control", b"no-store")
+        return self.metrics.exposition()
+
+    def _permitted(self, request) -> bool:
+        if self.token:
+            auth = (request.getHeader(b"authorization") or b"").decode("latin-1")
+            if hmac.compare_digest(auth.encode(), ("Bearer " + self.token).encode()):
+                return True
+        if not self.allow and not self.token:
+            return True
+        peer = request.channel.transport.getPeer() if request.channel and request.channel.transport else None
+        return _allowed(getattr(peer, "host", "") or "", self.allow)
+
+
+def mount(hs, root) -> None:
+    """Create the server's :class:`Metrics`; mount ``/metrics`` on the main site unless it has its own port."""
+    m = hs.settings.metrics
+    if not m.enabled:
+        return
+    metrics = Metrics(hs, worker=getattr(hs, "worker_index", 0))
+    hs.services["metrics"] = metrics
+    for key, contract in (("genesys.bayeux", "genesys"), ("gws.bayeux", "gws")):
+        bayeux = hs.services.get(key)
+        if bayeux is not None:
+            bayeux.delivery_observer = metrics.bayeux_delivery.labels(contract, metrics.worker).observe
+    if m.port == 0:
+        root.putChild(b"metrics", MetricsResource(metrics, m.token, m.allow))
+
+
+def own_site(hs):
+    """A plain site serving only ``/metrics`` (for ``metrics.port``), or None."""
+    metrics = for_server(hs)
+    if metrics is None:
+        return None
+    from twisted.web import server
+
+    from services87.server import Root
+
+    root = Root()
+    m = hs.settings.metrics
+    root.putChild(b"metrics", MetricsResource(metrics, m.token, m.allow))
+    site = server.Site(root)
+    site.noisy = False
+    return site
+
+
+def now() -> float:
+    return time.monotonic()
