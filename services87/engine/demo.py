@@ -150,8 +150,10 @@ def generate(store: Store, n_requests: int = 5000, seed: int = 87, now: int | No
         done += len(rows)
         if progress:
             progress(done)
-    if hot:
-        store.add_hotlist_bulk(hot)
+    if hot:  # a second run over the same requests finds their pairs already there
+        have = {(u, r["id"]) for u in {u for u, _ in hot} for r in store.hotlist_for(u)}
+        if new := [pair for pair in hot if pair not in have]:
+            store.add_hotlist_bulk(new)
     from services87.engine.workbin_store import generate_demo as demo_workbins
 
     demo_workbins(store, refs.users, seed=seed)
@@ -166,3 +168,11 @@ def _flush(store: Store, rows: list[dict], hot: list, rnd: random.Random, refs: 
             user = row["owner_id"] or refs.users[0]
             if sum(1 for u, _ in hot if u == user) < 8:
                 hot.append((user, rid))
+    # the team lead (demo, the featured log-in) also watches the first open High/Critical requests
+    lead, urgent = refs.users[0], refs.priorities[2:]
+    for rid, row in zip(ids, rows):
+        if row["status_id"] in (refs.statuses["New"], refs.statuses["In progress"]) and row["priority_id"] in urgent:
+            if sum(1 for u, _ in hot if u == lead) >= 5:
+                break
+            if (lead, rid) not in hot:
+                hot.append((lead, rid))
