@@ -168,11 +168,9 @@ def _flush(store: Store, rows: list[dict], hot: list, rnd: random.Random, refs: 
             user = row["owner_id"] or refs.users[0]
             if sum(1 for u, _ in hot if u == user) < 8:
                 hot.append((user, rid))
-    # the team lead (demo, the featured log-in) also watches the first open High/Critical requests
-    lead, urgent = refs.users[0], refs.priorities[2:]
-    for rid, row in zip(ids, rows):
-        if row["status_id"] in (refs.statuses["New"], refs.statuses["In progress"]) and row["priority_id"] in urgent:
-            if sum(1 for u, _ in hot if u == lead) >= 5:
-                break
-            if (lead, rid) not in hot:
-                hot.append((lead, rid))
+    # the team lead (demo, the featured log-in) also watches open requests, the most urgent first
+    lead, rank = refs.users[0], {p: i for i, p in enumerate(refs.priorities)}
+    room = 5 - sum(1 for u, _ in hot if u == lead)
+    watch = sorted((-rank[row["priority_id"]], rid) for rid, row in zip(ids, rows)
+                   if row["status_id"] in (refs.statuses["New"], refs.statuses["In progress"]) and (lead, rid) not in hot)
+    hot.extend((lead, rid) for _, rid in watch[:max(0, room)])
