@@ -513,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes sharing the port (more than 1 needs PostgreSQL; docs/deployment.md)")
     s.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)  # internal: inherited socket
     s.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
-    s.add_argument("--port-file", metavar="FILE", help="write the bound port to this file (for --port 0)")
+    s.add_argument("--port-file", metavar="FILE", help="write the bound port to this file, for --port 0 (default: none)")
     s.set_defaults(func=cmd_serve)
 
     s = common(command(sub, "demo", "generate the deterministic demo data set (users, groups, requests)"))
