@@ -129,8 +129,9 @@ def check_database(url: str, create: bool) -> None:
             dialect.import_dbapi()
         except ImportError as exc:
             if backend == "postgresql":
+                also = "; write the URL as postgresql+psycopg://..." if exc.name == "psycopg2" else ""
                 raise CliError(f"{describe_db(url)} needs the PostgreSQL driver ({exc.name or 'psycopg'}), which is "
-                               "not installed: pip install 'services87[postgres]'", 2) from None
+                               f"not installed: pip install 'services87[postgres]'{also}", 2) from None
             raise CliError(f"{describe_db(url)} needs the Python module {exc.name}, which is not installed", 2) from None
         return
     path = sqlite_path(url)

@@ -34,7 +34,7 @@ def cli(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess:
 def one_line_error(res: subprocess.CompletedProcess, code: int, *needles: str) -> str:
     """The command failed with ``code`` and exactly one line on stderr containing every needle."""
     out = res.stdout + res.stderr
-    assert "Traceback" not in out and "Error:" not in res.stderr.replace("error:", ""), out
+    assert "Traceback" not in out and not re.search(r"\w+(Error|Exception):", res.stderr), out
     lines = res.stderr.strip().splitlines()
     assert res.returncode == code and len(lines) == 1, (res.returncode, out)
     for needle in needles:
