@@ -203,11 +203,15 @@ class Settings:
         env = os.environ if env is None else env
         path = path or env.get("SERVICES87_CONFIG")
         if path:
-            with open(path, "rb") as fh:
-                try:
+            try:
+                with open(path, "rb") as fh:
                     data = tomllib.load(fh)
-                except tomllib.TOMLDecodeError as exc:
-                    raise ConfigError(f"{path}: {exc}") from exc
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path}: {exc}") from exc
+            except OSError as exc:
+                via = "SERVICES87_CONFIG" if path == env.get("SERVICES87_CONFIG") else "--config"
+                raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror or exc}); "
+                                  f"check {via}") from None
             _apply(settings, data, source=path)
         for key, value in env.items():
             if key.startswith("SERVICES87_") and key not in NOT_SETTINGS:
@@ -246,6 +250,8 @@ class Settings:
             parse_time_of_day(g.reset_time, "genesys.reset_time")
         except InvalidDefinition as exc:
             raise ConfigError(str(exc)) from None
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be between 0 and 65535 (0 = any free port), not {self.port}")
         if self.response_time_clock not in ("wall", "business"):
             raise ConfigError("response_time_clock must be 'wall' or 'business'")
         from services87.auth.passwords import PROFILES

@@ -39,7 +39,16 @@ class GenesysHeaders(Extension):
             self.cookies[name.strip()] = rest.split(";")[0].strip()
 
 
+def quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """Closing the client cancels its pending /meta/connect long-poll; aiocometd-ng's done-callback then reports
+    that cancellation through the loop as an error. It is the normal way out, so say nothing about it."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
+
+
 async def main(base: str, user: str, password: str, api_key: str, seconds: float) -> None:
+    asyncio.get_running_loop().set_exception_handler(quiet_cancellation)
     token = requests.post(base + "/auth/v3/oauth/token", auth=("demo-client", "demo-secret"), timeout=10,
                           data={"grant_type": "password", "username": user, "password": password}).json()["access_token"]
     headers = {"x-api-key": api_key, "Authorization": "Bearer " + token}

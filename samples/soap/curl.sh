@@ -13,7 +13,18 @@ TICKET=$(curl -s -H 'Content-Type: text/xml; charset=utf-8' \
   "$BASE/Remote/Services87/SoPrincipal.svc" | sed -n 's/.*<tns:Ticket>\([^<]*\)<.*/\1/p')
 [ -n "$TICKET" ] || { echo "log-in failed" >&2; exit 1; }
 
+echo "== the vendor's sample as it is: it asks only for panel None, so the data set is empty"
 sed "s#7T:1234abcxyzExample==#$TICKET#" "$DIR/GetStatistics.seed-request.xml" |
+  curl -s -H 'Content-Type: application/soap+xml; charset=utf-8' --data-binary @- \
+  "$BASE/Remote/Services87/CustomerService.svc"
+echo
+
+echo "== the same request asking for real panels: StatusScreen, OpenRequestsPerStatus, Hotlist"
+P='<CustomerService:StatusScreenPanelType xsi:type="CustomerService:StatusScreenPanelType">'
+E='</CustomerService:StatusScreenPanelType>'
+sed -e "s#7T:1234abcxyzExample==#$TICKET#" \
+    -e "s#${P}None${E}#${P}StatusScreen${E}${P}OpenRequestsPerStatus${E}${P}Hotlist${E}#" \
+    "$DIR/GetStatistics.seed-request.xml" |
   curl -s -H 'Content-Type: application/soap+xml; charset=utf-8' --data-binary @- \
   "$BASE/Remote/Services87/CustomerService.svc"
 echo

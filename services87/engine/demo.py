@@ -150,8 +150,10 @@ def generate(store: Store, n_requests: int = 5000, seed: int = 87, now: int | No
         done += len(rows)
         if progress:
             progress(done)
-    if hot:
-        store.add_hotlist_bulk(hot)
+    if hot:  # a second run over the same requests finds their pairs already there
+        have = {(u, r["id"]) for u in {u for u, _ in hot} for r in store.hotlist_for(u)}
+        if new := [pair for pair in hot if pair not in have]:
+            store.add_hotlist_bulk(new)
     from services87.engine.workbin_store import generate_demo as demo_workbins
 
     demo_workbins(store, refs.users, seed=seed)
@@ -166,3 +168,9 @@ def _flush(store: Store, rows: list[dict], hot: list, rnd: random.Random, refs: 
             user = row["owner_id"] or refs.users[0]
             if sum(1 for u, _ in hot if u == user) < 8:
                 hot.append((user, rid))
+    # the team lead (demo, the featured log-in) also watches open requests, the most urgent first
+    lead, rank = refs.users[0], {p: i for i, p in enumerate(refs.priorities)}
+    room = 5 - sum(1 for u, _ in hot if u == lead)
+    watch = sorted((-rank[row["priority_id"]], rid) for rid, row in zip(ids, rows)
+                   if row["status_id"] in (refs.statuses["New"], refs.statuses["In progress"]) and (lead, rid) not in hot)
+    hot.extend((lead, rid) for _, rid in watch[:max(0, room)])

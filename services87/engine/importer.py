@@ -79,11 +79,16 @@ class ImportReport:
     def summary(self) -> str:
         bad = len(self.errors)
         if bad and not self.skip_bad:
-            return (f"{self.path}: {self.rows} rows read, {bad} bad; nothing imported "
-                    f"(fix the rows or use --skip-bad to load the {self.rows - bad} good ones)")
-        text = (f"{self.path}: {self.rows} rows read, {self.loaded} imported ({self.inserted} new, "
-                f"{self.updated} updated) in {self.batches} batches")
-        return text + (f", {bad} bad rows skipped" if bad else "")
+            return (f"{self.path}: {_n(self.rows, 'row')} read, {bad} bad; nothing imported "
+                    f"(fix the rows or use --skip-bad to load the {_n(self.rows - bad, 'good row')})")
+        text = (f"{self.path}: {_n(self.rows, 'row')} read, {self.loaded} imported ({self.inserted} new, "
+                f"{self.updated} updated) in {_n(self.batches, 'batch', 'batches')}")
+        return text + (f", {_n(bad, 'bad row')} skipped" if bad else "")
+
+
+def _n(count: int, singular: str, plural: str | None = None) -> str:
+    """``1 row``, ``2 rows``."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
 
 
 class _RowFailure(Exception):
@@ -102,7 +107,7 @@ def _decoded_lines(raw: bytes, errors: list[RowError]) -> Iterator[tuple[int, st
             errors.append(RowError(no, f"not valid UTF-8 (byte {exc.start + 1} of the line)"))
 
 
-def _read_csv(raw: bytes, errors: list[RowError], chunk: int = 4096) -> Iterator[tuple]:
+def _read_csv(raw: bytes, errors: list[RowError], chunk: int = 4096, path: str | Path = "<csv>") -> Iterator[tuple]:
     """``(line, header)`` first, then ``(lines, records)`` chunks: the data records (each with as many cells as
     the header has columns; blank lines skipped, other cell counts reported) and the line each starts on.
 
@@ -130,7 +135,7 @@ def _read_csv(raw: bytes, errors: list[RowError], chunk: int = 4096) -> Iterator
     try:
         header = [h.strip().lower() for h in next(reader)]
     except (StopIteration, csv.Error):
-        raise ImportFileError("empty file: a CSV import needs a header line") from None
+        raise ImportFileError(f"{path}: empty file: a CSV import needs a header line") from None
     unknown = [h for h in header if h not in FIELDS]
     missing = [h for h in REQUIRED if h not in header]
     dup = sorted({h for h in header if header.count(h) > 1})
@@ -142,7 +147,7 @@ def _read_csv(raw: bytes, errors: list[RowError], chunk: int = 4096) -> Iterator
     if dup:
         problems.append("repeated column(s) " + ", ".join(dup))
     if problems:
-        raise ImportFileError(f"line {line_no(0)}: bad header: " + "; ".join(problems)
+        raise ImportFileError(f"{path}:{line_no(0)}: bad header: " + "; ".join(problems)
                               + f" (known columns: {', '.join(FIELDS)})")
     ncols = len(header)
     yield line_no(0), header
@@ -649,7 +654,7 @@ def _import(store: Store, path: str | Path, fmt: str, skip_bad: bool, batch_size
             good.append(row)
 
     if fmt == "csv":
-        records = _read_csv(raw, errors)
+        records = _read_csv(raw, errors, path=path)
         del raw  # the reader decodes it once and then drops it
         _line, header = next(records)
         parse = _CsvRows(header, res)
