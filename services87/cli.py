@@ -152,6 +152,16 @@ def cmd_users(args) -> int:
             print(f"{u.id:4d}  {u.login:16s} {u.full_name:28s} {'active' if u.active else 'inactive':8s} "
                   f"{u.time_zone or '-':20s} {u.language or '-':3s} {','.join(groups[g] for g in u.group_ids)}")
         return 0
+    if args.users_cmd in ("disable", "enable", "remove", "revoke"):
+        user = store.find_user(args.login)
+        if user is None:
+            print(f"no such user: {args.login}", file=sys.stderr)
+            return 1
+        kept = {"disable": lambda: store.set_user_active(user.id, False), "enable": lambda: store.set_user_active(user.id, True),
+                "remove": lambda: not store.remove_user(user.id), "revoke": lambda: store.revoke_user_credentials(user.id)}[args.users_cmd]()
+        print(f"{args.users_cmd}: done for {args.login}" + ("" if args.users_cmd == "enable" else "; every session, ticket and token ended")
+              + ("; kept deactivated without a password (statistics refer to the user)" if kept is True else ""))
+        return 0
     password = _read_password(args)
     if args.users_cmd == "add":
         group_ids = []
@@ -165,10 +175,7 @@ def cmd_users(args) -> int:
         if user is None:
             print(f"no such user: {args.login}", file=sys.stderr)
             return 1
-        store.set_password_hash(user.id, hash_password(password))
-        from services87.engine.store import TicketStore
-
-        TicketStore(store).revoke_user(user.id)
+        store.set_password_hash(user.id, hash_password(password))  # ends every session, ticket and token
         print(f"password changed for {args.login}; existing tickets revoked")
     return 0
 
@@ -292,8 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = common(usub.add_parser("passwd"))
     up.add_argument("login")
     up.add_argument("--password-env")
-    for sp in (ua, ul, up):
+    extra = [common(usub.add_parser(name, help=text)) for name, text in (
+        ("disable", "deactivate a user and end their sessions"), ("enable", "reactivate a user"),
+        ("remove", "delete a user"), ("revoke", "end every session, ticket and token of a user"))]
+    for sp in (ua, ul, up, *extra):
         sp.set_defaults(func=cmd_users)
+    for sp in extra:
+        sp.add_argument("login")
 
     s = common(sub.add_parser("simulate", help="send live agent/call/ticket traffic to a running server's ingest API"))
     s.add_argument("--url", help="server base URL (default http://<host>:<port> from the settings)")

@@ -161,6 +161,13 @@ class Settings:
     gws_csrf_protection: bool = True
     #: GWS (/api/v2): idle lifetime of a JSESSIONID session (seconds) while no CometD client is connected.
     gws_session_timeout: int = 1800
+    #: Browser (REST / status-page) sessions end after this many seconds without a request...
+    session_idle_timeout: int = 3600
+    #: ...and, for REST, status-page and GWS sessions alike, this many seconds after they opened, however busy.
+    session_max_lifetime: int = 12 * 3600
+    #: Origins (``scheme://host[:port]``) allowed to send cookie-authenticated state-changing requests and
+    #: WebSocket handshakes; empty = only the server's own origin (the request's Host).
+    allowed_origins: list[str] = field(default_factory=list)
     #: Argon2id parameters for new password hashes: "rfc9106-low" (default) or "test" (tiny; test suites only).
     password_hash_profile: str = "rfc9106-low"
     log_level: str = "info"
@@ -224,7 +231,7 @@ class Settings:
         if self.installation not in ("onsite", "online"):
             raise ConfigError("installation must be 'onsite' or 'online'")
         for name in ("ticket_lifetime", "access_token_lifetime", "max_body_size", "max_xml_depth", "db_threads",
-                     "gws_session_timeout", "max_json_depth", "login_max_failures", "login_max_failures_per_address",
+                     "gws_session_timeout", "session_idle_timeout", "session_max_lifetime", "max_json_depth", "login_max_failures", "login_max_failures_per_address",
                      "login_failure_window"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
