@@ -132,6 +132,15 @@ class LimitedRequest(server.Request):
         return body
 
     def render(self, resrc):
+        from services87.web.origin import refusal
+
+        why = refusal(self, getattr(self.channel.site, "allowed_origins", []) if self.channel else [])
+        if why is not None:
+            body = self.typed_error(403, "CrossOriginRequest", why)
+            self.setHeader(b"content-length", b"%d" % len(body))
+            self.write(body)
+            self.finish()
+            return
         super().render(_TypedMethodErrors(resrc))
 
     def processingFailed(self, reason):
@@ -291,6 +300,7 @@ class LimitedSite(server.Site):
         self.http = settings.http
         self.soap_body_cap = settings.max_body_size
         self.body_cap = body_cap(settings)
+        self.allowed_origins = list(getattr(settings, "allowed_origins", []) or [])
         self.draining = False
         self.counters = {"timeouts": 0, "too_large": 0, "refused": 0}
         self._in_flight: set = set()
