@@ -123,6 +123,10 @@ class StatisticsHooks(BayeuxHooks):
 
 
 def _deny(f: Failure):
+    if f.check(StoreUnavailable):
+        from services87.bayeux.errors import BayeuxError
+
+        raise BayeuxError(503, "StoreUnavailable: the store is unavailable; retry shortly")
     if f.check(AuthError):
         raise Denied(f"{f.value.kind}: {f.value.message}")
     return f

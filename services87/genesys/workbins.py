@@ -35,6 +35,7 @@ from services87.auth.http import client_address, parse_authorization, parse_basi
 from services87.auth.revocation import binding, revocation_watch
 from services87.auth.service import AuthError
 from services87.bayeux import BayeuxHooks, BayeuxServer, BayeuxSettings, Denied
+from services87.bayeux.errors import BayeuxError
 from services87.engine.model import EngineError, NotFound, StoreUnavailable, User, ValidationError
 from services87.engine.workbin_store import HEX32, Owner, WorkbinStore, canonical_type
 from services87.web.tree import mount as mount_at
@@ -284,6 +285,8 @@ class GwsBayeuxHooks(BayeuxHooks):
                     **binding(s.user.id, s.epoch, GwsSessions.digest(s.id))}
 
         def refused(f: Failure):
+            if f.check(StoreUnavailable):
+                raise BayeuxError(503, "StoreUnavailable: the store is unavailable; retry shortly")
             f.trap(AuthError)
             raise Denied(f.value.message)
 
@@ -432,7 +435,9 @@ class GwsWorkbins:
         elif isinstance(exc, ValidationError):
             code, message, status = 10, str(exc), 400
         elif isinstance(exc, StoreUnavailable):
-            code, message, status = 4, "The statistics store is unavailable", 503
+            code, message, status = 4, "The statistics store is unavailable; retry shortly", 503
+            if not gone and not request.finished:
+                request.setHeader(b"retry-after", b"5")
         elif isinstance(exc, EngineError):
             code, message, status = 10, str(exc), 400
         else:

@@ -55,6 +55,8 @@ def _error(request, code: int, kind: str, message: str) -> bytes:
     request.setHeader(b"cache-control", b"no-store")
     if code == 401:
         request.setHeader(b"www-authenticate", b'Session realm="services87"')
+    if code == 503:
+        request.setHeader(b"retry-after", b"5")
     return json_error(request, code, message, kind)
 
 
