@@ -96,6 +96,10 @@ class Http:
     idle_timeout: int = 60
     #: Concurrent client connections (long-polls and WebSockets included); more get 503 and are closed.
     max_connections: int = 512
+    #: Concurrent connections one client address may hold; more get 503 (a value over max_connections acts as
+    #: max_connections).
+    #: Behind a reverse proxy every client shares the proxy's address: raise it to max_connections there.
+    max_connections_per_address: int = 128
     #: Largest request body read at all (bytes), enforced while reading: a bigger Content-Length or chunked
     #: body gets 413 before it is buffered. Raised automatically to the largest endpoint limit + 64 KiB;
     #: SOAP endpoints are capped at max_body_size.
@@ -236,7 +240,7 @@ class Settings:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
         for name in ("header_timeout", "body_timeout", "idle_timeout", "max_connections", "max_request_body",
-                     "shutdown_grace"):
+                     "shutdown_grace", "max_connections_per_address"):
             if getattr(self.http, name) <= 0:
                 raise ConfigError(f"http.{name} must be positive")
 

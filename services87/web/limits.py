@@ -11,7 +11,8 @@
   other paths at ``http.max_request_body`` (raised if needed to the largest endpoint limit + 64 KiB, so
   endpoints answer a body a little over their own limit themselves, in their own error format).
 * **Connection cap** (``http.max_connections``): connections beyond it get ``503`` with ``Retry-After`` and
-  are closed; long-polls and WebSockets count.
+  are closed; long-polls and WebSockets count. One client address may hold at most
+  ``http.max_connections_per_address`` of them, so a single address cannot take the whole cap.
 * **Typed errors only**: an exception escaping a resource, an unsupported method or a malformed request
   line/header becomes a JSON error (a SOAP fault under ``/Remote/``), never Twisted's HTML page or a traceback.
 * **Graceful shutdown** (``http.shutdown_grace``): on SIGTERM the listening port closes, idle connections are
@@ -350,20 +351,38 @@ class ConnectionLimiter(policies.WrappingFactory):
     #: Connections being refused politely at once; beyond this they are closed without an answer.
     MAX_REFUSING = 64
 
-    def __init__(self, site: LimitedSite, max_connections: int, reactor):
+    def __init__(self, site: LimitedSite, max_connections: int, reactor, max_per_address: int | None = None):
         super().__init__(site)
         self.site = site
         self.max_connections = max_connections
+        self.max_per_address = max_per_address or max_connections
         self.reactor = reactor
         self.refusing = 0
+        self.per_address: dict[str, int] = {}
+        self._address_of: dict = {}
 
     def buildProtocol(self, addr):
-        if len(self.protocols) >= self.max_connections:
+        host = getattr(addr, "host", "") or ""
+        if len(self.protocols) >= self.max_connections or self.per_address.get(host, 0) >= self.max_per_address:
             if self.refusing >= self.MAX_REFUSING:
                 self.site.counters["refused"] += 1
                 return None
             return _Refuse(self)
-        return super().buildProtocol(addr)
+        protocol = super().buildProtocol(addr)
+        if protocol is not None:
+            self.per_address[host] = self.per_address.get(host, 0) + 1
+            self._address_of[protocol] = host
+        return protocol
+
+    def unregisterProtocol(self, p):
+        host = self._address_of.pop(p, None)
+        if host is not None:
+            left = self.per_address.get(host, 1) - 1
+            if left > 0:
+                self.per_address[host] = left
+            else:
+                self.per_address.pop(host, None)
+        super().unregisterProtocol(p)
 
     def open_connections(self) -> int:
         return len(self.protocols)
@@ -376,7 +395,8 @@ def build_site(root, settings, reactor=None) -> LimitedSite:
 def protect(site: LimitedSite, settings, reactor=None) -> ConnectionLimiter:
     if reactor is None:
         reactor = site.reactor
-    return ConnectionLimiter(site, settings.http.max_connections, reactor)
+    return ConnectionLimiter(site, settings.http.max_connections, reactor,
+                             getattr(settings.http, "max_connections_per_address", None))
 
 
 # --------------------------------------------------------------------------- graceful shutdown
