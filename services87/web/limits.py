@@ -132,6 +132,18 @@ class LimitedRequest(server.Request):
         self.setHeader(b"cache-control", b"no-store")
         return body
 
+    def write(self, data):
+        if not self.startedWriting:
+            ctype = self.responseHeaders.getRawHeaders(b"content-type", [b""])[0] or b""
+            if ctype.lower().startswith(b"text/html") and not self.responseHeaders.hasHeader(b"content-security-policy"):
+                # every HTML answer (the page, static copies of it, anything else) gets CSP and framing rules
+                from services87.web.statuspage import PAGE_CSP
+
+                self.setHeader(b"content-security-policy", PAGE_CSP)
+                self.setHeader(b"x-frame-options", b"DENY")
+                self.setHeader(b"x-content-type-options", b"nosniff")
+        super().write(data)
+
     def render(self, resrc):
         from services87.web.origin import refusal
 

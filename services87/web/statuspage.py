@@ -314,6 +314,15 @@ class StaticFiles(static.File):
 
         return NotFoundResource()
 
+    def getChild(self, path, request):
+        if b"\x00" in path or b"/" in path or b"\\" in path:  # never a file name here; os.stat would raise
+            return self.childNotFound
+        try:
+            path.decode("utf-8")
+        except UnicodeDecodeError:
+            return self.childNotFound
+        return super().getChild(path, request)
+
     def createSimilarFile(self, path):
         f = self.__class__(path, self.defaultType, self.ignoredExts, self.registry)
         f.processors = self.processors
@@ -327,6 +336,11 @@ class StaticFiles(static.File):
         return super().render_GET(request)
 
 
+#: The page's Content-Security-Policy; every other HTML response gets it too (services87/web/limits.py).
+PAGE_CSP = (b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+            b"style-src 'self'; script-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'")
+
+
 class IndexPage(resource.Resource):
     isLeaf = True
 
@@ -336,9 +350,7 @@ class IndexPage(resource.Resource):
         request.setHeader(b"x-content-type-options", b"nosniff")
         request.setHeader(b"x-frame-options", b"DENY")
         request.setHeader(b"referrer-policy", b"same-origin")
-        request.setHeader(b"content-security-policy",
-                          b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-                          b"style-src 'self'; script-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'")
+        request.setHeader(b"content-security-policy", PAGE_CSP)
         try:
             html = path.read_bytes()
         except OSError:
