@@ -13,7 +13,7 @@ from pathlib import Path
 
 from services87 import __version__
 from services87.config import ConfigError, Settings
-from services87.engine.model import ALL_PANELS, EngineError, StatContext
+from services87.engine.model import ALL_PANELS, EngineError, StatContext, StoreUnavailable
 
 
 def db_url(value: str | None) -> str | None:
@@ -333,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except StoreUnavailable as exc:  # the store failed (disk full, database gone): not the input's fault
+        print(f"services87: the store failed: {exc}", file=sys.stderr)
+        return 3
     except (ConfigError, EngineError) as exc:
         print(f"services87: {exc}", file=sys.stderr)
         return 2
