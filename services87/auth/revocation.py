@@ -41,6 +41,7 @@ class RevocationWatch:
         self._auth_version: int | None = None
         self._last_full = 0.0
         self._busy = False
+        self._failing = False
         self._loop = LoopingCall(self.tick)
         self._loop.clock = hs.reactor
         self.checks = 0
@@ -89,8 +90,19 @@ class RevocationWatch:
         def done(_):
             self._busy = False
 
+        def failed(f):
+            if not self._failing:  # once per outage, not every tick
+                log.warning("revocation watch: cannot read the store (%s); retrying", f.value)
+            self._failing = True
+
+        def ok(result):
+            if self._failing:
+                log.info("revocation watch: the store answers again")
+            self._failing = False
+            return result
+
         d.addCallback(versions)
-        d.addErrback(lambda f: log.warning("revocation watch: %s", f.value))
+        d.addCallbacks(ok, failed)
         d.addBoth(done)
 
     def check(self):
