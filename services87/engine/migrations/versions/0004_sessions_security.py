@@ -70,8 +70,8 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS trg_users_auth_delete" + (" ON users" if bind.dialect.name == "postgresql" else ""))
     if bind.dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS services87_bump_auth_version()")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("credential_epoch")
+    # a plain DROP COLUMN (SQLite >= 3.35): rebuilding users would trip (or cascade) its foreign keys
+    op.drop_column("users", "credential_epoch")
     op.drop_table("login_throttle")
     op.drop_index("ix_auth_sessions_user", table_name="auth_sessions")
     op.drop_table("auth_sessions")
