@@ -3,10 +3,10 @@ test_workers_sessions.py)."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 import requests
+import sqlalchemy as sa
 
 from tests.security.helpers import Credentials, basic, wait_until
 
@@ -54,15 +54,18 @@ def test_admin_revoke_and_remove(srv):
 
 def test_deactivation_written_straight_into_the_store_is_noticed(srv):
     """No write through the server or the CLI: the users trigger moves the auth version."""
-    c = Credentials(srv.base_url, "dirk")
-    assert c.all() == ALIVE
-    path = srv.db.split("sqlite:///", 1)[1]
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE users SET active = 0 WHERE login = 'dirk'")
-    wait_until(lambda: not c.cometd_ok(), timeout=1.0)
-    assert c.all() == DEAD
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE users SET active = 1 WHERE login = 'dirk'")
+    cr = Credentials(srv.base_url, "dirk")
+    assert cr.all() == ALIVE
+    db = sa.create_engine(srv.db)  # SQLite file or PostgreSQL database, as the server uses
+    try:
+        with db.begin() as c:
+            c.execute(sa.text("UPDATE users SET active = false WHERE login = 'dirk'"))
+        wait_until(lambda: not cr.cometd_ok(), timeout=1.0)
+        assert cr.all() == DEAD
+        with db.begin() as c:
+            c.execute(sa.text("UPDATE users SET active = true WHERE login = 'dirk'"))
+    finally:
+        db.dispose()
 
 
 def test_status_page_logout_ends_its_bearer_token(srv):
