@@ -14,7 +14,7 @@ from pathlib import Path
 
 from services87 import __version__
 from services87.config import ConfigError, Settings
-from services87.engine.model import ALL_PANELS, EngineError, StatContext, StatusScreenPanelType as P
+from services87.engine.model import ALL_PANELS, EngineError, StatContext, StatusScreenPanelType as P, StoreUnavailable
 from services87.i18n import SUPPORTED
 
 
@@ -362,6 +362,8 @@ def cmd_users(args) -> int:
             print(f"{u.id:4d}  {u.login:16s} {u.full_name:28s} {'active' if u.active else 'inactive':8s} "
                   f"{u.time_zone or '-':20s} {u.language or '-':3s} {','.join(groups[g] for g in u.group_ids)}")
         return 0
+    if args.users_cmd in ("disable", "enable", "remove", "revoke"):
+        return _users_admin(store, args)
     if args.users_cmd == "add":
         return _users_add(store, args)
     return _users_passwd(store, args)
@@ -392,16 +394,35 @@ def _users_add(store, args) -> int:
     return 0
 
 
+def _users_admin(store, args) -> int:
+    """disable | enable | remove | revoke: one revocation mechanism in the store ends every credential."""
+    user = store.find_user(args.login)
+    if user is None:
+        raise CliError(f"no such user: {args.login} ('services87 users list' shows them)")
+    action = args.users_cmd
+    kept = False
+    if action == "disable":
+        store.set_user_active(user.id, False)
+    elif action == "enable":
+        store.set_user_active(user.id, True)
+    elif action == "remove":
+        kept = not store.remove_user(user.id)
+    else:
+        store.revoke_user_credentials(user.id)
+    print(f"{action}: done for {args.login}"
+          + ("" if action == "enable" else "; every session, ticket and token ended")
+          + ("; kept deactivated without a password (statistics refer to the user)" if kept else ""))
+    return 0
+
+
 def _users_passwd(store, args) -> int:
     from services87.auth.passwords import hash_password
-    from services87.engine.store import TicketStore
 
     user = store.find_user(args.login)
     if user is None:
         raise CliError(f"no such user: {args.login} ('services87 users list' shows them)")
-    store.set_password_hash(user.id, hash_password(_read_password(args)))
-    TicketStore(store).revoke_user(user.id)
-    print(f"password changed for {args.login}; existing tickets revoked")
+    store.set_password_hash(user.id, hash_password(_read_password(args)))  # ends every session, ticket and token
+    print(f"password changed for {args.login}; every session, ticket and token of theirs ended")
     return 0
 
 
@@ -609,8 +630,15 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("login", help="log-in name")
     up.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable "
                                                           "(default: standard input, or ask)")
-    for sp in (ua, ul, up):
+    extra = [common(command(usub, name, text)) for name, text in (
+        ("disable", "deactivate a user and end every session, ticket and token of theirs"),
+        ("enable", "reactivate a user"),
+        ("remove", "delete a user (kept deactivated if statistics refer to them)"),
+        ("revoke", "end every session, ticket and token of a user"))]
+    for sp in (ua, ul, up, *extra):
         sp.set_defaults(func=cmd_users)
+    for sp in extra:
+        sp.add_argument("login", help="log-in name")
 
     s = common(command(sub, "simulate", "send live agent, call and ticket traffic to a running server's ingest API"))
     s.add_argument("--url", help="server base URL (default: http://<host>:<port> from the settings)")
@@ -643,6 +671,9 @@ def main(argv: list[str] | None = None) -> int:
         code = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
+    except StoreUnavailable as exc:  # the store failed (disk full, database gone): not the input's fault
+        print(f"services87: the store failed: {exc}", file=sys.stderr)
+        return 3
     except (CliError, ConfigError, EngineError) as exc:
         print(f"services87: {exc}", file=sys.stderr)
         return exc.code if isinstance(exc, CliError) else 2

@@ -96,6 +96,10 @@ class Http:
     idle_timeout: int = 60
     #: Concurrent client connections (long-polls and WebSockets included); more get 503 and are closed.
     max_connections: int = 512
+    #: Concurrent connections one client address may hold; more get 503 (a value over max_connections acts as
+    #: max_connections).
+    #: Behind a reverse proxy every client shares the proxy's address: raise it to max_connections there.
+    max_connections_per_address: int = 128
     #: Largest request body read at all (bytes), enforced while reading: a bigger Content-Length or chunked
     #: body gets 413 before it is buffered. Raised automatically to the largest endpoint limit + 64 KiB;
     #: SOAP endpoints are capped at max_body_size.
@@ -192,6 +196,13 @@ class Settings:
     gws_csrf_protection: bool = True
     #: GWS (/api/v2): idle lifetime of a JSESSIONID session (seconds) while no CometD client is connected.
     gws_session_timeout: int = 1800
+    #: Browser (REST / status-page) sessions end after this many seconds without a request...
+    session_idle_timeout: int = 3600
+    #: ...and, for REST, status-page and GWS sessions alike, this many seconds after they opened, however busy.
+    session_max_lifetime: int = 12 * 3600
+    #: Origins (``scheme://host[:port]``) allowed to send cookie-authenticated state-changing requests and
+    #: WebSocket handshakes; empty = only the server's own origin (the request's Host).
+    allowed_origins: list[str] = field(default_factory=list)
     #: Argon2id parameters for new password hashes: "rfc9106-low" (default) or "test" (tiny; test suites only).
     password_hash_profile: str = "rfc9106-low"
     log_level: str = "info"
@@ -261,7 +272,7 @@ class Settings:
         if self.installation not in ("onsite", "online"):
             raise ConfigError("installation must be 'onsite' or 'online'")
         for name in ("ticket_lifetime", "access_token_lifetime", "max_body_size", "max_xml_depth", "db_threads",
-                     "gws_session_timeout", "max_json_depth", "login_max_failures", "login_max_failures_per_address",
+                     "gws_session_timeout", "session_idle_timeout", "session_max_lifetime", "max_json_depth", "login_max_failures", "login_max_failures_per_address",
                      "login_failure_window"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
@@ -278,7 +289,7 @@ class Settings:
                 except ValueError:
                     raise ConfigError(f"{name}: {net!r} is not an IP address or network") from None
         for name in ("header_timeout", "body_timeout", "idle_timeout", "max_connections", "max_request_body",
-                     "shutdown_grace"):
+                     "shutdown_grace", "max_connections_per_address"):
             if getattr(self.http, name) <= 0:
                 raise ConfigError(f"http.{name} must be positive")
 

@@ -14,9 +14,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 
 import jwt
@@ -41,6 +39,8 @@ class Principal:
     user: User
     scheme: str  # password / ticket / bearer / implicit / session
     ticket: str | None = None
+    #: the SHA-256 of the browser session behind a ``session`` principal (tokens issued to it end with it)
+    session: str | None = None
 
 
 class AuthService:
@@ -53,15 +53,10 @@ class AuthService:
         self.clock = clock
         secret = settings.token_secret or store.set_meta_default("token_secret", secrets.token_hex(32))
         self._secret = secret.encode()
-        self._failures: dict[str, deque] = defaultdict(deque)
-        self._fail_lock = threading.Lock()
         #: validated tickets: (digest, data version, auth version) -> (Principal, expires_ts)
         self._validated = ResponseCache(4096)
 
     # ------------------------------------------------------------------ throttling
-    #: Keys (login names and addresses) remembered at once; beyond it, keys with no recent failure are dropped
-    #: first, then the oldest (so spraying random names cannot grow memory without bound).
-    MAX_TRACKED = 50_000
     #: Default of ``login_failure_window`` (seconds), for Retry-After headers.
     FAILURE_WINDOW = 300.0
 
@@ -71,36 +66,17 @@ class AuthService:
         return getattr(self.settings, "login_max_failures", 10)
 
     @property
-    def _window(self) -> float:
-        return float(getattr(self.settings, "login_failure_window", 300))
+    def _window(self) -> int:
+        return int(getattr(self.settings, "login_failure_window", 300))
 
     def _throttled(self, *keys: str) -> bool:
-        now = self.clock()
-        with self._fail_lock:
-            for key in keys:
-                q = self._failures.get(key)
-                if not q:
-                    continue
-                while q and q[0] < now - self._window:
-                    q.popleft()
-                if len(q) >= self._limit(key):
-                    return True
-        return False
+        """Failures are counted in the store (table ``login_throttle``): every worker sees the same counts,
+        and a restart does not clear them."""
+        counts = self.tickets.throttle_failures(keys, int(self.clock()), self._window)
+        return any(counts.get(key, 0) >= self._limit(key) for key in keys)
 
     def _record_failure(self, *keys: str) -> None:
-        now = self.clock()
-        with self._fail_lock:
-            for key in keys:
-                q = self._failures[key]
-                q.append(now)
-                while len(q) > self._limit(key):
-                    q.popleft()
-            if len(self._failures) > self.MAX_TRACKED:
-                cutoff = now - self._window
-                for key in [k for k, q in self._failures.items() if not q or q[-1] < cutoff]:
-                    del self._failures[key]
-                while len(self._failures) > self.MAX_TRACKED:  # dicts keep insertion order: oldest first
-                    del self._failures[next(iter(self._failures))]
+        self.tickets.throttle_record(keys, int(self.clock()), self._window)
 
     # ------------------------------------------------------------------ passwords
     def authenticate_password(self, login: str | None, password: str | None, address: str = "") -> User:
@@ -175,6 +151,10 @@ class AuthService:
     def revoke_ticket(self, ticket: str) -> bool:
         return self.tickets.revoke(self._digest(ticket.strip()))
 
+    def revoke_user(self, user_id: int) -> None:
+        """Admin revoke: every ticket, token and session of the user ends, on every worker."""
+        self.store.revoke_user_credentials(user_id)
+
     def _active_user(self, user_id: int) -> User:
         try:
             user = self.store.get_user(user_id)
@@ -185,11 +165,19 @@ class AuthService:
         return user
 
     # ------------------------------------------------------------------ bearer tokens
-    def issue_tokens(self, user: User) -> dict:
+    def issue_tokens(self, user: User, session: str | None = None) -> dict:
+        """An access token (carrying the user's credential epoch ``ep``, and ``sid`` when issued to a
+        browser session: it then ends with that session) and a refresh token."""
         now = int(self.clock())
         lifetime = self.settings.access_token_lifetime
-        access = jwt.encode({"sub": str(user.id), "login": user.login, "iat": now, "exp": now + lifetime,
-                             "jti": secrets.token_hex(8), "iss": "services87"}, self._secret, algorithm="HS256")
+        state = self.store.user_credential_state(user.id)
+        if state is None or not state[0]:
+            raise AuthError("UserInactive", "The user is not active")
+        claims = {"sub": str(user.id), "login": user.login, "iat": now, "exp": now + lifetime,
+                  "jti": secrets.token_hex(8), "iss": "services87", "ep": state[1]}
+        if session:
+            claims["sid"] = session
+        access = jwt.encode(claims, self._secret, algorithm="HS256")
         refresh = "RT:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
         self.tickets.add(self._digest(refresh), user.id, now, now + self.settings.refresh_token_lifetime, "refresh")
         return {"access_token": access, "token_type": "bearer", "expires_in": lifetime,
@@ -217,9 +205,24 @@ class AuthService:
             raise AuthError("InvalidToken", "The access token is not valid") from None
         if self.tickets.get(self._digest("jti:" + str(claims.get("jti"))), "revoked-jti"):
             raise AuthError("InvalidToken", "The access token has been revoked")
-        principal = Principal(self._active_user(uid), "bearer", token)
+        user = self._active_user(uid)
+        state = self.store.user_credential_state(uid)
+        if state is None or state[1] != claims.get("ep", 0):
+            raise AuthError("InvalidToken", "The access token has been revoked (the user's credentials changed)")
+        sid = claims.get("sid")
+        if sid is not None and not self.tickets.sessions_alive([str(sid)], int(self.clock())):
+            raise AuthError("InvalidToken", "The access token has been revoked (its session ended)")
+        principal = Principal(user, "bearer", token)
         self._validated.put(key, (principal, int(claims["exp"])), size=1)
         return principal
+
+    def token_binding(self, token: str) -> dict:
+        """For a bearer token already validated: what a CometD session authenticated by it is bound to
+        (``services87.auth.revocation``)."""
+        from services87.auth.revocation import binding
+
+        claims = jwt.decode(token.strip(), self._secret, algorithms=["HS256"], options={"verify_exp": False})
+        return binding(int(claims["sub"]), int(claims.get("ep", 0)), claims.get("sid"))
 
     def revoke_access_token(self, token: str) -> None:
         claims = jwt.decode(token, self._secret, algorithms=["HS256"], options={"verify_exp": False})

@@ -14,15 +14,17 @@ Design (docs/deployment.md):
   message is queued twice, none is lost while every worker lives.
 * Sessions are swept by their owner (``max_interval``), and the removal is replicated.
 
-Attributes set by ``authenticate_handshake`` travel pickled (the bus is the server's own database channel).
+Bus messages are versioned JSON (``"v": 1``) and validated on receipt: anyone who can ``NOTIFY`` on the
+database channel can put a message on the bus, so nothing in one is ever unpickled or evaluated, and a
+message that does not have the expected shape is dropped and logged. Session attributes (what
+``authenticate_handshake`` returned) travel as a JSON object of short scalars; others are not replicated.
 A worker that dies takes the queued messages of the sessions it owned with it; their clients' next connect on
 another worker claims the session and goes on.
 """
 
 from __future__ import annotations
 
-import base64
-import pickle
+import re
 from typing import Any
 
 from twisted.logger import Logger
@@ -31,6 +33,60 @@ from .hooks import RequestInfo
 from .session import Session
 
 log = Logger()
+
+
+#: Version of the bus messages written here; others are rejected.
+VERSION = 1
+OPS = frozenset({"add", "sub", "unsub", "remove", "own", "deliver", "publish"})
+_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+MAX_ATTRS = 32
+MAX_TEXT = 512
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= MAX_TEXT)
+
+
+def encode_attrs(attributes: dict) -> dict:
+    """The replicable part of a session's attributes: string keys, short scalar values."""
+    return {k: v for k, v in attributes.items() if isinstance(k, str) and len(k) <= 64 and _scalar(v)}
+
+
+class BusMessageError(ValueError):
+    pass
+
+
+def validate(data: Any) -> dict:
+    """A bus message as written by :meth:`BayeuxCluster._send`, else :class:`BusMessageError`."""
+    if not isinstance(data, dict):
+        raise BusMessageError("not a JSON object")
+    if data.get("v") != VERSION:
+        raise BusMessageError(f"unsupported version {data.get('v')!r}")
+    op = data.get("op")
+    if op not in OPS:
+        raise BusMessageError(f"unknown op {op!r}")
+    if op != "publish" and not (isinstance(data.get("sid"), str) and _ID.match(data["sid"])):
+        raise BusMessageError("missing or malformed sid")
+    if op == "add":
+        attrs = data.get("attrs")
+        if not isinstance(attrs, dict) or len(attrs) > MAX_ATTRS or encode_attrs(attrs) != attrs:
+            raise BusMessageError("attrs must be a JSON object of short scalars")
+        for key in ("browser", "cookie"):
+            if data.get(key) is not None and not (isinstance(data[key], str) and len(data[key]) <= MAX_TEXT):
+                raise BusMessageError(f"malformed {key}")
+        subs = data.get("subs") or []
+        if not isinstance(subs, list) or not all(isinstance(n, str) and len(n) <= MAX_TEXT for n in subs):
+            raise BusMessageError("malformed subs")
+    elif op in ("sub", "unsub"):
+        names = data.get("names")
+        if not isinstance(names, list) or not all(isinstance(n, str) and len(n) <= MAX_TEXT for n in names):
+            raise BusMessageError("malformed names")
+    elif op in ("deliver", "publish"):
+        if not isinstance(data.get("msg"), dict):
+            raise BusMessageError("malformed msg")
+        if op == "publish" and not isinstance(data.get("channel"), str):
+            raise BusMessageError("malformed channel")
+    return data
 
 
 class BayeuxCluster:
@@ -51,11 +107,7 @@ class BayeuxCluster:
 
     def session_added(self, session: Session) -> None:
         self.owner[session.id] = self.me
-        try:
-            attrs = base64.b64encode(pickle.dumps(session.attributes)).decode()
-        except Exception:  # unpicklable attributes: replicate without them
-            attrs = base64.b64encode(pickle.dumps({})).decode()
-        self._send("add", sid=session.id, attrs=attrs, browser=session.browser_id, cookie=session.session_cookie,
+        self._send("add", sid=session.id, attrs=encode_attrs(session.attributes), browser=session.browser_id, cookie=session.session_cookie,
                    subs=sorted(session.subscriptions))
 
     def subscriptions_changed(self, session: Session, names: list[str], added: bool) -> None:
@@ -83,9 +135,17 @@ class BayeuxCluster:
     # ------------------------------------------------------------------ bus
     def _send(self, op: str, **data: Any) -> None:
         data["op"] = op
+        data["v"] = VERSION
         self.bus.send(self.topic, data)
 
     def _on_bus(self, data: dict, sender: str) -> None:
+        try:
+            validate(data)
+        except BusMessageError as exc:
+            log.warn("Rejected a malformed Bayeux bus message from {sender}: {why}", sender=str(sender)[:64],
+                     why=str(exc))
+            self.rejected = getattr(self, "rejected", 0) + 1
+            return
         op = data.get("op")
         s = self.server
         sid = data.get("sid")
@@ -98,7 +158,7 @@ class BayeuxCluster:
                 info = RequestInfo(transport="long-polling", browser_id=data.get("browser"),
                                    session_cookie=data.get("cookie"))
                 session = Session(sid, now=s.reactor.seconds(), max_queue=s.settings.max_queue, request=info)
-                session.attributes.update(pickle.loads(base64.b64decode(data["attrs"])))
+                session.attributes.update(data["attrs"])
                 session.connected = True
                 s._sessions[sid] = session
                 self.owner[sid] = sender

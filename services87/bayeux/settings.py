@@ -60,7 +60,7 @@ class BayeuxSettings:
     cookie_http_only: bool = True
     #: ``SameSite`` attribute of the cookies (``"Lax"``, ``"Strict"``,
     #: ``"None"``) or ``None`` to omit it.
-    cookie_same_site: str | None = None
+    cookie_same_site: str | None = "Lax"
     #: Connection types offered in the handshake reply.
     connection_types: tuple[str, ...] = ALL_CONNECTION_TYPES
 

@@ -64,6 +64,9 @@ users = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("uuid", String(32), nullable=False, unique=True),
     Column("primary_group_id", Integer, ForeignKey("user_groups.id"), nullable=True),
+    #: Moves on every password change, deactivation and admin revoke: credentials issued under an older
+    #: epoch are dead (services87/engine/schema_sessions.py).
+    Column("credential_epoch", Integer, nullable=False, default=0, server_default="0"),
 )
 
 user_group_members = Table(
@@ -204,3 +207,4 @@ tickets = Table(
 # Feature tables live in their own modules on the same metadata.
 from services87.engine import schema_live, schema_workbins  # noqa: E402,F401
 from services87.engine import schema_prefs  # noqa: E402,F401
+from services87.engine import schema_sessions  # noqa: E402,F401

@@ -210,6 +210,23 @@ class Store:
         self._emit(ChangeEvent(version, kind, ids, actor, detail or {}))
         return result
 
+    def _auth_write(self, fn: Callable[[Connection], Any]) -> Any:
+        """The write path of credentials, sessions and throttles: one transaction, store errors raised as
+        :class:`StoreUnavailable`, no data-version bump (they are not statistics data) and no change event."""
+        try:
+            with self.engine.begin() as c:
+                return fn(c)
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
+
+    def _auth_read(self, fn: Callable[[Connection], Any]) -> Any:
+        """A read on the log-in and credential paths; store errors are :class:`StoreUnavailable`."""
+        try:
+            with self.engine.connect() as c:
+                return fn(c)
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
+
     def _bump(self, c: Connection) -> int:
         row = c.execute(sa.select(t.meta.c.value).where(t.meta.c.key == "data_version")).first()
         version = int(row[0]) + 1 if row else 1
@@ -336,13 +353,18 @@ class Store:
             raise ValidationError(f"user {login!r} already exists") from None
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        self._write("users", lambda c: c.execute(
-            t.users.update().where(t.users.c.id == user_id).values(password_hash=password_hash)), ids_of=lambda _: [user_id])
+        """Change a password: every credential issued before ends (tickets, tokens, sessions; the epoch moves)."""
+        def do(c: Connection) -> None:
+            _end_user_credentials(c, user_id)
+            c.execute(t.users.update().where(t.users.c.id == user_id).values(
+                password_hash=password_hash, credential_epoch=t.users.c.credential_epoch + 1))
+            _bump_auth_version(c)
+
+        self._write("users", do, ids_of=lambda _: [user_id])
 
     def password_hash(self, login: str) -> tuple[int, str | None] | None:
-        with self.engine.connect() as c:
-            row = c.execute(sa.select(t.users.c.id, t.users.c.password_hash, t.users.c.active)
-                            .where(t.users.c.login == login)).first()
+        row = self._auth_read(lambda c: c.execute(
+            sa.select(t.users.c.id, t.users.c.password_hash, t.users.c.active).where(t.users.c.login == login)).first())
         if not row or not row.active:
             return None
         return row.id, row.password_hash
@@ -356,11 +378,73 @@ class Store:
                     group_ids=groups, primary_group_id=row.primary_group_id)
 
     def get_user(self, user_id: int) -> User:
-        with self.engine.connect() as c:
+        def do(c: Connection) -> User:
             row = c.execute(sa.select(t.users).where(t.users.c.id == user_id)).first()
             if not row:
                 raise NotFound(f"user {user_id} not found")
             return self._user_from_row(c, row)
+
+        return self._auth_read(do)
+
+    def user_credential_state(self, user_id: int) -> tuple[bool, int] | None:
+        """``(active, credential_epoch)`` of a user, or ``None`` when there is no such user."""
+        row = self._auth_read(lambda c: c.execute(sa.select(t.users.c.active, t.users.c.credential_epoch)
+                                                  .where(t.users.c.id == user_id)).first())
+        return (bool(row[0]), int(row[1])) if row else None
+
+    def credential_states(self, user_ids: Iterable[int]) -> dict[int, tuple[bool, int]]:
+        """:meth:`user_credential_state` of several users at once (missing users are left out)."""
+        ids = sorted({int(u) for u in user_ids})
+        if not ids:
+            return {}
+        rows = self._auth_read(lambda c: c.execute(
+            sa.select(t.users.c.id, t.users.c.active, t.users.c.credential_epoch).where(t.users.c.id.in_(ids))).all())
+        return {r[0]: (bool(r[1]), int(r[2])) for r in rows}
+
+    def set_user_active(self, user_id: int, active: bool) -> None:
+        """Activate or deactivate a user; deactivation ends every credential of the user (the epoch moves)."""
+        def do(c: Connection) -> None:
+            values: dict[str, Any] = {"active": active}
+            if not active:
+                values["credential_epoch"] = t.users.c.credential_epoch + 1
+                _end_user_credentials(c, user_id)
+            c.execute(t.users.update().where(t.users.c.id == user_id).values(**values))
+            _bump_auth_version(c)
+
+        self._write("users", do, ids_of=lambda _: [user_id])
+
+    def remove_user(self, user_id: int) -> bool:
+        """Delete a user and, with it (cascades), every ticket, session and preference of theirs. A user the
+        statistics still refer to (requests, messages) is kept, deactivated and without a password instead;
+        ``True`` when the row was deleted."""
+        def do(c: Connection) -> None:
+            _end_user_credentials(c, user_id)
+            c.execute(t.user_group_members.delete().where(t.user_group_members.c.user_id == user_id))
+            c.execute(t.users.delete().where(t.users.c.id == user_id))
+            _bump_auth_version(c)
+
+        try:
+            self._write("users", do, ids_of=lambda _: [user_id])
+            return True
+        except sa.exc.IntegrityError:
+            def keep(c: Connection) -> None:
+                _end_user_credentials(c, user_id)
+                c.execute(t.users.update().where(t.users.c.id == user_id).values(
+                    active=False, password_hash=None, credential_epoch=t.users.c.credential_epoch + 1))
+                _bump_auth_version(c)
+
+            self._write("users", keep, ids_of=lambda _: [user_id])
+            return False
+
+    def revoke_user_credentials(self, user_id: int) -> None:
+        """Admin revoke: every ticket, token and session of the user ends (the epoch moves)."""
+        def do(c: Connection) -> None:
+            _end_user_credentials(c, user_id)
+            c.execute(t.users.update().where(t.users.c.id == user_id)
+                      .values(credential_epoch=t.users.c.credential_epoch + 1))
+            _bump_auth_version(c)
+
+        self._auth_write(do)
 
     def find_user(self, login: str) -> User | None:
         with self.engine.connect() as c:
@@ -927,37 +1011,165 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 class TicketStore:
-    """Hashed SoPrincipal tickets and refresh tokens. Not statistics data: writes do not bump the data version."""
+    """Hashed SoPrincipal tickets, refresh tokens, server-side sessions and the log-in throttle: the one
+    truth every worker reads. Not statistics data: writes do not bump the data version. Store errors are
+    :class:`StoreUnavailable`."""
 
     def __init__(self, store: Store):
+        self.store = store
         self.engine = store.engine
 
+    # ------------------------------------------------------------------ tickets and refresh tokens
     def add(self, digest: str, user_id: int, created_ts: int, expires_ts: int, kind: str) -> None:
-        with self.engine.begin() as c:
-            c.execute(t.tickets.insert().values(hash=digest, user_id=user_id, created_ts=created_ts,
-                                                expires_ts=expires_ts, revoked=False, kind=kind))
+        self.store._auth_write(lambda c: c.execute(t.tickets.insert().values(
+            hash=digest, user_id=user_id, created_ts=created_ts, expires_ts=expires_ts, revoked=False, kind=kind)))
 
     def get(self, digest: str, kind: str) -> dict | None:
-        with self.engine.connect() as c:
-            row = c.execute(sa.select(t.tickets).where(t.tickets.c.hash == digest, t.tickets.c.kind == kind)).first()
+        row = self.store._auth_read(lambda c: c.execute(
+            sa.select(t.tickets).where(t.tickets.c.hash == digest, t.tickets.c.kind == kind)).first())
         return dict(row._mapping) if row else None
 
     def revoke(self, digest: str) -> bool:
-        with self.engine.begin() as c:
+        def do(c: Connection) -> bool:
             n = c.execute(t.tickets.update().where(t.tickets.c.hash == digest).values(revoked=True)).rowcount
             _bump_auth_version(c)
             return n > 0
 
+        return self.store._auth_write(do)
+
     def bump_auth_version(self) -> None:
         """Invalidate every cache of validated credentials (after a revocation recorded by :meth:`add`)."""
-        with self.engine.begin() as c:
-            _bump_auth_version(c)
+        self.store._auth_write(_bump_auth_version)
 
     def revoke_user(self, user_id: int) -> int:
-        with self.engine.begin() as c:
-            n = c.execute(t.tickets.update().where(t.tickets.c.user_id == user_id).values(revoked=True)).rowcount
-            _bump_auth_version(c)
+        """Revoke every credential of a user (see :meth:`Store.revoke_user_credentials`)."""
+        self.store.revoke_user_credentials(user_id)
+        return 1
+
+    def purge_expired(self, now_ts: int) -> int:
+        """Delete tickets, refresh tokens, revoked-token marks and sessions that ended before ``now_ts``,
+        and throttle windows older than a day."""
+        from services87.engine.schema_sessions import auth_sessions, login_throttle
+
+        def do(c: Connection) -> int:
+            n = c.execute(t.tickets.delete().where(t.tickets.c.expires_ts < now_ts)).rowcount
+            n += c.execute(auth_sessions.delete().where(auth_sessions.c.expires_ts < now_ts)).rowcount
+            c.execute(login_throttle.delete().where(login_throttle.c.window_start < now_ts - 86400))
             return n
+
+        return self.store._auth_write(do)
+
+    # ------------------------------------------------------------------ sessions
+    def session_add(self, digest: str, kind: str, user_id: int, csrf: str, now_ts: int, lifetime: int,
+                    ticket_hash: str | None = None) -> None:
+        from services87.engine.schema_sessions import auth_sessions
+
+        def do(c: Connection) -> None:
+            row = c.execute(sa.select(t.users.c.active, t.users.c.credential_epoch)
+                            .where(t.users.c.id == user_id)).first()
+            if row is None or not row[0]:
+                raise NotFound(f"user {user_id} is not active")
+            c.execute(auth_sessions.insert().values(
+                hash=digest, kind=kind, user_id=user_id, csrf=csrf, epoch=int(row[1]), ticket_hash=ticket_hash,
+                created_ts=now_ts, last_seen_ts=now_ts, expires_ts=now_ts + lifetime))
+
+        self.store._auth_write(do)
+
+    def session_get(self, digest: str, kind: str, now_ts: int, idle: int, touch_after: int = 15) -> dict | None:
+        """A live session (``hash``, ``user_id``, ``csrf``, ``ticket_hash``, ``expires_ts``...) or ``None``:
+        absent, past its absolute end, idle longer than ``idle`` seconds, its user inactive or gone, or the
+        user's credential epoch moved since it opened. A use more than ``touch_after`` seconds after the last
+        recorded one moves ``last_seen_ts`` (so the idle clock is shared by every worker)."""
+        from services87.engine.schema_sessions import auth_sessions as a
+
+        q = (sa.select(a, t.users.c.active, t.users.c.credential_epoch)
+             .join(t.users, t.users.c.id == a.c.user_id).where(a.c.hash == digest, a.c.kind == kind))
+        row = self.store._auth_read(lambda c: c.execute(q).first())
+        if row is None:
+            return None
+        m = dict(row._mapping)
+        if (not m["active"] or int(m["credential_epoch"]) != int(m["epoch"]) or m["expires_ts"] <= now_ts
+                or now_ts - m["last_seen_ts"] > idle):
+            return None
+        if now_ts - m["last_seen_ts"] >= touch_after:
+            self.store._auth_write(lambda c: c.execute(
+                a.update().where(a.c.hash == digest).values(last_seen_ts=now_ts)))
+        return m
+
+    def session_delete(self, digest: str) -> dict | None:
+        """End a session (and the ticket it wraps); the deleted row, or ``None``."""
+        from services87.engine.schema_sessions import auth_sessions as a
+
+        def do(c: Connection) -> dict | None:
+            row = c.execute(sa.select(a).where(a.c.hash == digest)).first()
+            if row is None:
+                return None
+            c.execute(a.delete().where(a.c.hash == digest))
+            if row.ticket_hash:
+                c.execute(t.tickets.update().where(t.tickets.c.hash == row.ticket_hash).values(revoked=True))
+            _bump_auth_version(c)
+            return dict(row._mapping)
+
+        return self.store._auth_write(do)
+
+    def session_touch(self, digests: Iterable[str], now_ts: int) -> None:
+        """Record a use of these sessions now (e.g. GWS sessions a CometD client is bound to)."""
+        from services87.engine.schema_sessions import auth_sessions as a
+
+        digests = sorted(set(digests))
+        if digests:
+            self.store._auth_write(lambda c: c.execute(
+                a.update().where(a.c.hash.in_(digests)).values(last_seen_ts=now_ts)))
+
+    def sessions_alive(self, digests: Iterable[str], now_ts: int) -> set[str]:
+        """Which of these session digests are still live (user active, epoch unchanged, not past the end)."""
+        from services87.engine.schema_sessions import auth_sessions as a
+
+        digests = sorted(set(digests))
+        if not digests:
+            return set()
+        q = (sa.select(a.c.hash).join(t.users, t.users.c.id == a.c.user_id)
+             .where(a.c.hash.in_(digests), a.c.expires_ts > now_ts, t.users.c.active == sa.true(),
+                    t.users.c.credential_epoch == a.c.epoch))
+        return {r[0] for r in self.store._auth_read(lambda c: c.execute(q).all())}
+
+    # ------------------------------------------------------------------ log-in throttle
+    def throttle_failures(self, keys: Sequence[str], now_ts: int, window: int) -> dict[str, int]:
+        """Failures counted per key in its current window (keys without a live window are left out)."""
+        from services87.engine.schema_sessions import login_throttle as lt
+
+        rows = self.store._auth_read(lambda c: c.execute(
+            sa.select(lt.c.key, lt.c.failures).where(lt.c.key.in_(list(keys)), lt.c.window_start > now_ts - window)).all())
+        return {r[0]: int(r[1]) for r in rows}
+
+    def throttle_record(self, keys: Sequence[str], now_ts: int, window: int) -> None:
+        """Count one failure for each key (a window older than ``window`` seconds starts again)."""
+        from services87.engine.schema_sessions import login_throttle as lt
+
+        def do(c: Connection) -> None:
+            for key in keys:
+                row = c.execute(sa.select(lt.c.window_start, lt.c.failures).where(lt.c.key == key)).first()
+                if row is None:
+                    try:
+                        with c.begin_nested():
+                            c.execute(lt.insert().values(key=key, window_start=now_ts, failures=1))
+                        continue
+                    except sa.exc.IntegrityError:  # another worker counted the first failure just now
+                        row = c.execute(sa.select(lt.c.window_start, lt.c.failures).where(lt.c.key == key)).first()
+                if row.window_start <= now_ts - window:
+                    c.execute(lt.update().where(lt.c.key == key).values(window_start=now_ts, failures=1))
+                else:
+                    c.execute(lt.update().where(lt.c.key == key).values(failures=lt.c.failures + 1))
+
+        self.store._auth_write(do)
+
+
+def _end_user_credentials(c: Connection, user_id: int) -> None:
+    """Revoke a user's tickets and refresh tokens and delete their sessions (inside a write)."""
+    from services87.engine.schema_sessions import auth_sessions
+
+    c.execute(t.tickets.update().where(t.tickets.c.user_id == user_id).values(revoked=True))
+    c.execute(auth_sessions.delete().where(auth_sessions.c.user_id == user_id))
 
 
 def _bump_auth_version(c: Connection) -> None:
@@ -967,7 +1179,3 @@ def _bump_auth_version(c: Connection) -> None:
         c.execute(t.meta.update().where(t.meta.c.key == "auth_version").values(value=str(int(row[0]) + 1)))
     else:
         c.execute(t.meta.insert().values(key="auth_version", value="1"))
-
-    def purge_expired(self, now_ts: int) -> int:
-        with self.engine.begin() as c:
-            return c.execute(t.tickets.delete().where(t.tickets.c.expires_ts < now_ts)).rowcount

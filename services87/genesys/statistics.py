@@ -110,8 +110,8 @@ class StatisticsHooks(BayeuxHooks):
             key = ext["x-api-key"]
         if authz is None and isinstance(ext.get("authorization"), str):
             authz = ext["authorization"]
-        return self.api.check_credentials(key, authz).addCallbacks(
-            lambda user_id: {"user_id": user_id, "cookie": request.session_cookie},
+        return self.api.hs.run_blocking(self.api.credentials_checker(key, authz, bound=True)).addCallbacks(
+            lambda found: {"user_id": found[0], "cookie": request.session_cookie, **found[1]},
             lambda f: _deny(f))
 
     def can_subscribe(self, session, channel, message):
@@ -123,6 +123,10 @@ class StatisticsHooks(BayeuxHooks):
 
 
 def _deny(f: Failure):
+    if f.check(StoreUnavailable):
+        from services87.bayeux.errors import BayeuxError
+
+        raise BayeuxError(503, "StoreUnavailable: the store is unavailable; retry shortly")
     if f.check(AuthError):
         raise Denied(f"{f.value.kind}: {f.value.message}")
     return f
@@ -154,6 +158,9 @@ class StatisticsApi:
         except Exception as exc:  # the store may be down at start-up: start with none
             log.warning("could not restore subscriptions: %s", exc)
         self.manager.start()
+        from services87.auth.revocation import revocation_watch
+
+        revocation_watch(self.hs)
         self.hs.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
 
     def stop(self) -> None:
@@ -165,8 +172,23 @@ class StatisticsApi:
         """Fires with the user id (or None without a bearer when not required); fails with AuthError."""
         return self.hs.run_blocking(self.credentials_checker(api_key, authorization))
 
-    def credentials_checker(self, api_key: str | None, authorization: str | None):
-        """The blocking check of :meth:`check_credentials`, to run on a store thread."""
+    def credentials_checker(self, api_key: str | None, authorization: str | None, bound: bool = False):
+        """The blocking check of :meth:`check_credentials`, to run on a store thread. ``bound``: return
+        ``(user_id, binding)`` where ``binding`` names the credential (services87/auth/revocation.py)."""
+        hs = self.hs
+        check_one = self._checker(api_key, authorization)
+        if not bound:
+            return check_one
+
+        def check_bound():
+            uid = check_one()
+            if uid is None:
+                return None, {}
+            return uid, hs.auth.token_binding(parse_authorization(authorization)[1])
+
+        return check_bound
+
+    def _checker(self, api_key: str | None, authorization: str | None):
         hs = self.hs
 
         def check():

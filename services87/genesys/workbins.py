@@ -16,6 +16,7 @@ are in :mod:`services87.engine.workbin_store`, called through ``hs.run_blocking`
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -31,12 +32,15 @@ from twisted.python.failure import Failure
 from twisted.web import resource, server
 
 from services87.auth.http import client_address, parse_authorization, parse_basic
+from services87.auth.revocation import binding, revocation_watch
 from services87.auth.service import AuthError
 from services87.bayeux import BayeuxHooks, BayeuxServer, BayeuxSettings, Denied
+from services87.bayeux.errors import BayeuxError
 from services87.engine.model import EngineError, NotFound, StoreUnavailable, User, ValidationError
 from services87.engine.workbin_store import HEX32, Owner, WorkbinStore, canonical_type
 from services87.web.tree import mount as mount_at
 from services87.web import jsonguard
+from services87.web.cookies import set_cookie
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +123,7 @@ class GwsSession:
     next_ref: int = 0
     watches: OrderedDict = field(default_factory=OrderedDict)
     bayeux: set = field(default_factory=set)
+    epoch: int = 0
 
     def reference_id(self) -> int:
         self.next_ref += 1
@@ -133,11 +138,20 @@ class GwsSession:
 
 
 class GwsSessions:
-    """In-memory sessions (reactor thread only). A session expires after ``timeout`` seconds without a
-    request, unless a Bayeux client is bound to it."""
+    """GWS ``JSESSIONID`` sessions. The sessions themselves (user, CSRF token, idle and absolute lifetime,
+    the user's credential epoch) live in the store (``auth_sessions``, kind ``gws``; only the SHA-256 of the
+    id is stored), so every worker accepts every session, a restart keeps them, and a password change,
+    deactivation, removal or admin revoke ends them. This object keeps each worker's local state of the
+    sessions it has seen (referenceIds, watched owners, bound CometD clients); reactor thread only, except
+    the ``*_blocking`` methods. A session bound to a CometD client is kept alive (touched by :meth:`prune`)."""
 
-    def __init__(self, timeout: float, clock: Callable[[], float] = time.time, max_sessions: int = MAX_SESSIONS):
+    KIND = "gws"
+
+    def __init__(self, hs, timeout: float, lifetime: float, clock: Callable[[], float] = time.time,
+                 max_sessions: int = MAX_SESSIONS):
+        self.hs = hs
         self.timeout = timeout
+        self.lifetime = lifetime
         self.clock = clock
         self.max_sessions = max_sessions
         self._sessions: OrderedDict[str, GwsSession] = OrderedDict()
@@ -148,40 +162,82 @@ class GwsSessions:
     def __iter__(self):
         return iter(list(self._sessions.values()))
 
-    def _expired(self, s: GwsSession, now: float) -> bool:
-        return not s.bayeux and now - s.last_used > self.timeout
+    @staticmethod
+    def digest(sid: str) -> str:
+        return hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
 
-    def create(self, user: User) -> GwsSession:
-        s = GwsSession(secrets.token_hex(16).upper(), secrets.token_urlsafe(24), user, self.clock())
-        self._sessions[s.id] = s
-        if len(self._sessions) > self.max_sessions:
-            self.prune()
-            for sid in [sid for sid, old in self._sessions.items() if not old.bayeux]:
-                if len(self._sessions) <= self.max_sessions:
-                    break
-                del self._sessions[sid]
+    # ------------------------------------------------------------------ store (blocking)
+    def open_blocking(self, user: User) -> tuple[str, str, User, int]:
+        sid, csrf = secrets.token_hex(16).upper(), secrets.token_urlsafe(24)
+        self.hs.auth.tickets.session_add(self.digest(sid), self.KIND, user.id, csrf, int(self.clock()),
+                                         int(self.lifetime))
+        row = self.hs.auth.tickets.session_get(self.digest(sid), self.KIND, int(self.clock()), int(self.timeout))
+        return sid, csrf, user, int(row["epoch"]) if row else 0
+
+    def lookup_blocking(self, sid: str | None) -> tuple[str, str, User, int] | None:
+        """The live session ``sid`` as ``(sid, csrf, user, epoch)``, or ``None``."""
+        if not sid or len(sid) > 128:
+            return None
+        row = self.hs.auth.tickets.session_get(self.digest(sid), self.KIND, int(self.clock()), int(self.timeout))
+        if row is None:
+            return None
+        try:
+            user = self.hs.auth._active_user(row["user_id"])
+        except AuthError:
+            return None
+        return sid, row["csrf"], user, int(row["epoch"])
+
+    def open(self, user: User) -> defer.Deferred:
+        return self.hs.run_blocking(self.open_blocking, user).addCallback(lambda r: self.adopt(*r))
+
+    def lookup(self, sid: str | None) -> defer.Deferred:
+        """Deferred[GwsSession | None]: the store's answer for ``sid``, with this worker's local state."""
+        if not sid:
+            return defer.succeed(None)
+
+        def found(r):
+            if r is None:
+                self._sessions.pop(sid, None)
+                return None
+            return self.adopt(*r)
+
+        return self.hs.run_blocking(self.lookup_blocking, sid).addCallback(found)
+
+    # ------------------------------------------------------------------ local state (reactor thread)
+    def adopt(self, sid: str, csrf: str, user: User, epoch: int) -> GwsSession:
+        s = self._sessions.get(sid)
+        if s is None:
+            s = self._sessions[sid] = GwsSession(sid, csrf, user, self.clock())
+            if len(self._sessions) > self.max_sessions:
+                for old in [k for k, o in self._sessions.items() if not o.bayeux]:
+                    if len(self._sessions) <= self.max_sessions:
+                        break
+                    del self._sessions[old]
+        s.user, s.csrf, s.epoch, s.last_used = user, csrf, epoch, self.clock()
+        self._sessions.move_to_end(sid)
         return s
 
     def get(self, sid: str | None, touch: bool = True) -> GwsSession | None:
-        if not sid:
-            return None
-        s = self._sessions.get(sid)
-        if s is None:
-            return None
-        now = self.clock()
-        if self._expired(s, now):
-            del self._sessions[sid]
-            return None
-        if touch:
-            s.last_used = now
-            self._sessions.move_to_end(sid)
+        """This worker's local state of session ``sid`` (not a validity check: see :meth:`lookup`)."""
+        s = self._sessions.get(sid) if sid else None
+        if s is not None and touch:
+            s.last_used = self.clock()
         return s
 
+    def drop(self, sid: str) -> None:
+        self._sessions.pop(sid, None)
+
     def prune(self) -> int:
+        """Forget local state of sessions unused here for the idle timeout (unless a CometD client is bound),
+        and record a use of the bound ones in the store so that they do not idle out."""
         now = self.clock()
-        dead = [sid for sid, s in self._sessions.items() if self._expired(s, now)]
+        dead = [sid for sid, s in self._sessions.items() if not s.bayeux and now - s.last_used > self.timeout]
         for sid in dead:
             del self._sessions[sid]
+        bound = [self.digest(sid) for sid, s in self._sessions.items() if s.bayeux]
+        if bound:
+            self.hs.run_blocking(self.hs.auth.tickets.session_touch, bound, int(now)).addErrback(
+                lambda f: log.warning("GWS session touch failed: %s", f.value))
         return len(dead)
 
 
@@ -196,7 +252,6 @@ class GwsBayeuxHooks(BayeuxHooks):
 
     def authenticate_handshake(self, request, message):
         adapter = self.adapter
-        s = adapter.sessions.get(request.cookies.get(SESSION_COOKIE))
         try:
             parsed = parse_authorization(request.header("authorization"))
             basic = None
@@ -206,25 +261,36 @@ class GwsBayeuxHooks(BayeuxHooks):
                 basic = parse_basic(parsed[1])
         except AuthError as exc:
             raise Denied(exc.message) from None
-        if s is not None and (basic is None or basic[0] == s.user.login):
-            return {"gws_session": s.id, "gws_user": s.user.id}
-        if basic is None:
-            raise Denied("Authentication required: HTTP Basic or the JSESSIONID cookie of GET /api/v2/me")
+        sid = request.cookies.get(SESSION_COOKIE)
         address = request.peer.rsplit(":", 1)[0]
-        d = adapter.hs.run_blocking(adapter.hs.auth.authenticate_password, basic[0], basic[1], address)
+        sessions = adapter.sessions
 
-        def ok(user: User):
-            s = adapter.sessions.create(user)
+        def check():  # blocking: the cookie's session from the store, else a new one for Basic credentials
+            found = sessions.lookup_blocking(sid) if sid else None
+            if found is not None and (basic is None or basic[0] == found[2].login):
+                return found, False
+            if basic is None:
+                raise AuthError("MissingCredentials",
+                                "Authentication required: HTTP Basic or the JSESSIONID cookie of GET /api/v2/me")
+            user = adapter.hs.auth.authenticate_password(basic[0], basic[1], address)
+            return sessions.open_blocking(user), True
+
+        def ok(result):
+            found, created = result
+            s = sessions.adopt(*found)
             req = request.request
-            if hasattr(req, "addCookie") and not getattr(req, "startedWriting", True):
+            if created and hasattr(req, "addCookie") and not getattr(req, "startedWriting", True):
                 set_session_cookie(req, s)
-            return {"gws_session": s.id, "gws_user": user.id}
+            return {"gws_session": s.id, "gws_user": s.user.id,
+                    **binding(s.user.id, s.epoch, GwsSessions.digest(s.id))}
 
         def refused(f: Failure):
+            if f.check(StoreUnavailable):
+                raise BayeuxError(503, "StoreUnavailable: the store is unavailable; retry shortly")
             f.trap(AuthError)
             raise Denied(f.value.message)
 
-        return d.addCallbacks(ok, refused)
+        return adapter.hs.run_blocking(check).addCallbacks(ok, refused)
 
     def on_session_added(self, session) -> None:
         s = self.adapter.sessions.get(session.attributes.get("gws_session"))
@@ -243,8 +309,7 @@ class GwsBayeuxHooks(BayeuxHooks):
 
 
 def set_session_cookie(request, s: GwsSession) -> None:
-    request.addCookie(SESSION_COOKIE.encode(), s.id.encode(), path=b"/", httpOnly=True,
-                      secure=bool(request.isSecure()))
+    set_cookie(request, SESSION_COOKIE, s.id, http_only=True)
 
 
 # ---------------------------------------------------------------------- the adapter
@@ -253,7 +318,7 @@ class GwsWorkbins:
         self.hs = hs
         self.settings = hs.settings
         self.workbins = WorkbinStore(hs.store)
-        self.sessions = GwsSessions(hs.settings.gws_session_timeout)
+        self.sessions = GwsSessions(hs, hs.settings.gws_session_timeout, hs.settings.session_max_lifetime)
         self.bayeux = BayeuxServer(hs.reactor, bayeux_settings or BayeuxSettings(), hooks=GwsBayeuxHooks(self))
         self._pending: set[tuple[str, str]] = set()
         self._pending_all = False
@@ -264,6 +329,7 @@ class GwsWorkbins:
 
     def start(self) -> None:
         self._pruner.start(60, now=False)
+        revocation_watch(self.hs)
         self.hs.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
 
     def stop(self) -> None:
@@ -298,35 +364,45 @@ class GwsWorkbins:
         return server.NOT_DONE_YET
 
     def authenticate(self, request) -> defer.Deferred:
-        """Deferred[(GwsSession, created)]: the JSESSIONID session, or a new one for valid Basic credentials."""
+        """Deferred[(GwsSession, created)]: the JSESSIONID session (checked in the store), or a new one for
+        valid Basic credentials."""
         raw = request.getCookie(SESSION_COOKIE.encode())
         sid = raw.decode("latin-1") if raw else None
-        s = self.sessions.get(sid)
         header = request.getHeader("authorization")
         try:
             parsed = parse_authorization(header)
-            if parsed is None:
-                if s is not None:
-                    return defer.succeed((s, False))
-                if sid:
-                    raise AuthError("InvalidSession", "The session has expired or does not exist; log in again")
+            login = password = None
+            if parsed is not None:
+                if parsed[0] != "basic":
+                    raise AuthError("UnsupportedScheme", "Only HTTP Basic authentication is supported")
+                login, password = parse_basic(parsed[1])
+            elif not sid:
                 raise AuthError("MissingCredentials", "Authentication is required: HTTP Basic or the JSESSIONID "
                                 "session cookie")
-            if parsed[0] != "basic":
-                raise AuthError("UnsupportedScheme", "Only HTTP Basic authentication is supported")
-            login, password = parse_basic(parsed[1])
         except AuthError:
             return defer.fail()
-        if s is not None and s.user.login == login:
-            return defer.succeed((s, False))
-        d = self.hs.run_blocking(self.hs.auth.authenticate_password, login, password, client_address(request))
+        address = client_address(request)
+        sessions = self.sessions
 
-        def opened(user: User):
-            s = self.sessions.create(user)
-            set_session_cookie(request, s)
-            return s, True
+        def check():  # blocking
+            found = sessions.lookup_blocking(sid) if sid else None
+            if found is not None and (login is None or found[2].login == login):
+                return found, False
+            if login is None:
+                raise AuthError("InvalidSession", "The session has expired or does not exist; log in again")
+            user = self.hs.auth.authenticate_password(login, password, address)
+            return sessions.open_blocking(user), True
 
-        return d.addCallback(opened)
+        def opened(result):
+            found, created = result
+            if sid and found[0] != sid:  # the cookie's session is over: forget its local state
+                sessions.drop(sid)
+            s = sessions.adopt(*found)
+            if created:
+                set_session_cookie(request, s)
+            return s, created
+
+        return self.hs.run_blocking(check).addCallback(opened)
 
     def _write(self, request, status: int, body: dict, gone: list) -> None:
         if gone or request.finished:
@@ -359,7 +435,9 @@ class GwsWorkbins:
         elif isinstance(exc, ValidationError):
             code, message, status = 10, str(exc), 400
         elif isinstance(exc, StoreUnavailable):
-            code, message, status = 4, "The statistics store is unavailable", 503
+            code, message, status = 4, "The statistics store is unavailable; retry shortly", 503
+            if not gone and not request.finished:
+                request.setHeader(b"retry-after", b"5")
         elif isinstance(exc, EngineError):
             code, message, status = 10, str(exc), 400
         else:

@@ -220,12 +220,10 @@ class RestApi:
 
     @app.route("/session", methods=["DELETE"], strict_slashes=False)
     async def logout(self, request):
-        if self.sessions.has_cookie(request):  # without one, logging out is a no-op (idempotent)
-            try:
-                self.sessions.check(request)  # XSRF applies to logging out too
-            except AuthError as err:
-                raise _auth_error(request, err, self.hs) from None
-        await self.sessions.logout(self.hs, request)
+        try:  # without a cookie, logging out is a no-op (idempotent); XSRF applies to logging out too
+            await self.sessions.logout(self.hs, request, strict=True)
+        except AuthError as err:
+            raise _auth_error(request, err, self.hs) from None
         request.setResponseCode(204)
         return b""
 

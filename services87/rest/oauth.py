@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from services87.auth import http as httpauth
 from services87.auth.service import AuthError
+from services87.engine.model import StoreUnavailable
 from services87.rest import media
 from services87.rest.api import read_body
 from services87.rest.errors import RestError
@@ -154,6 +155,12 @@ class OAuthTokenApi:
     def http_exception(self, request, failure):
         e = failure.value
         return _write(request, e.code or 400, {"error": "invalid_request", "error_description": e.description or ""})
+
+    @app.handle_errors(StoreUnavailable)
+    def unavailable(self, request, failure):
+        return _write(request, 503, {"error": "temporarily_unavailable",
+                                     "error_description": "The store is unavailable; retry shortly"},
+                      {b"retry-after": [b"5"]})
 
     @app.handle_errors(Exception)
     def internal_error(self, request, failure):

@@ -11,7 +11,8 @@
   other paths at ``http.max_request_body`` (raised if needed to the largest endpoint limit + 64 KiB, so
   endpoints answer a body a little over their own limit themselves, in their own error format).
 * **Connection cap** (``http.max_connections``): connections beyond it get ``503`` with ``Retry-After`` and
-  are closed; long-polls and WebSockets count.
+  are closed; long-polls and WebSockets count. One client address may hold at most
+  ``http.max_connections_per_address`` of them, so a single address cannot take the whole cap.
 * **Typed errors only**: an exception escaping a resource, an unsupported method or a malformed request
   line/header becomes a JSON error (a SOAP fault under ``/Remote/``), never Twisted's HTML page or a traceback.
 * **Graceful shutdown** (``http.shutdown_grace``): on SIGTERM the listening port closes, idle connections are
@@ -196,10 +197,31 @@ class LimitedRequest(server.Request):
         self.setHeader(b"cache-control", b"no-store")
         return body
 
+    def write(self, data):
+        if not self.startedWriting:
+            ctype = self.responseHeaders.getRawHeaders(b"content-type", [b""])[0] or b""
+            if ctype.lower().startswith(b"text/html") and not self.responseHeaders.hasHeader(b"content-security-policy"):
+                # every HTML answer (the page, static copies of it, anything else) gets CSP and framing rules
+                from services87.web.statuspage import PAGE_CSP
+
+                self.setHeader(b"content-security-policy", PAGE_CSP)
+                self.setHeader(b"x-frame-options", b"DENY")
+                self.setHeader(b"x-content-type-options", b"nosniff")
+        super().write(data)
+
     def render(self, resrc):
         server_header = getattr(getattr(self, "site", None), "server_header", None)
         if server_header is not None:
             self.setHeader(b"server", server_header)
+        from services87.web.origin import refusal
+
+        why = refusal(self, getattr(self.channel.site, "allowed_origins", []) if self.channel else [])
+        if why is not None:
+            body = self.typed_error(403, "CrossOriginRequest", why)
+            self.setHeader(b"content-length", b"%d" % len(body))
+            self.write(body)
+            self.finish()
+            return
         super().render(_TypedMethodErrors(resrc))
 
     def processingFailed(self, reason):
@@ -359,6 +381,7 @@ class LimitedSite(server.Site):
         self.http = settings.http
         self.soap_body_cap = settings.max_body_size
         self.body_cap = body_cap(settings)
+        self.allowed_origins = list(getattr(settings, "allowed_origins", []) or [])
         self.draining = False
         self.counters = {"timeouts": 0, "too_large": 0, "refused": 0}
         self._in_flight: set = set()
@@ -471,20 +494,38 @@ class ConnectionLimiter(policies.WrappingFactory):
     #: Connections being refused politely at once; beyond this they are closed without an answer.
     MAX_REFUSING = 64
 
-    def __init__(self, site: LimitedSite, max_connections: int, reactor):
+    def __init__(self, site: LimitedSite, max_connections: int, reactor, max_per_address: int | None = None):
         super().__init__(site)
         self.site = site
         self.max_connections = max_connections
+        self.max_per_address = max_per_address or max_connections
         self.reactor = reactor
         self.refusing = 0
+        self.per_address: dict[str, int] = {}
+        self._address_of: dict = {}
 
     def buildProtocol(self, addr):
-        if len(self.protocols) >= self.max_connections:
+        host = getattr(addr, "host", "") or ""
+        if len(self.protocols) >= self.max_connections or self.per_address.get(host, 0) >= self.max_per_address:
             if self.refusing >= self.MAX_REFUSING:
                 self.site.counters["refused"] += 1
                 return None
             return _Refuse(self)
-        return super().buildProtocol(addr)
+        protocol = super().buildProtocol(addr)
+        if protocol is not None:
+            self.per_address[host] = self.per_address.get(host, 0) + 1
+            self._address_of[protocol] = host
+        return protocol
+
+    def unregisterProtocol(self, p):
+        host = self._address_of.pop(p, None)
+        if host is not None:
+            left = self.per_address.get(host, 1) - 1
+            if left > 0:
+                self.per_address[host] = left
+            else:
+                self.per_address.pop(host, None)
+        super().unregisterProtocol(p)
 
     def open_connections(self) -> int:
         return len(self.protocols)
@@ -497,7 +538,8 @@ def build_site(root, settings, reactor=None) -> LimitedSite:
 def protect(site: LimitedSite, settings, reactor=None) -> ConnectionLimiter:
     if reactor is None:
         reactor = site.reactor
-    return ConnectionLimiter(site, settings.http.max_connections, reactor)
+    return ConnectionLimiter(site, settings.http.max_connections, reactor,
+                             getattr(settings.http, "max_connections_per_address", None))
 
 
 # --------------------------------------------------------------------------- graceful shutdown

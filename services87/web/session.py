@@ -1,8 +1,8 @@
-"""Server-side browser sessions with double-submit XSRF protection.
+"""Server-side browser sessions with double-submit XSRF protection, kept in the store.
 
 A login (any adapter's login endpoint, e.g. ``POST /api/v1/session``) calls :meth:`SessionStore.login`,
-which issues a SoPrincipal ticket for the user and keeps it server-side under a random session id. Two
-cookies go to the browser:
+which issues a SoPrincipal ticket for the user and records a session row (table ``auth_sessions``, kind
+``web``; only the SHA-256 of the id is stored) naming that ticket. Two cookies go to the browser:
 
 * ``services87-session`` — the session id; ``HttpOnly``, ``SameSite=Lax``, ``Path=/`` (``Secure`` on HTTPS);
 * ``XSRF-TOKEN`` — a random token, readable by the page's JavaScript (not ``HttpOnly``).
@@ -12,91 +12,97 @@ Every later request that authenticates with the session cookie must echo the XSR
 without a matching header is refused with ``AuthError("XsrfTokenMissing"/"XsrfTokenMismatch")``, which
 HTTP adapters answer with 403. Safe methods (GET, HEAD, OPTIONS) do not need the header.
 
-Because a session wraps a ticket, it expires with the ticket (``ticket_lifetime``) and dies when the
-ticket is revoked (``services87 users passwd`` revokes a user's tickets). Sessions live in memory: a
-restart logs browsers out. The store is used from the reactor thread only.
+Because the store holds the sessions, every worker accepts every session and a restart logs nobody out.
+A session ends after ``session_idle_timeout`` seconds without a request, ``session_max_lifetime`` seconds
+after it opened, on logout, and when its user's credentials change (password change, deactivation,
+removal, admin revoke: the user's credential epoch moves). Logout also revokes the session's ticket and
+every bearer token issued to the session.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from twisted.internet import defer
 
 from services87.auth.service import AuthError, Principal
+from services87.web.cookies import clear_cookie, set_cookie
 
 SESSION_COOKIE = b"services87-session"
 XSRF_COOKIE = b"XSRF-TOKEN"
 XSRF_HEADER = b"x-xsrf-token"
 SAFE_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
+KIND = "web"
 
 
 @dataclass
 class Session:
     id: str
     xsrf: str
-    ticket: str
     user_id: int
     login: str
     expires: float
 
 
+def digest(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class SessionStore:
-    """Sessions by id, bounded in number (the oldest is dropped first)."""
+    """Browser sessions in the store (see the module docstring). Blocking work runs through ``hs.run_blocking``."""
 
-    def __init__(self, lifetime: float, max_sessions: int = 10000, clock=time.time):
+    def __init__(self, hs, lifetime: float, idle: float, clock=time.time):
+        self.hs = hs
         self.lifetime = lifetime
-        self.max_sessions = max_sessions
+        self.idle = idle
         self.clock = clock
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-
-    # ------------------------------------------------------------------ bookkeeping
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    def _prune(self) -> None:
-        now = self.clock()
-        for sid in [sid for sid, s in self._sessions.items() if s.expires <= now]:
-            del self._sessions[sid]
-        while len(self._sessions) > self.max_sessions:
-            self._sessions.popitem(last=False)
-
-    def get(self, sid: str | None) -> Session | None:
-        if not sid:
-            return None
-        s = self._sessions.get(sid)
-        if s is not None and s.expires <= self.clock():
-            del self._sessions[sid]
-            return None
-        return s
 
     # ------------------------------------------------------------------ login / logout
     def login(self, hs, request, principal: Principal) -> defer.Deferred:
-        """Open a session for ``principal``: issue a ticket, set both cookies. Fires with the :class:`Session`."""
-        d = hs.run_blocking(hs.auth.issue_ticket, principal.user)
+        """Open a session for ``principal``: issue a ticket, record the session, set both cookies.
+        Fires with the :class:`Session`."""
 
-        def opened(ticket):
-            s = Session(id=secrets.token_urlsafe(32), xsrf=secrets.token_urlsafe(32), ticket=ticket,
-                        user_id=principal.user.id, login=principal.user.login,
-                        expires=self.clock() + self.lifetime)
-            self._sessions[s.id] = s
-            self._prune()
+        def open_() -> Session:
+            ticket = hs.auth.issue_ticket(principal.user)
+            s = Session(id=secrets.token_urlsafe(32), xsrf=secrets.token_urlsafe(32), user_id=principal.user.id,
+                        login=principal.user.login, expires=self.clock() + self.lifetime)
+            hs.auth.tickets.session_add(digest(s.id), KIND, s.user_id, s.xsrf, int(self.clock()), int(self.lifetime),
+                                        ticket_hash=hs.auth._digest(ticket))
+            return s
+
+        def opened(s: Session) -> Session:
             self.set_cookies(request, s)
             return s
 
-        return d.addCallback(opened)
+        return hs.run_blocking(open_).addCallback(opened)
 
-    def logout(self, hs, request) -> defer.Deferred:
-        """End the request's session (if any), revoke its ticket and expire both cookies."""
-        s = self._sessions.pop(self.cookie(request) or "", None)
-        self.clear_cookies(request)
-        if s is None:
+    def logout(self, hs, request, strict: bool = False) -> defer.Deferred:
+        """End the request's session (XSRF-checked), revoke its ticket and the tokens issued to it, expire
+        both cookies. Fires with ``True`` when a session ended; without a live session, ``False`` (or
+        ``AuthError("InvalidSession")`` when ``strict``). XSRF failures are :class:`AuthError`."""
+        sid = self.cookie(request)
+        if not sid:
+            self.clear_cookies(request)
             return defer.succeed(False)
-        return hs.run_blocking(hs.auth.revoke_ticket, s.ticket).addCallback(lambda _: True)
+
+        def end() -> bool:
+            row = self._row(sid)
+            if row is None:
+                if strict:
+                    raise AuthError("InvalidSession", "The session has expired or does not exist; log in again")
+                return False
+            self._check_xsrf(request, row)
+            return hs.auth.tickets.session_delete(digest(sid)) is not None
+
+        def ended(had: bool) -> bool:
+            self.clear_cookies(request)
+            return had
+
+        return hs.run_blocking(end).addCallback(ended)
 
     # ------------------------------------------------------------------ cookies
     @staticmethod
@@ -114,52 +120,54 @@ class SessionStore:
 
     @staticmethod
     def set_cookies(request, s: Session) -> None:
-        secure = bool(request.isSecure())
-        request.addCookie(SESSION_COOKIE, s.id.encode(), path=b"/", httpOnly=True, secure=secure, sameSite="lax")
-        request.addCookie(XSRF_COOKIE, s.xsrf.encode(), path=b"/", httpOnly=False, secure=secure, sameSite="lax")
+        set_cookie(request, SESSION_COOKIE, s.id, http_only=True)
+        set_cookie(request, XSRF_COOKIE, s.xsrf, http_only=False)
 
     @staticmethod
     def clear_cookies(request) -> None:
         for name in (SESSION_COOKIE, XSRF_COOKIE):
-            request.addCookie(name, b"", path=b"/", max_age=b"0", expires=b"Thu, 01 Jan 1970 00:00:00 GMT")
+            clear_cookie(request, name)
 
     # ------------------------------------------------------------------ authentication
-    def check(self, request) -> Session:
-        """The request's session, XSRF-checked for unsafe methods; raises :class:`AuthError`."""
-        s = self.get(self.cookie(request))
-        if s is None:
+    def _row(self, sid: str) -> dict | None:
+        if len(sid) > 256:
+            return None
+        return self.hs.auth.tickets.session_get(digest(sid), KIND, int(self.clock()), int(self.idle))
+
+    @staticmethod
+    def _check_xsrf(request, row: dict) -> None:
+        if request.method in SAFE_METHODS:
+            return
+        given = request.getHeader(XSRF_HEADER)
+        if not given:
+            raise AuthError("XsrfTokenMissing", "A session cookie needs the X-XSRF-TOKEN header "
+                            "(the value of the XSRF-TOKEN cookie)")
+        if not hmac.compare_digest(given.encode("latin-1", "replace") if isinstance(given, str) else given,
+                                   row["csrf"].encode()):
+            raise AuthError("XsrfTokenMismatch", "The X-XSRF-TOKEN header does not match the session")
+
+    def check_blocking(self, request) -> Principal:
+        """Blocking: the principal of the request's session, XSRF-checked for unsafe methods."""
+        sid = self.cookie(request)
+        row = self._row(sid) if sid else None
+        if row is None:
             raise AuthError("InvalidSession", "The session has expired or does not exist; log in again")
-        if request.method not in SAFE_METHODS:
-            given = request.getHeader(XSRF_HEADER)
-            if not given:
-                raise AuthError("XsrfTokenMissing", "A session cookie needs the X-XSRF-TOKEN header "
-                                "(the value of the XSRF-TOKEN cookie)")
-            if not hmac.compare_digest(given.encode("latin-1", "replace") if isinstance(given, str) else given,
-                                       s.xsrf.encode()):
-                raise AuthError("XsrfTokenMismatch", "The X-XSRF-TOKEN header does not match the session")
-        return s
+        self._check_xsrf(request, row)
+        try:
+            user = self.hs.auth._active_user(row["user_id"])
+        except AuthError as exc:
+            raise AuthError("InvalidSession", "The session has ended (" + exc.message + "); log in again") from None
+        return Principal(user, "session", None, session=row["hash"])
 
     def authenticate(self, hs, request) -> defer.Deferred:
-        """Deferred[Principal] for a request carrying the session cookie (see :meth:`check`)."""
-        try:
-            s = self.check(request)
-        except AuthError:
-            return defer.fail()
-
-        def valid(p: Principal) -> Principal:
-            return Principal(p.user, "session", p.ticket)
-
-        def invalid(f):
-            f.trap(AuthError)
-            self._sessions.pop(s.id, None)
-            raise AuthError("InvalidSession", "The session has ended (" + f.value.message + "); log in again")
-
-        return hs.run_blocking(hs.auth.validate_ticket, s.ticket).addCallbacks(valid, invalid)
+        """Deferred[Principal] for a request carrying the session cookie (see :meth:`check_blocking`)."""
+        return hs.run_blocking(self.check_blocking, request)
 
 
 def sessions_for(hs) -> SessionStore:
     """The server's one session store (created on first use, shared by every adapter via ``hs.services``)."""
     store = hs.services.get("web.sessions")
     if store is None:
-        store = hs.services["web.sessions"] = SessionStore(lifetime=hs.settings.ticket_lifetime)
+        store = hs.services["web.sessions"] = SessionStore(hs, lifetime=hs.settings.session_max_lifetime,
+                                                           idle=hs.settings.session_idle_timeout)
     return store

@@ -55,6 +55,8 @@ def _error(request, code: int, kind: str, message: str) -> bytes:
     request.setHeader(b"cache-control", b"no-store")
     if code == 401:
         request.setHeader(b"www-authenticate", b'Session realm="services87"')
+    if code == 503:
+        request.setHeader(b"retry-after", b"5")
     return json_error(request, code, message, kind)
 
 
@@ -239,15 +241,6 @@ class Logout(_Api):
     def render(self, request):
         if request.method != b"POST":
             return super().render(request)
-        from services87.auth.service import AuthError
-
-        try:
-            self.sessions.check(request)
-        except AuthError as exc:
-            if exc.kind != "InvalidSession":
-                from services87.auth.http import status_for
-
-                return _error(request, status_for(exc), exc.kind, exc.message)
         d = self.sessions.logout(self.hs, request)
         d.addCallback(lambda had: _finish(request, _json(request, {"loggedOut": bool(had)})))
         d.addErrback(self._failed, request)
@@ -263,7 +256,7 @@ class Me(_Api):
     def do_GET(self, request, body, principal):
         user = principal.user
         agents = [{"login": u.login, "name": u.full_name} for u in self.hs.store.list_users() if u.active]
-        tokens = self.hs.auth.issue_tokens(user)
+        tokens = self.hs.auth.issue_tokens(user, session=principal.session)
         keys = self.hs.settings.api_keys
         genesys = getattr(self.hs.settings, "genesys", None)
         return 200, {
@@ -321,6 +314,15 @@ class StaticFiles(static.File):
 
         return NotFoundResource()
 
+    def getChild(self, path, request):
+        if b"\x00" in path or b"/" in path or b"\\" in path:  # never a file name here; os.stat would raise
+            return self.childNotFound
+        try:
+            path.decode("utf-8")
+        except UnicodeDecodeError:
+            return self.childNotFound
+        return super().getChild(path, request)
+
     def createSimilarFile(self, path):
         f = self.__class__(path, self.defaultType, self.ignoredExts, self.registry)
         f.processors = self.processors
@@ -334,6 +336,11 @@ class StaticFiles(static.File):
         return super().render_GET(request)
 
 
+#: The page's Content-Security-Policy; every other HTML response gets it too (services87/web/limits.py).
+PAGE_CSP = (b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+            b"style-src 'self'; script-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'")
+
+
 class IndexPage(resource.Resource):
     isLeaf = True
 
@@ -343,9 +350,7 @@ class IndexPage(resource.Resource):
         request.setHeader(b"x-content-type-options", b"nosniff")
         request.setHeader(b"x-frame-options", b"DENY")
         request.setHeader(b"referrer-policy", b"same-origin")
-        request.setHeader(b"content-security-policy",
-                          b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-                          b"style-src 'self'; script-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'")
+        request.setHeader(b"content-security-policy", PAGE_CSP)
         try:
             html = path.read_bytes()
         except OSError:

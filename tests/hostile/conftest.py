@@ -83,8 +83,8 @@ def row_counts(db_url: str) -> dict[str, int]:
 
 
 def stored_data(proc: ServerProcess) -> dict[str, int]:
-    """Row counts of the tables that hold customer data (sessions/tickets/meta may change with log-ins)."""
-    volatile = ("ticket", "token", "meta", "alembic", "session", "pref")
+    """Row counts of the tables that hold customer data (sessions/tickets/throttle/meta may change with log-ins)."""
+    volatile = ("ticket", "token", "meta", "alembic", "session", "pref", "throttle")
     return {t: n for t, n in row_counts(proc.db).items() if not any(v in t for v in volatile)}
 
 

@@ -1,0 +1,146 @@
+"""Ending CometD sessions whose credentials ended, on every worker, within a second.
+
+HTTP credentials (tickets, bearer tokens, REST / status-page / GWS sessions) are checked against the store
+on use, so a revocation reaches them on the next request. A CometD session is different: it authenticated
+once, at its handshake. Its handshake therefore records what it was bound to, in its attributes:
+
+* ``auth_user`` / ``auth_epoch`` — the user and their credential epoch at the handshake;
+* ``auth_sid`` — the SHA-256 of the browser or GWS session behind the credential, if any.
+
+Every revocation (password change, deactivation, removal, admin revoke, logout) bumps ``meta.auth_version``
+in the same transaction (users' changes also through database triggers, whoever makes them). Each worker
+reads the versions every :data:`PERIOD` seconds; when the auth version moved (and every minute anyway, for
+sessions that simply expired), it checks the bindings of the CometD sessions it owns against the store and
+removes the dead ones (a removal is replicated to the other workers over the bus).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from twisted.internet.task import LoopingCall
+
+log = logging.getLogger(__name__)
+
+PERIOD = 0.4
+FULL_CHECK = 60.0
+
+
+def binding(user_id: int, epoch: int, sid_digest: str | None = None) -> dict:
+    out = {"auth_user": int(user_id), "auth_epoch": int(epoch)}
+    if sid_digest:
+        out["auth_sid"] = sid_digest
+    return out
+
+
+class RevocationWatch:
+    def __init__(self, hs, period: float = PERIOD):
+        self.hs = hs
+        self.period = period
+        self._auth_version: int | None = None
+        self._last_full = 0.0
+        self._busy = False
+        self._failing = False
+        self._loop = LoopingCall(self.tick)
+        self._loop.clock = hs.reactor
+        self.checks = 0
+
+    def start(self) -> None:
+        if not self._loop.running:
+            self._loop.start(self.period, now=False).addErrback(lambda f: log.error("revocation watch: %s", f.value))
+            self.hs.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
+
+    def stop(self) -> None:
+        if self._loop.running:
+            self._loop.stop()
+
+    def _servers(self):
+        from services87.bayeux.server import BayeuxServer
+
+        return [obj for _name, obj in sorted(self.hs.services.items()) if isinstance(obj, BayeuxServer)]
+
+    def _bound(self) -> list:
+        out = []
+        for server in self._servers():
+            cluster = getattr(server, "cluster", None)
+            for session in list(server.sessions.values()):
+                if "auth_user" in session.attributes and (cluster is None or cluster.owns(session)):
+                    out.append((server, session))
+        return out
+
+    def tick(self) -> None:
+        if self._busy:
+            return
+        self._busy = True
+        d = self.hs.run_blocking(self.hs.store.versions)
+
+        def versions(v):
+            now = time.monotonic()
+            changed = self._auth_version is not None and v[1] != self._auth_version
+            self._auth_version = v[1]
+            if not changed and now - self._last_full < FULL_CHECK:
+                return None
+            self._last_full = now
+            if not changed:  # once a minute: drop what expired (every worker may; deletes are idempotent)
+                self.hs.run_blocking(self.hs.auth.tickets.purge_expired, int(time.time())).addErrback(
+                    lambda f: log.warning("purging expired credentials failed: %s", f.value))
+            return self.check()
+
+        def done(_):
+            self._busy = False
+
+        def failed(f):
+            if not self._failing:  # once per outage, not every tick
+                log.warning("revocation watch: cannot read the store (%s); retrying", f.value)
+            self._failing = True
+
+        def ok(result):
+            if self._failing:
+                log.info("revocation watch: the store answers again")
+            self._failing = False
+            return result
+
+        d.addCallback(versions)
+        d.addCallbacks(ok, failed)
+        d.addBoth(done)
+
+    def check(self):
+        """Remove the owned CometD sessions whose binding is dead; fires with how many were removed."""
+        bound = self._bound()
+        self.checks += 1
+        if not bound:
+            from twisted.internet import defer
+
+            return defer.succeed(0)
+        users = {s.attributes["auth_user"] for _srv, s in bound}
+        sids = {s.attributes["auth_sid"] for _srv, s in bound if s.attributes.get("auth_sid")}
+        now = int(time.time())
+
+        def look():
+            return self.hs.store.credential_states(users), self.hs.auth.tickets.sessions_alive(sids, now)
+
+        def apply(result):
+            states, alive = result
+            n = 0
+            for server, session in bound:
+                a = session.attributes
+                state = states.get(a["auth_user"])
+                dead = (state is None or not state[0] or state[1] != a.get("auth_epoch")
+                        or (a.get("auth_sid") and a["auth_sid"] not in alive))
+                if dead and server.remove_session(session, "removed"):
+                    n += 1
+            if n:
+                log.info("ended %d CometD session(s) whose credentials were revoked", n)
+            return n
+
+        return self.hs.run_blocking(look).addCallback(apply)
+
+
+def revocation_watch(hs) -> RevocationWatch:
+    """The server's one watch (created and started on first use)."""
+    watch = hs.services.get("auth.revocation")
+    if watch is None:
+        watch = hs.services["auth.revocation"] = RevocationWatch(hs)
+        watch.start()
+    return watch
