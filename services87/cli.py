@@ -292,8 +292,9 @@ def _describe(port) -> str:
 
 
 #: Libraries whose INFO lines at start-up (Alembic setting up plugins and running migrations, Spyne
-#: initializing each SOAP application) tell an operator nothing; their warnings still show.
-QUIET_LOGGERS = ("alembic", "spyne")
+#: initializing each SOAP application, Twisted's "Site starting on PORT") tell an operator nothing; their
+#: warnings and errors (Twisted's unhandled errors among them) still show.
+QUIET_LOGGERS = ("alembic", "spyne", "twisted")
 
 
 def quiet_libraries() -> None:
