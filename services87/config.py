@@ -136,6 +136,9 @@ class Settings:
     implicit_auth_header: str = ""
     #: Largest request body accepted by any endpoint (bytes); WCF's MaxReceivedMessageSize default.
     max_body_size: int = 65536
+    #: REST: answer 406 when no type in ``Accept`` can be produced (false = fall back to JSON, as the
+    #: vendor's ASP.NET Web API does).
+    rest_strict_accept: bool = False
     #: Deepest XML element nesting accepted (WCF readerQuotas.maxDepth default).
     max_xml_depth: int = 32
     #: Deepest JSON nesting (objects and arrays) accepted in request bodies.
