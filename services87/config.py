@@ -111,8 +111,9 @@ class Settings:
     port: int = 8087
     default_time_zone: str = "Europe/Oslo"
     default_language: str = "en"
-    #: "wall" or "business": the clock used by the UserResponseTime* panels.
-    response_time_clock: str = "wall"
+    #: "business" (the vendor's time_to_reply: within the request priority's working hours, else
+    #: business_hours) or "wall" (elapsed time, the vendor's real_time_to_reply): the UserResponseTime* clock.
+    response_time_clock: str = "business"
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     buckets: Buckets = field(default_factory=Buckets)
     genesys: Genesys = field(default_factory=Genesys)

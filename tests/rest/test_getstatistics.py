@@ -347,3 +347,17 @@ def test_numbers_equal_soap_for_the_same_user(rest_server):
             break
     assert soap_sets == core(rest.json())
     assert rest.headers["Content-Language"] == "sv"  # bjorn's language, as SOAP uses it
+
+
+def test_members_only_category_hidden_from_non_member_rest(rest_server):
+    """A non-member (anna) sees neither the demo's members-only Management category nor its counts."""
+    from tests.engine.test_cli import _access_check
+    from tests.rest.conftest import bearer
+
+    panels = ["OpenRequestsPerCategory", "OpenRequestsPerTopCategory", "OpenRequestsPerOrigin"]
+    seen = {}
+    for user in ("demo", "anna"):
+        r = stats(rest_server, panels, headers={"Authorization": "Bearer " + bearer(rest_server, user)})
+        assert r.status_code == 200, r.text
+        seen[user] = r.json()
+    _access_check(seen["demo"], seen["anna"])
