@@ -36,3 +36,23 @@ def test_old_rows_are_mapped(tmp_path):
     assert n_open == 7 and open_status == {1: 7}  # the postponed request no longer counts as open
     assert store.stored_aggregates()["open"] == store.recompute_aggregates()["open"]
     store.close()
+
+
+def test_time_to_reply_is_recomputed_after_the_upgrade(tmp_path):
+    """Migration 0006 leaves a flag; Store.migrate recomputes every request's time to reply with its calendar."""
+    store = Store(fresh_db_url(tmp_path), BusinessCalendar([1, 2, 3, 4, 5], "08:00", "16:00", "UTC"))
+    upgrade(store.engine, "0005_category_access")
+    with store.engine.begin() as c:
+        c.execute(sa.text("INSERT INTO statuses (id, name, base_status, rank) VALUES (1, 'New', 1, 0)"))
+        # Monday 30 March 2026 09:00 UTC, customer message at once, reply at 09:45 -> 45 minutes
+        c.execute(sa.text("INSERT INTO requests (id, external_id, title, status_id, origin, is_open, created_ts, "
+                          "updated_ts) VALUES (1, 'R1', '', 1, 1, :t, 1774861200, 0)"), {"t": True})
+        c.execute(sa.text("INSERT INTO messages (request_id, direction, created_ts) VALUES (1, 1, 1774861200), "
+                          "(1, 2, 1774863900)"))
+    store.migrate()
+    with store.engine.connect() as c:
+        row = c.execute(sa.text("SELECT reply_seconds, reply_business_seconds FROM requests")).one()
+        flag = c.execute(sa.text("SELECT COUNT(*) FROM meta WHERE key = 'rebuild_reply_times'")).scalar()
+    assert tuple(row) == (2700.0, 2700.0) and flag == 0
+    assert store.stored_aggregates()["response"] == {1774861200 // 900: [1, 2700.0, 2700.0]}
+    store.close()
