@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from services87.auth.passwords import hash_password
@@ -26,11 +26,13 @@ CATEGORIES = {
     "Billing": ["Invoices", "Refunds", "Payment"],
     "Account": ["Login", "Access rights", "New account"],
     "Network": ["VPN", "Wi-Fi", "E-mail"],
-    "Management": ["Board", "Personnel"],
 }
-#: members-only categories (the vendor's MembersOnly) -> the user group (index into GROUPS) whose members are
-#: the category's members; their requests are hidden from everybody else (demo and greta see them, anna not)
-MEMBERS_ONLY = {"Management": 4}
+#: members-only categories (the vendor's MembersOnly): top -> (subcategories, the user group (index into
+#: GROUPS) whose members are the category's members). Their requests are hidden from everybody else (demo
+#: and greta see them, anna does not). MEMBERS_ONLY_SHARE of the requests go there, drawn from a second
+#: random stream so the rest of the data set stays as it was.
+MEMBERS_ONLY = {"Management": (["Board", "Personnel"], 4)}
+MEMBERS_ONLY_SHARE = 0.04
 #: categories flagged to show in the status view (the vendor's ListInMain): a row each on the StatusScreen tile
 LIST_IN_MAIN = ["Hardware", "Billing"]
 #: name, the vendor's base status, rank (list order)
@@ -79,6 +81,7 @@ class DemoRefs:
     categories: list[int]
     statuses: dict[str, int]
     priorities: list[int]
+    members_only: list[int] = field(default_factory=list)  # categories only their members see
 
 
 def ensure_reference(store: Store, hash_passwords: bool = True) -> DemoRefs:
@@ -103,12 +106,15 @@ def ensure_reference(store: Store, hash_passwords: bool = True) -> DemoRefs:
         else:
             uid = u.id
         users.append(uid)
-    for top, gidx in MEMBERS_ONLY.items():
+    hidden = []
+    for top, (subs, gidx) in MEMBERS_ONLY.items():
+        tops[top] = store.ensure_category(top)
+        hidden.extend(store.ensure_category([top, s]) for s in subs)
         store.set_category_access(tops[top], members_only=True,
                                   members=[u for u, agent in zip(users, AGENTS) if gidx in agent[2]])
     for top in LIST_IN_MAIN:
         store.set_category_access(tops[top], list_in_main=True)
-    return DemoRefs(users, groups, cats, statuses, prios)
+    return DemoRefs(users, groups, cats, statuses, prios, hidden)
 
 
 def generate(store: Store, n_requests: int = 5000, seed: int = 87, now: int | None = None, batch: int = 5000,
@@ -117,6 +123,7 @@ def generate(store: Store, n_requests: int = 5000, seed: int = 87, now: int | No
     now = int(time.time()) if now is None else int(now)
     refs = ensure_reference(store)
     rnd = random.Random(seed)
+    side = random.Random(seed + 1)  # members-only categories: a stream of their own
     origins = [o for o, _ in ORIGIN_WEIGHTS]
     oweights = [w for _, w in ORIGIN_WEIGHTS]
     open_sts = [refs.statuses["New"], refs.statuses["In progress"], refs.statuses["Waiting for customer"]]
@@ -162,7 +169,7 @@ def generate(store: Store, n_requests: int = 5000, seed: int = 87, now: int | No
         rows.append({
             "external_id": f"D{i + 1:07d}",
             "title": rnd.choice(TITLES),
-            "category_id": rnd.choice(refs.categories),
+            "category_id": _category(rnd, side, refs),
             "status_id": status,
             "priority_id": rnd.choices(refs.priorities, PRIORITY_WEIGHTS)[0],
             "origin": int(rnd.choices(origins, oweights)[0]),
@@ -189,6 +196,13 @@ def generate(store: Store, n_requests: int = 5000, seed: int = 87, now: int | No
 
     demo_workbins(store, refs.users, seed=seed)
     return refs
+
+
+def _category(rnd: random.Random, side: random.Random, refs: DemoRefs) -> int:
+    public = rnd.choice(refs.categories)
+    if refs.members_only and side.random() < MEMBERS_ONLY_SHARE:
+        return side.choice(refs.members_only)
+    return public
 
 
 def _flush(store: Store, rows: list[dict], hot: list, rnd: random.Random, refs: DemoRefs) -> None:
