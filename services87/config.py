@@ -132,8 +132,9 @@ class Settings:
     port: int = 8087
     default_time_zone: str = "Europe/Oslo"
     default_language: str = "en"
-    #: "wall" or "business": the clock used by the UserResponseTime* panels.
-    response_time_clock: str = "wall"
+    #: "business" (the vendor's time_to_reply: within the request priority's working hours, else
+    #: business_hours) or "wall" (elapsed time, the vendor's real_time_to_reply): the UserResponseTime* clock.
+    response_time_clock: str = "business"
     business_hours: BusinessHours = field(default_factory=BusinessHours)
     buckets: Buckets = field(default_factory=Buckets)
     genesys: Genesys = field(default_factory=Genesys)
@@ -171,6 +172,9 @@ class Settings:
     implicit_auth_header: str = ""
     #: Largest request body accepted by any endpoint (bytes); WCF's MaxReceivedMessageSize default.
     max_body_size: int = 65536
+    #: REST: answer 406 when no type in ``Accept`` can be produced (false = fall back to JSON, as the
+    #: vendor's ASP.NET Web API does).
+    rest_strict_accept: bool = False
     #: Deepest XML element nesting accepted (WCF readerQuotas.maxDepth default).
     max_xml_depth: int = 32
     #: Deepest JSON nesting (objects and arrays) accepted in request bodies.

@@ -4,7 +4,9 @@
 Results are cached per (panel, language, locale, data version) plus what the panel's calculator declares it
 depends on (``Calculator.depends``: the caller's local day boundaries, the user, the clock): a write bumps
 the data version, so a cached answer is never stale, and nothing expires by timer. Open-count panels are
-shared by every zone; bucket panels by every zone with the same local midnights over their range.
+shared by every zone; bucket panels by every zone with the same local midnights over their range. Every key
+also holds the categories the asker may not see (members-only categories): requests in them are left out
+of every panel, so users with the same access share answers and others never see them.
 """
 
 from __future__ import annotations
@@ -69,12 +71,14 @@ class StatisticsEngine:
         today = local_today(now, zone)
         version = self.store.data_version()
         inp = calc.CalcInput(store=self.store, user=ctx.user, zone=zone, now_ts=now_ts, today=today, tr=tr,
-                             settings=self.settings)  # reads nothing until a calculator needs it
+                             settings=self.settings, version=version)  # reads nothing until a calculator needs it
         lang = (tr.lang, str(tr.locale))
+        # what the asker may see: users with the same hidden (members-only) categories share answers
+        access = inp.hidden
         out = []
         for panel in wanted:
             calculator = calc.calculator_for(panel)
-            key = (panel, lang, version) + calculator.cache_key(inp)
+            key = (panel, lang, version, access) + calculator.cache_key(inp)
             with self._lock:
                 hit = self._cache.get(key)
                 if hit is not None:

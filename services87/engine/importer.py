@@ -36,7 +36,17 @@ MAX_LEN = {"external_id": 100, "title": 500}
 #: Earliest and latest accepted timestamps (1970-01-01 .. 9999-12-31): keeps every value a sane epoch second.
 TS_MIN, TS_MAX = 0, 253402300799
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_ORIGINS = {o.name.lower(): int(o) for o in Origin}
+def _origin(text: str) -> int:
+    """An origin cell: the vendor's name or number (``Email`` or ``1``); empty = Unknown. The former
+    services87 names Manual and Web are read as Internal and CustomerCentre (docs/import.md)."""
+    origin = (text or "").strip()
+    if not origin:
+        return int(Origin.Unknown)
+    try:
+        return int(Origin.parse(origin))
+    except ValidationError:
+        raise _RowFailure(f"unknown origin {origin!r} (one of {', '.join(o.name for o in Origin)}, "
+                          "or their numbers 0-12)") from None
 _DIRECTIONS = {"in": Direction.Inbound, "inbound": Direction.Inbound, "out": Direction.Outbound,
                "outbound": Direction.Outbound}
 
@@ -257,7 +267,7 @@ class _Resolver:
 
     def __init__(self, store: Store):
         ref = store.reference()
-        self.status = {name.lower(): sid for sid, (name, _b) in ref["statuses"].items()}
+        self.status = {name.lower(): sid for sid, (name, *_rest) in ref["statuses"].items()}
         self.priority = {name.lower(): pid for pid, (name, _r) in ref["priorities"].items()}
         self.group = {name.lower(): gid for gid, name in ref["groups"].items()}
         self.user_exact = {login: uid for uid, (login, _f, _a) in ref["users"].items()}
@@ -351,13 +361,7 @@ def validate_row(obj: dict, res: _Resolver, jsonl: bool) -> dict:
         "owner_id": res.user(_text(obj, "owner")),
         "group_id": res.lookup("group", res.group, _text(obj, "group")),
     }
-    origin = _text(obj, "origin")
-    if origin:
-        if origin.lower() not in _ORIGINS:
-            raise _RowFailure(f"unknown origin {origin!r} (one of {', '.join(o.name for o in Origin)})")
-        row["origin"] = _ORIGINS[origin.lower()]
-    else:
-        row["origin"] = int(Origin.Unknown)
+    row["origin"] = _origin(_text(obj, "origin"))
     created = parse_timestamp(obj.get("created"), "created")
     if created is None:
         raise _RowFailure("created is required")
@@ -430,12 +434,7 @@ class _CsvRows:
 
     @staticmethod
     def _origin(cell: str) -> int:
-        origin = cell.strip()
-        if not origin:
-            return int(Origin.Unknown)
-        if origin.lower() not in _ORIGINS:
-            raise _RowFailure(f"unknown origin {origin!r} (one of {', '.join(o.name for o in Origin)})")
-        return _ORIGINS[origin.lower()]
+        return _origin(cell)
 
     def __call__(self, cells: list[str]) -> tuple:
         ext = cells[self.ext].strip()

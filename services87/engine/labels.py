@@ -8,8 +8,8 @@ shown as stored.
 
 from services87.i18n import N_
 
-ORIGINS = (N_("Unknown"), N_("Manual"), N_("Email"), N_("Web"), N_("Phone"), N_("Chat"), N_("SMS"),
-           N_("Facebook"), N_("Twitter"))
+ORIGINS = (N_("Unknown"), N_("Email"), N_("SMS"), N_("Fax"), N_("Phone"), N_("Facebook"), N_("Twitter"),
+           N_("Internal"), N_("Customer Centre"), N_("E-marketing"), N_("Auto-generated"), N_("Chat"), N_("Form"))
 STATUSES = (N_("New"), N_("In progress"), N_("Waiting for customer"), N_("Closed"), N_("Deleted"),
-            N_("Open"), N_("Postponed"), N_("Waiting"))
+            N_("Open"), N_("Postponed"), N_("Waiting"), N_("Merged"))
 PRIORITIES = (N_("Low"), N_("Medium"), N_("High"), N_("Critical"))

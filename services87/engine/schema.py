@@ -8,7 +8,8 @@ write (so they can never disagree with the base tables after a commit):
 * ``open_counts(dim, k1, k2, n)``: open requests counted per dimension (category, priority, ...).
 * ``created_slots(slot, n)``: requests created per 15-minute slot (``created_ts // 900``); every
   time-zone offset in use is a multiple of 15 minutes, so any local day/week/month boundary falls on a slot edge.
-* ``response_slots(slot, n, wall_sum, business_sum)``: user replies per slot with their response times.
+* ``response_slots(slot, n, wall_sum, business_sum)``: requests counted for the time to reply, per slot of their
+  creation, with the sums of their times to reply (migration 0006).
 """
 
 from sqlalchemy import (
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 
 metadata = MetaData(
     naming_convention={
@@ -82,7 +84,18 @@ categories = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("parent_id", Integer, ForeignKey("categories.id"), nullable=True),
+    #: the vendor's MembersOnly: only members (category_members) see it and its subcategories' requests
+    Column("members_only", Boolean, nullable=False, default=False, server_default=sa_false()),
+    #: the vendor's ListInMain ("show category in status view"): a row on the StatusScreen tile
+    Column("list_in_main", Boolean, nullable=False, default=False, server_default=sa_false()),
     UniqueConstraint("parent_id", "name", name="uq_categories_parent_name"),
+)
+
+category_members = Table(
+    "category_members",
+    metadata,
+    Column("category_id", Integer, ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
 )
 
 statuses = Table(
@@ -90,7 +103,8 @@ statuses = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
-    Column("base_status", Integer, nullable=False),
+    Column("base_status", Integer, nullable=False),  # the vendor's TicketBaseStatus (model.BaseStatus)
+    Column("rank", Integer, nullable=False, default=0, server_default="0"),  # list order, lowest first
 )
 
 priorities = Table(
@@ -98,7 +112,14 @@ priorities = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
-    Column("rank", Integer, nullable=False),
+    Column("rank", Integer, nullable=False),  # the vendor's sort_order: 1 is listed first
+    #: the priority's working hours (the vendor sets them per priority); NULL work_start = the global
+    #: business_hours setting. Days ISO-numbered "1,2,3,4,5"; dates ISO "2026-12-25,2026-12-26".
+    Column("work_days", String(20), nullable=True),
+    Column("work_start", String(5), nullable=True),
+    Column("work_end", String(5), nullable=True),
+    Column("work_time_zone", String(64), nullable=True),
+    Column("non_working_dates", Text, nullable=True),
 )
 
 requests = Table(
@@ -110,16 +131,22 @@ requests = Table(
     Column("category_id", Integer, ForeignKey("categories.id"), nullable=True),
     Column("status_id", Integer, ForeignKey("statuses.id"), nullable=False),
     Column("priority_id", Integer, ForeignKey("priorities.id"), nullable=True),
-    Column("origin", Integer, nullable=False, default=0),
+    Column("origin", Integer, nullable=False, default=0),  # the vendor's TicketOrigin (model.Origin)
     Column("owner_id", Integer, ForeignKey("users.id"), nullable=True),
     Column("group_id", Integer, ForeignKey("user_groups.id"), nullable=True),
     Column("is_open", Boolean, nullable=False),
     Column("created_ts", BigInteger, nullable=False),
     Column("closed_ts", BigInteger, nullable=True),
     Column("updated_ts", BigInteger, nullable=False),
+    #: the vendor's time to reply (creation -> first reply; NULL = not counted: fewer than two messages or no
+    #: reply), wall clock and within the priority's working hours, and the response_slots slot it is counted in
+    Column("reply_seconds", Float, nullable=True),
+    Column("reply_business_seconds", Float, nullable=True),
+    Column("reply_slot", BigInteger, nullable=True),
     Index("ix_requests_created_ts", "created_ts"),
     Index("ix_requests_owner_open", "owner_id", "is_open"),
     Index("ix_requests_closed_ts", "closed_ts"),
+    Index("ix_requests_category", "category_id"),
 )
 
 messages = Table(
@@ -130,7 +157,7 @@ messages = Table(
     Column("direction", Integer, nullable=False),
     Column("author_id", Integer, ForeignKey("users.id"), nullable=True),
     Column("created_ts", BigInteger, nullable=False),
-    #: For an outbound reply: seconds since the first unanswered inbound message (wall clock / business hours).
+    #: Unused since migration 0006 (the time to reply is kept per request); left NULL.
     Column("response_seconds", Float, nullable=True),
     Column("response_business_seconds", Float, nullable=True),
     Index("ix_messages_request", "request_id", "created_ts"),

@@ -85,24 +85,19 @@ class BusinessCalendar:
         return float(total)
 
 
-def response_times(msgs: Sequence[tuple[int, int | None, int]], calendar: BusinessCalendar) -> list[tuple[float, float] | None]:
-    """For messages ``(direction, author_id, ts)`` sorted by time, the response time of each outbound reply.
-
-    A reply answers the earliest inbound message not yet answered; replies with nothing to answer get ``None``.
-    """
-    out: list[tuple[float, float] | None] = []
-    waiting_since: int | None = None
-    for direction, _author, ts in msgs:
-        if direction == Direction.Inbound:
-            if waiting_since is None:
-                waiting_since = ts
-            out.append(None)
-        elif waiting_since is not None:
-            out.append((float(ts - waiting_since), calendar.seconds(waiting_since, ts)))
-            waiting_since = None
-        else:
-            out.append(None)
-    return out
+def time_to_reply(created_ts: int, msgs: Iterable[tuple[int, int]],
+                  calendar: BusinessCalendar) -> tuple[float, float] | None:
+    """The vendor's time to reply of a request: from its creation to its first reply (outbound message), as
+    ``(wall seconds, seconds within the calendar's working hours)``; ``None`` when the request has fewer than
+    two messages or no reply. ``msgs`` are ``(direction, ts)`` in any order."""
+    msgs = list(msgs)
+    if len(msgs) < 2:
+        return None
+    replies = [ts for d, ts in msgs if d == Direction.Outbound]
+    if not replies:
+        return None
+    first = max(min(replies), created_ts)
+    return float(first - created_ts), calendar.seconds(created_ts, first)
 
 
 def _open_keys(r: dict) -> list[tuple[str, int, int]]:
@@ -172,6 +167,10 @@ class Store:
         from services87.engine.migrate import upgrade
 
         upgrade(self.engine)
+        if self.get_meta("rebuild_reply_times"):  # set by migration 0006: needs the business-hours calendar
+            self.rebuild_reply_times()
+            with self.engine.begin() as c:
+                c.execute(t.meta.delete().where(t.meta.c.key == "rebuild_reply_times"))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -285,11 +284,13 @@ class Store:
     def ensure_group(self, name: str) -> int:
         return self._ensure(t.user_groups, {"name": name}, {})
 
-    def ensure_status(self, name: str, base: BaseStatus) -> int:
+    def ensure_status(self, name: str, base: BaseStatus, rank: int = 0) -> int:
+        """A status by name; ``rank`` orders statuses in the panels (lowest first, then by name)."""
         self._status_base = None
-        return self._ensure(t.statuses, {"name": name}, {"base_status": int(base)})
+        return self._ensure(t.statuses, {"name": name}, {"base_status": int(base), "rank": rank})
 
     def ensure_priority(self, name: str, rank: int) -> int:
+        """A priority by name; ``rank`` is the vendor's ``sort_order``: 1 is listed first."""
         return self._ensure(t.priorities, {"name": name}, {"rank": rank})
 
     def ensure_category(self, path: str | Sequence[str]) -> int:
@@ -315,11 +316,14 @@ class Store:
         with self.engine.connect() as c:
             return {
                 "categories": {r.id: (r.name, r.parent_id) for r in c.execute(sa.select(t.categories))},
-                "statuses": {r.id: (r.name, r.base_status) for r in c.execute(sa.select(t.statuses))},
+                "statuses": {r.id: (r.name, r.base_status, r.rank) for r in c.execute(sa.select(t.statuses))},
                 "priorities": {r.id: (r.name, r.rank) for r in c.execute(sa.select(t.priorities))},
                 "groups": {r.id: r.name for r in c.execute(sa.select(t.user_groups))},
                 "users": {r.id: (r.login, r.full_name, r.active) for r in c.execute(
                     sa.select(t.users.c.id, t.users.c.login, t.users.c.full_name, t.users.c.active))},
+                #: user id -> the user's (primary) user group, the vendor's ejuser.usergroup
+                "user_group": {r.id: r.primary_group_id for r in c.execute(
+                    sa.select(t.users.c.id, t.users.c.primary_group_id))},
             }
 
     def status_base(self) -> dict[int, int]:
@@ -588,24 +592,16 @@ class Store:
         if inserts:
             id_of.update(self._insert_requests(c, inserts))
         ids = [id_of[e] for e in ext_ids]
-        resp_delta: dict[int, list] = defaultdict(lambda: [0, 0.0, 0.0])
         with_msgs = [(rid, ext, msgs) for rid, ext, msgs in zip(ids, ext_ids, messages) if msgs is not None]
         if with_msgs:
-            self._drop_messages_of(c, [rid for rid, ext, _m in with_msgs if ext in existing], resp_delta)
-            msg_rows = []
-            for rid, _ext, given_msgs in with_msgs:
-                msgs = sorted(((int(d), a, int(ts)) for d, a, ts in given_msgs), key=lambda m: m[2])
-                for (d, a, ts), rt in zip(msgs, response_times(msgs, self.calendar)):
-                    msg_rows.append({"request_id": rid, "direction": d, "author_id": a, "created_ts": ts,
-                                     "response_seconds": rt[0] if rt else None,
-                                     "response_business_seconds": rt[1] if rt else None})
-                    if rt:
-                        acc = resp_delta[ts // SLOT]
-                        acc[0] += 1
-                        acc[1] += rt[0]
-                        acc[2] += rt[1]
+            self._drop_messages_of(c, [rid for rid, ext, _m in with_msgs if ext in existing])
+            msg_rows = [{"request_id": rid, "direction": int(d), "author_id": a, "created_ts": int(ts)}
+                        for rid, _ext, given_msgs in with_msgs for d, a, ts in given_msgs]
             if msg_rows:
                 c.execute(t.messages.insert(), msg_rows)
+        # time to reply: requests with new messages, and stored ones (created time or priority may have changed)
+        touched = {rid for rid, _e, _m in with_msgs} | {u["b_id"] for u in updates}
+        resp_delta = self._refresh_replies(c, touched) if touched else {}
         open_delta: Counter = Counter()
         for (cat, prio, status, origin, owner, group), n in combos.items():
             if n:
@@ -678,18 +674,88 @@ class Store:
             ids.update(c.execute(_SELECT_IDS, {"ext": chunk}).all())
         return ids
 
-    def _drop_messages_of(self, c: Connection, request_ids: Sequence[int], resp_delta: dict) -> None:
-        """Delete the messages of ``request_ids``, taking their response times out of ``resp_delta``."""
+    def _drop_messages_of(self, c: Connection, request_ids: Sequence[int]) -> None:
+        """Delete the messages of ``request_ids`` (their requests' time to reply is refreshed afterwards)."""
         m = t.messages.c
         for chunk in _chunks(list(request_ids), 500):
-            for ts, wall, business in c.execute(
-                    sa.select(m.created_ts, m.response_seconds, m.response_business_seconds)
-                    .where(m.request_id.in_(chunk), m.response_seconds.is_not(None))):
-                acc = resp_delta[ts // SLOT]
-                acc[0] -= 1
-                acc[1] -= wall
-                acc[2] -= business
             c.execute(t.messages.delete().where(m.request_id.in_(chunk)))
+
+    # ------------------------------------------------------------------ time to reply
+    def priority_calendar(self, c: Connection, priority_id: int | None) -> "BusinessCalendar":
+        """The working hours of a priority (the vendor sets them per priority), or the global business hours
+        when the priority has none."""
+        cache = self.__dict__.setdefault("_prio_calendars", {})
+        if priority_id is None:
+            return self.calendar
+        if priority_id not in cache:
+            pc = t.priorities.c
+            row = c.execute(sa.select(pc.work_days, pc.work_start, pc.work_end, pc.work_time_zone,
+                                      pc.non_working_dates).where(pc.id == priority_id)).first()
+            if row is None or not row.work_start:
+                cache[priority_id] = self.calendar
+            else:
+                days = [int(d) for d in (row.work_days or "1,2,3,4,5").split(",") if d.strip()]
+                dates = [d.strip() for d in (row.non_working_dates or "").split(",") if d.strip()]
+                cache[priority_id] = BusinessCalendar(days, row.work_start, row.work_end or "23:59",
+                                                      row.work_time_zone or self.calendar.tz.key, dates)
+        return cache[priority_id]
+
+    def set_priority_hours(self, priority_id: int, days: Sequence[int], start: str, end: str,
+                           time_zone: str | None = None, non_working_dates: Sequence[str] = ()) -> None:
+        """Set a priority's working hours and non-working dates, and recompute the time to reply of its requests."""
+        BusinessCalendar(days, start, end, time_zone or self.calendar.tz.key, non_working_dates)  # validates
+
+        def do(c: Connection) -> None:
+            c.execute(t.priorities.update().where(t.priorities.c.id == priority_id).values(
+                work_days=",".join(str(int(d)) for d in days), work_start=start, work_end=end,
+                work_time_zone=time_zone, non_working_dates=",".join(non_working_dates)))
+            self.__dict__.setdefault("_prio_calendars", {}).pop(priority_id, None)
+            ids = [i for (i,) in c.execute(sa.select(t.requests.c.id).where(t.requests.c.priority_id == priority_id))]
+            self._apply_response(c, self._refresh_replies(c, ids))
+
+        self._write("reference", do, ids_of=lambda _: [priority_id])
+
+    def _refresh_replies(self, c: Connection, request_ids: Iterable[int]) -> dict[int, list]:
+        """Recompute the time to reply of ``request_ids`` from their stored messages (the vendor's definition:
+        from creation to the first reply; requests with fewer than two messages or no reply are not counted),
+        store it on the request and return the change of the response aggregate (by creation slot)."""
+        rq, m = t.requests.c, t.messages.c
+        delta: dict[int, list] = defaultdict(lambda: [0, 0.0, 0.0])
+        for chunk in _chunks(sorted(set(request_ids)), 500):
+            msgs: dict[int, list] = defaultdict(list)
+            for rid, d, ts in c.execute(sa.select(m.request_id, m.direction, m.created_ts)
+                                        .where(m.request_id.in_(chunk))):
+                msgs[rid].append((int(d), int(ts)))
+            updates = []
+            for r in c.execute(sa.select(rq.id, rq.created_ts, rq.priority_id, rq.reply_slot, rq.reply_seconds,
+                                         rq.reply_business_seconds).where(rq.id.in_(chunk))):
+                if r.reply_slot is not None:
+                    acc = delta[r.reply_slot]
+                    acc[0] -= 1
+                    acc[1] -= r.reply_seconds
+                    acc[2] -= r.reply_business_seconds
+                new = time_to_reply(r.created_ts, msgs.get(r.id, ()), self.priority_calendar(c, r.priority_id))
+                slot = r.created_ts // SLOT if new else None
+                if new:
+                    acc = delta[slot]
+                    acc[0] += 1
+                    acc[1] += new[0]
+                    acc[2] += new[1]
+                if (slot, new) != (r.reply_slot, (r.reply_seconds, r.reply_business_seconds) if r.reply_slot is not None else None):
+                    updates.append({"b_id": r.id, "reply_slot": slot, "reply_seconds": new[0] if new else None,
+                                    "reply_business_seconds": new[1] if new else None})
+            if updates:
+                c.execute(t.requests.update().where(rq.id == sa.bindparam("b_id")), updates)
+        return {k: v for k, v in delta.items() if v[0] or v[1] or v[2]}
+
+    def rebuild_reply_times(self) -> None:
+        """Recompute every request's time to reply and rebuild the aggregates (after migration 0006)."""
+        def do(c: Connection) -> None:
+            ids = [i for (i,) in c.execute(sa.select(t.requests.c.id))]
+            self._refresh_replies(c, ids)
+
+        self._write("rebuild", do)
+        self.rebuild_aggregates()
 
     @staticmethod
     def _category_in(c: Connection, parts: Sequence[str]) -> int:
@@ -705,7 +771,7 @@ class Store:
 
     def add_message(self, request_id: int, direction: Direction, author_id: int | None, ts: int | None = None,
                     actor: int | None = None) -> int:
-        """Append a message; an outbound reply gets its response time from the earliest unanswered inbound."""
+        """Add a message (at any time, also before the stored ones); the request's time to reply follows."""
         ts = int(time.time()) if ts is None else int(ts)
 
         def do(c: Connection) -> int:
@@ -717,21 +783,14 @@ class Store:
 
     def _add_message(self, c: Connection, request_id: int, direction: Direction, author_id: int | None,
                      ts: int) -> int:
-        """Insert a message inside the caller's transaction, with the response-time bookkeeping."""
-        rt = None
-        if direction == Direction.Outbound:
-            prior = c.execute(sa.select(t.messages.c.direction, t.messages.c.author_id, t.messages.c.created_ts)
-                              .where(t.messages.c.request_id == request_id, t.messages.c.created_ts <= ts)
-                              .order_by(t.messages.c.created_ts, t.messages.c.id)).all()
-            msgs = [tuple(m) for m in prior] + [(int(direction), author_id, ts)]
-            rt = response_times(msgs, self.calendar)[-1]
+        """Insert a message inside the caller's transaction and recompute the request's time to reply from all
+        its messages: a message older than the stored ones (an out-of-order import) gives the same figures as
+        the messages in order."""
         mid = c.execute(t.messages.insert().values(
-            request_id=request_id, direction=int(direction), author_id=author_id, created_ts=ts,
-            response_seconds=rt[0] if rt else None, response_business_seconds=rt[1] if rt else None)
+            request_id=request_id, direction=int(direction), author_id=author_id, created_ts=ts)
         ).inserted_primary_key[0]
         c.execute(t.requests.update().where(t.requests.c.id == request_id).values(updated_ts=int(time.time())))
-        if rt:
-            self._apply_response(c, {ts // SLOT: [1, rt[0], rt[1]]})
+        self._apply_response(c, self._refresh_replies(c, [request_id]))
         return mid
 
     def existing_external_ids(self, external_ids: Sequence[str]) -> set[str]:
@@ -860,9 +919,8 @@ class Store:
             for ts, in conn.execute(sa.select(rq.created_ts)):
                 created[ts // SLOT] += 1
             resp: dict[int, list] = defaultdict(lambda: [0, 0.0, 0.0])
-            m = t.messages.c
-            for ts, w, b in conn.execute(sa.select(m.created_ts, m.response_seconds, m.response_business_seconds)
-                                         .where(m.response_seconds.is_not(None))):
+            for ts, w, b in conn.execute(sa.select(rq.created_ts, rq.reply_seconds, rq.reply_business_seconds)
+                                         .where(rq.reply_slot.is_not(None))):
                 acc = resp[ts // SLOT]
                 acc[0] += 1
                 acc[1] += w
@@ -904,7 +962,158 @@ class Store:
 
         self._write("rebuild", do)
 
+    # ------------------------------------------------------------------ category access
+    def set_category_access(self, category_id: int, members_only: bool | None = None,
+                            members: Sequence[int] | None = None, list_in_main: bool | None = None) -> None:
+        """Set a category's MembersOnly / ListInMain flags and (``members``) replace its member users."""
+        def do(c: Connection) -> None:
+            values = {}
+            if members_only is not None:
+                values["members_only"] = members_only
+            if list_in_main is not None:
+                values["list_in_main"] = list_in_main
+            if values:
+                c.execute(t.categories.update().where(t.categories.c.id == category_id).values(**values))
+            if members is not None:
+                c.execute(t.category_members.delete().where(t.category_members.c.category_id == category_id))
+                if members:
+                    c.execute(t.category_members.insert(), [{"category_id": category_id, "user_id": u}
+                                                            for u in dict.fromkeys(members)])
+
+        self._write("reference", do, ids_of=lambda _: [category_id])
+
+    def hidden_categories(self, user_id: int | None, version: int | None = None) -> frozenset[int]:
+        """The categories whose requests ``user_id`` may not see: every members-only category the user is not a
+        member of, with all its subcategories (``None`` = nobody logged in: every members-only subtree).
+        Cached per data version (membership changes are writes and bump it)."""
+        version = self.data_version() if version is None else version
+        cache = self.__dict__.setdefault("_hidden_cache", {})
+        key = (version, user_id)
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        cc = t.categories.c
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(cc.id, cc.parent_id, cc.members_only)).all()
+            if not any(r.members_only for r in rows):
+                hidden: frozenset[int] = frozenset()
+            else:
+                mine = set() if user_id is None else {cid for (cid,) in c.execute(
+                    sa.select(t.category_members.c.category_id).where(t.category_members.c.user_id == user_id))}
+                parent = {r.id: r.parent_id for r in rows}
+                roots = {r.id for r in rows if r.members_only and r.id not in mine}
+                out = set()
+                for cid in parent:
+                    seen, cur = set(), cid
+                    while cur is not None and cur not in seen:
+                        if cur in roots:
+                            out.add(cid)
+                            break
+                        seen.add(cur)
+                        cur = parent.get(cur)
+                hidden = frozenset(out)
+        if len(cache) > 1024 or any(v != version for v, _u in list(cache)[:1]):
+            cache.clear()
+        cache[key] = hidden
+        return hidden
+
+    def category_flags(self) -> dict[int, tuple[bool, bool]]:
+        """category id -> (members_only, list_in_main)."""
+        cc = t.categories.c
+        with self.engine.connect() as c:
+            return {r.id: (bool(r.members_only), bool(r.list_in_main))
+                    for r in c.execute(sa.select(cc.id, cc.members_only, cc.list_in_main))}
+
+    def open_counts_in(self, categories: Iterable[int]) -> Counter:
+        """The ``open_counts`` contribution of the open requests in ``categories`` (to subtract for a user who
+        may not see them); same keys as the aggregate."""
+        rq = t.requests.c
+        out: Counter = Counter()
+        cats = list(categories)
+        with self.engine.connect() as c:
+            for chunk in _chunks(cats, 500):
+                for r in c.execute(sa.select(rq.category_id, rq.priority_id, rq.status_id, rq.origin, rq.owner_id,
+                                             rq.group_id, sa.func.count())
+                                   .where(rq.is_open == sa.true(), rq.category_id.in_(chunk))
+                                   .group_by(rq.category_id, rq.priority_id, rq.status_id, rq.origin, rq.owner_id,
+                                             rq.group_id)):
+                    for k in _open_keys(dict(r._mapping)):
+                        out[k] += r[-1]
+        return out
+
+    def slot_sums_in(self, table: str, bounds: Sequence[tuple[int, int]], categories: Iterable[int]) -> list[tuple]:
+        """:meth:`slot_sums` restricted to the requests in ``categories`` (read from the base tables, by the same
+        slot rule: a bucket holds the slots that start inside it)."""
+        width = 1 if table == "created" else 3
+        sums = [[0.0] * width for _ in bounds]
+        cats = list(categories)
+        if not bounds or not cats:
+            return [tuple(x) for x in sums]
+        edges = [(-(-a // SLOT) * SLOT, -(-b // SLOT) * SLOT) for a, b in bounds]
+        lo, hi = min(a for a, _b in edges), max(b for _a, b in edges)
+        rq, m = t.requests.c, t.messages.c
+        with self.engine.connect() as c:
+            for chunk in _chunks(cats, 500):
+                if table == "created":
+                    q = sa.select(rq.created_ts, sa.literal(0.0), sa.literal(0.0)).where(
+                        rq.category_id.in_(chunk), rq.created_ts >= lo, rq.created_ts < hi)
+                else:
+                    q = sa.select(rq.created_ts, rq.reply_seconds, rq.reply_business_seconds).where(
+                        rq.category_id.in_(chunk), rq.reply_slot.is_not(None), rq.created_ts >= lo,
+                        rq.created_ts < hi)
+                for ts, w, b in c.execute(q):
+                    for i, (a, e) in enumerate(edges):
+                        if a <= ts < e:
+                            acc = sums[i]
+                            acc[0] += 1
+                            if width == 3:
+                                acc[1] += w
+                                acc[2] += b
+        return [tuple(float(v) for v in x) for x in sums]
+
     # ------------------------------------------------------------------ reads for calculators
+    def own_summary(self, user_id: int, day_start: int, day_end: int, hidden: Iterable[int] = ()) -> dict[str, int]:
+        """The asking user's figures for the status tile, leaving out requests in ``hidden`` categories:
+        ``new_info`` (open requests whose latest message is from the customer), ``postponed``,
+        ``closed_today`` (closed in ``[day_start, day_end)``) and ``favourites`` (requests on the hotlist)."""
+        rq, m, st = t.requests.c, t.messages.c, t.statuses.c
+        hidden = list(hidden)
+
+        def visible(q):
+            return q.where(sa.or_(rq.category_id.is_(None), rq.category_id.not_in(hidden))) if hidden else q
+
+        latest = (sa.select(m.direction).where(m.request_id == rq.id)
+                  .order_by(m.created_ts.desc(), m.id.desc()).limit(1).scalar_subquery())
+        mine = sa.select(sa.func.count()).select_from(t.requests).where(rq.owner_id == user_id)
+        base = sa.select(st.id).where(st.base_status == sa.bindparam("base"))
+        with self.engine.connect() as c:
+            return {
+                "new_info": c.execute(visible(mine.where(rq.is_open == sa.true(),
+                                                         latest == int(Direction.Inbound)))).scalar_one(),
+                "postponed": c.execute(visible(mine.where(rq.status_id.in_(base))),
+                                       {"base": int(BaseStatus.Postponed)}).scalar_one(),
+                "closed_today": c.execute(visible(mine.where(rq.status_id.in_(base), rq.closed_ts >= day_start,
+                                                             rq.closed_ts < day_end)),
+                                          {"base": int(BaseStatus.Closed)}).scalar_one(),
+                "favourites": c.execute(visible(
+                    sa.select(sa.func.count()).select_from(t.hotlist.join(t.requests, t.hotlist.c.request_id == rq.id))
+                    .where(t.hotlist.c.user_id == user_id))).scalar_one(),
+            }
+
+    def system_warnings(self) -> list[str]:
+        """System warnings for the status tile (the vendor lists them in its status screen): the lines of the
+        ``system_warnings`` meta value, set by an administrator or a check; none by default."""
+        text = self.get_meta("system_warnings") or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def unassigned_by_category(self) -> dict[int, int]:
+        """Open requests without an owner per category id (0 = no category)."""
+        rq = t.requests.c
+        with self.engine.connect() as c:
+            return {(cid or 0): n for cid, n in c.execute(
+                sa.select(rq.category_id, sa.func.count()).where(rq.owner_id.is_(None), rq.is_open == sa.true())
+                .group_by(rq.category_id))}
+
     def open_counts(self) -> dict[tuple[str, int, int], int]:
         with self.engine.connect() as c:
             return {(r.dim, r.k1, r.k2): r.n for r in c.execute(sa.select(t.open_counts))}
@@ -954,23 +1163,31 @@ class Store:
                         acc[k] += row[1 + k]
         return [tuple(float(v) for v in x) for x in sums]  # PostgreSQL's SUM(bigint) is a Decimal
 
-    def hotlist_for(self, user_id: int) -> list[dict]:
+    def hotlist_for(self, user_id: int, hidden: Iterable[int] = ()) -> list[dict]:
+        """The requests on ``user_id``'s hotlist (favourites), oldest first, leaving out those in ``hidden``
+        categories."""
         rq = t.requests.c
+        hidden = frozenset(hidden)
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(
-                sa.select(rq.id, rq.external_id, rq.title, rq.status_id, rq.created_ts, rq.is_open)
+                sa.select(rq.id, rq.external_id, rq.title, rq.status_id, rq.created_ts, rq.is_open, rq.category_id)
                 .select_from(t.hotlist.join(t.requests, t.hotlist.c.request_id == rq.id))
-                .where(t.hotlist.c.user_id == user_id).order_by(rq.created_ts))]
+                .where(t.hotlist.c.user_id == user_id).order_by(rq.created_ts))
+                if r.category_id not in hidden]
 
     def count_requests(self) -> int:
         with self.engine.connect() as c:
             return c.execute(sa.select(sa.func.count()).select_from(t.requests)).scalar_one()
 
-    def closed_between(self, start: int, end: int) -> int:
+    def closed_between(self, start: int, end: int, hidden: Iterable[int] = ()) -> int:
+        """Requests closed in ``[start, end)``, leaving out those in ``hidden`` categories."""
         rq = t.requests.c
+        q = sa.select(sa.func.count()).select_from(t.requests).where(rq.closed_ts >= start, rq.closed_ts < end)
+        hidden = list(hidden)
+        if hidden:
+            q = q.where(sa.or_(rq.category_id.is_(None), rq.category_id.not_in(hidden)))
         with self.engine.connect() as c:
-            return c.execute(sa.select(sa.func.count()).select_from(t.requests)
-                             .where(rq.closed_ts >= start, rq.closed_ts < end)).scalar_one()
+            return c.execute(q).scalar_one()
 
 
 @lru_cache(maxsize=256)

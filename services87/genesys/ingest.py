@@ -199,8 +199,10 @@ def _request(raw: dict, index: int, now_ms: int) -> dict:
     if "origin" in req:
         o = req["origin"]
         try:
-            row["origin"] = int(Origin[o] if isinstance(o, str) and not o.isdigit() else Origin(int(o)))
-        except (KeyError, ValueError, TypeError):
+            if not isinstance(o, (str, int)) or isinstance(o, bool):
+                raise TypeError(o)
+            row["origin"] = int(Origin.parse(o))  # the vendor's name or number
+        except (ValidationError, TypeError):
             raise BadEvent(index, eid, f"request.origin {o!r} is unknown (one of {', '.join(x.name for x in Origin)})") from None
     if "created" in req:
         row["created_ts"] = parse_ts(req["created"], now_ms, index, eid, "request.created") // 1000

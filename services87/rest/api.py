@@ -298,7 +298,7 @@ class _Question:
 def _answer(hs, cache: ResponseCache, check, q: _Question) -> tuple[bytes, str, StatContext]:
     """Store thread: authenticate (``check``), parse and answer; ``(payload, media type, context)``.
 
-    The checks come in the order the API documents (401, 406, 415/400, 400 TooManyFunctions/UnknownPanel,
+    The checks come in the order the API documents (401, 406 when strict, 415/400, 400 TooManyFunctions/UnknownPanel,
     400 UnknownTimeZone). The serialized answer comes from the response cache when the same caller asked the
     same question under the same data version (and clock buckets: the local day changes on a 15-minute
     boundary in every zone, clock-dependent panels every 864 s); a write bumps the version, so a stored
@@ -307,7 +307,7 @@ def _answer(hs, cache: ResponseCache, check, q: _Question) -> tuple[bytes, str, 
         principal = check()
     except AuthError as err:
         raise _auth_error(None, err, hs) from None
-    out_type = media.negotiate(q.accept)
+    out_type = media.negotiate(q.accept, hs.settings.rest_strict_accept)
     body = media.parse_body(q.content_type, q.raw, hs.settings.max_xml_depth, hs.settings.max_json_depth)
     functions = media.functions_from_body(body)
     if len(functions) > MAX_FUNCTIONS:

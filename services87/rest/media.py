@@ -6,7 +6,8 @@ Request bodies (``Content-Type``, ``charset`` parameter honoured):
 ``application/x-www-form-urlencoded``. Anything else is 415.
 
 Responses (``Accept``, with q-values): the JSON types or the XML types; JSON when there is no ``Accept``
-or it allows anything (``*/*``); 406 when nothing acceptable is offered.
+or it allows anything (``*/*``). When nothing acceptable is offered the answer is JSON, as ASP.NET's default
+content negotiation does (the vendor's Web API runs on it); with ``rest_strict_accept`` it is 406 instead.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
 
 
 # --------------------------------------------------------------------------- Accept
-def negotiate(accept) -> str:
-    """The response media type for an ``Accept`` header; raises 406 when none of ours is acceptable."""
+def negotiate(accept, strict: bool = False) -> str:
+    """The response media type for an ``Accept`` header. When none of ours is acceptable: JSON (ASP.NET's
+    fallback to its first formatter), or 406 when ``strict``."""
     accept = _text(accept).strip()
     if not accept:
         return "application/json"
@@ -91,6 +93,8 @@ def negotiate(accept) -> str:
         if q > 0:
             scored.append((q, spec, -rank, offer))
     if not scored:
+        if not strict:
+            return "application/json"
         raise RestError(406, "NotAcceptable", "None of the types in the Accept header can be produced; offered: "
                         + ", ".join(RESPONSE_TYPES))
     # Highest q wins; among equal q an exact match beats a wildcard; then our preference order.

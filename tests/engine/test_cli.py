@@ -38,7 +38,7 @@ def test_stats_json_matches_the_engine(demo_db):
                 "OpenRequestsPerStatus", "3", "statusscreen", "None")
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
-    assert [ds["Label"] for ds in data] == ["Öppna ärenden per status", "Öppna ärenden per användare", "Statusskärm", ""]
+    assert [ds["Label"] for ds in data] == ["Öppna ärenden per status", "Öppna ärenden per användare", "Status", ""]
     for ds in data:
         assert set(ds) == {"Label", "Values", "Description"}
         for v in ds["Values"]:
@@ -50,7 +50,9 @@ def test_stats_json_matches_the_engine(demo_db):
             StatContext(user=user, time_zone="Europe/Oslo", language="sv", now=datetime.fromisoformat(NOW)),
             [P.OpenRequestsPerStatus, P.OpenRequestsPerUser, P.StatusScreen, P.None_])
         assert data == [s.as_dict() for s in sets]
-        assert sum(v["Value"] for v in data[0]["Values"]) == data[2]["Values"][0]["Value"] > 0
+        # the Status tile's first row is the asker's open requests = demo's row of per-user
+        demo_row = next(v["Value"] for v in data[1]["Values"] if v["Description"] == "demo")
+        assert data[2]["Values"][0]["Value"] == demo_row and sum(v["Value"] for v in data[0]["Values"]) > 0
     finally:
         store.close()
 
@@ -65,6 +67,8 @@ def test_stats_all_in_table_format(demo_db):
     assert int(line.split()[-1]) > 0  # a count, printed as an integer
     line = next(line for line in res.stdout.splitlines() if line.strip().startswith("Average response time today"))
     assert line.split()[-1] == "min" and "." in line.split()[-2]
+    rows = [line.split() for line in res.stdout.splitlines() if line.strip().startswith("Unassigned requests ")]
+    assert rows and all(int(r[-1]) >= 0 for r in rows) and any(int(r[-1]) > 0 for r in rows)
 
 
 def test_stats_errors_are_clear(demo_db):
@@ -112,3 +116,27 @@ def test_demo_shows_a_progress_bar_when_asked(tmp_path):
                   env=cli_env(SERVICES87_PROGRESS="1"))
     assert res.returncode == 0, res.stderr
     assert "demo: 100%" in res.stderr and "50/50" in res.stderr
+
+
+def _access_check(member: list[dict], other: list[dict]) -> None:
+    """``member`` / ``other``: OpenRequestsPerCategory, OpenRequestsPerTopCategory, OpenRequestsPerOrigin as
+    seen by a member of the demo's members-only Management category and by a non-member."""
+    mine = {v["Label"]: v["Value"] for v in member[0]["Values"]}
+    theirs = {v["Label"]: v["Value"] for v in other[0]["Values"]}
+    secret = sum(n for label, n in mine.items() if label == "Management" or label.startswith("Management/"))
+    assert "Management/Personnel" in mine and secret > 0
+    assert not any(label.startswith("Management") for label in theirs)
+    assert theirs == {k: v for k, v in mine.items() if not k.startswith("Management")}
+    assert "Management" not in {v["Label"] for v in other[1]["Values"]}
+    origin_total = [sum(v["Value"] for v in ds[2]["Values"]) for ds in (member, other)]
+    assert origin_total[1] == origin_total[0] - secret
+
+
+def test_members_only_category_hidden_from_non_member(demo_db):
+    panels = ("OpenRequestsPerCategory", "OpenRequestsPerTopCategory", "OpenRequestsPerOrigin")
+    seen = {}
+    for user in ("demo", "anna"):
+        res = stats(demo_db, "--user", user, "--format", "json", *panels)
+        assert res.returncode == 0, res.stderr
+        seen[user] = json.loads(res.stdout)
+    _access_check(seen["demo"], seen["anna"])

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings as hsettings, strateg
 
 from services87.engine import schema as t
 from services87.engine.engine import StatisticsEngine
+from services87.engine.calculators import ORIGIN_LABELS, category_path
 from services87.engine.model import BaseStatus, Direction, Origin, StatContext, StatusScreenPanelType as P
 from tests.engine.helpers import assert_aggregates_consistent
 
@@ -31,7 +32,7 @@ def world(store, settings):
     groups = [store.ensure_group(n) for n in ("Support", "Sales", "Billing")]
     cats = [store.ensure_category(p) for p in ("Alpha", "Alpha/One", "Alpha/Two", "Alpha/Two/Deep", "Beta",
                                                 "Beta/One", "Gamma")]
-    statuses = [store.ensure_status("New", BaseStatus.Open), store.ensure_status("Waiting", BaseStatus.Postponed),
+    statuses = [store.ensure_status("New", BaseStatus.Active), store.ensure_status("Waiting", BaseStatus.Postponed),
                 store.ensure_status("Closed", BaseStatus.Closed), store.ensure_status("Deleted", BaseStatus.Deleted)]
     prios = [store.ensure_priority("Low", 1), store.ensure_priority("High", 2)]
     users = [store.add_user("u1", "User One", groups=[groups[0]]), store.add_user("u2", "User Two", groups=groups[:2]),
@@ -115,12 +116,13 @@ def check(w, zone: str, asker: int) -> None:
     # each open-request panel against a direct GROUP BY on the requests table
     ref = store.reference()
     names = {"group_id": lambda k: ref["groups"][k], "priority_id": lambda k: ref["priorities"][k][0],
-             "status_id": lambda k: ref["statuses"][k][0], "origin": lambda k: Origin(k).name,
-             "owner_id": lambda k: ref["users"][k][1]}
-    for p, col, where in ((P.OpenRequestsPerUserGroup, "group_id", None), (P.OpenRequestsPerPriority, "priority_id", None),
+             "status_id": lambda k: ref["statuses"][k][0], "origin": lambda k: ORIGIN_LABELS[Origin(k)],
+             "owner_id": lambda k: ref["users"][k][1],
+             "category_id": lambda k: "/".join(category_path(ref, k))}
+    for p, col, where in ((P.OpenRequestsPerPriority, "priority_id", None),
                           (P.OpenRequestsPerStatus, "status_id", None), (P.OpenRequestsPerOrigin, "origin", None),
                           (P.OpenRequestsPerUser, "owner_id", t.requests.c.owner_id.is_not(None)),
-                          (P.UnassignedRequests, "group_id", t.requests.c.owner_id.is_(None))):
+                          (P.UnassignedRequests, "category_id", t.requests.c.owner_id.is_(None))):
         q = sa.select(t.requests.c[col], sa.func.count()).where(t.requests.c.is_open == sa.true())
         if where is not None:
             q = q.where(where)
@@ -128,11 +130,21 @@ def check(w, zone: str, asker: int) -> None:
             direct = {("(none)" if k is None else names[col](k)): n for k, n in c.execute(q.group_by(t.requests.c[col]))}
         shown = {v.label: v.value for v in ds[p].values if v.value}
         assert shown == direct, p
+    # per user group = by the owner's (primary) group, unassigned in their own row
+    u = t.users.c
+    q = (sa.select(u.primary_group_id, sa.func.count()).select_from(t.requests.join(t.users, t.requests.c.owner_id == u.id))
+         .where(t.requests.c.is_open == sa.true()).group_by(u.primary_group_id))
+    with store.engine.connect() as c:
+        direct = {("(none)" if k is None else ref["groups"][k]): n for k, n in c.execute(q)}
+        direct["Unassigned"] = c.execute(sa.select(sa.func.count()).select_from(t.requests).where(
+            t.requests.c.is_open == sa.true(), t.requests.c.owner_id.is_(None))).scalar_one()
+    assert {v.label: v.value for v in ds[P.OpenRequestsPerUserGroup].values if v.value} == {
+        k: n for k, n in direct.items() if n}
     own = ds[P.OwnOpenRequests].total
     row = [v.value for v in ds[P.OpenRequestsPerUser].values if v.description == user.login]
     assert own == (row[0] if row else 0)
     tiles = {v.label: v.value for v in ds[P.StatusScreen].values}
-    assert tiles["Open requests"] == total_open and tiles["My open requests"] == own
+    assert tiles["Open requests"] == own
     assert tiles["Unassigned requests"] == ds[P.UnassignedRequests].total
     # bucket sums against a direct count over the same window
     from services87.engine import timebuckets as tb

@@ -95,7 +95,7 @@ def test_unknown_zone_is_a_typed_error():
 # --------------------------------------------------------------------------- through the engine
 @pytest.fixture
 def clock_store(store, settings):
-    new = store.ensure_status("New", BaseStatus.Open)
+    new = store.ensure_status("New", BaseStatus.Active)
     u = store.add_user("tz", "Zone User", time_zone="Asia/Kathmandu")
 
     def add(*stamps):

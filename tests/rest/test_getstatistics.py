@@ -193,9 +193,33 @@ def test_xml_response_shape(rest_server):
     assert all(v.findtext(f"{{{NS}}}Value").replace(".", "").isdigit() for v in values)  # xs:double, "3" not "3.0"
 
 
-def test_unacceptable_accept_is_406(rest_server):
-    assert_error(stats(rest_server, FUNCS, headers={"Accept": "text/html"}), 406, "NotAcceptable")
-    assert_error(stats(rest_server, FUNCS, headers={"Accept": "application/json;q=0"}), 406)
+@pytest.mark.parametrize("accept", ["text/html", "application/jsno", "application/json;q=0", "image/*",
+                                    "application/xml;q=0, text/xml;q=0, application/json;q=0, text/json;q=0"])
+def test_unacceptable_accept_falls_back_to_json(rest_server, reference, accept):
+    """ASP.NET (the vendor's Web API) answers JSON when it can produce none of the Accept types."""
+    r = stats(rest_server, FUNCS, headers={"Accept": accept})
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert r.json() == reference
+
+
+def test_listed_accept_types_still_chosen(rest_server):
+    for accept, expected in [("application/xml", "application/xml"), ("text/xml", "text/xml"),
+                             ("text/html, text/xml", "text/xml"), ("text/json", "text/json")]:
+        r = stats(rest_server, FUNCS, headers={"Accept": accept})
+        assert r.status_code == 200 and r.headers["Content-Type"] == expected + "; charset=utf-8"
+
+
+def test_strict_accept_is_406():
+    from services87.rest import media
+    from services87.rest.errors import RestError
+
+    for accept in ("text/html", "application/json;q=0"):
+        with pytest.raises(RestError) as exc:
+            media.negotiate(accept, strict=True)
+        assert exc.value.status == 406
+    assert media.negotiate("application/xml", strict=True) == "application/xml"
+    assert media.negotiate("text/html", strict=False) == "application/json"
 
 
 # --------------------------------------------------------------------------- $select
@@ -323,3 +347,17 @@ def test_numbers_equal_soap_for_the_same_user(rest_server):
             break
     assert soap_sets == core(rest.json())
     assert rest.headers["Content-Language"] == "sv"  # bjorn's language, as SOAP uses it
+
+
+def test_members_only_category_hidden_from_non_member_rest(rest_server):
+    """A non-member (anna) sees neither the demo's members-only Management category nor its counts."""
+    from tests.engine.test_cli import _access_check
+    from tests.rest.conftest import bearer
+
+    panels = ["OpenRequestsPerCategory", "OpenRequestsPerTopCategory", "OpenRequestsPerOrigin"]
+    seen = {}
+    for user in ("demo", "anna"):
+        r = stats(rest_server, panels, headers={"Authorization": "Bearer " + bearer(rest_server, user)})
+        assert r.status_code == 200, r.text
+        seen[user] = r.json()
+    _access_check(seen["demo"], seen["anna"])

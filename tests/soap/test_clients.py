@@ -129,3 +129,17 @@ def test_soap11_raw_with_header_element_and_soapaction(server):
     labels = [e.text for e in doc.iterfind(f".//{{{TNS}}}StatisticsDataSet/{{{TNS}}}Label")]
     assert labels == [cli_stats(server, "OpenRequestsPerPriority", "--user", "demo")[0]["Label"]]
     assert re.search(rb"<[a-z0-9]+:Value>", r.content)
+
+
+def test_members_only_category_hidden_from_non_member_soap(server):
+    """A non-member (anna) sees neither the demo's members-only Management category nor its counts."""
+    from tests.engine.test_cli import _access_check
+
+    panels = ["OpenRequestsPerCategory", "OpenRequestsPerTopCategory", "OpenRequestsPerOrigin"]
+    seen = {}
+    for user in ("demo", "anna"):
+        client = vendor_client(server, "CustomerService")
+        r = client.GetStatistics(Functions={"StatusScreenPanelType": panels},
+                                 _soapheaders={"Credentials": {"Ticket": login(server, user)}})
+        seen[user] = as_json(r.body.Response)
+    _access_check(seen["demo"], seen["anna"])
