@@ -456,11 +456,10 @@ def _read_password(args) -> str:
 #: Units of the values that are not counts (table format); counts print as integers.
 UNITS = {P.UserResponseTimePerDay: "min", P.UserReponseTimePerWeek: "min", P.UserResponseTimePerMonth: "min",
          P.Hotlist: "days"}
-STATUS_SCREEN_AVERAGE = 5  # "Average response time today (minutes)", the 6th value of StatusScreen
 
 
 def _cell(panel: P, index: int, value: float) -> str:
-    unit = UNITS.get(panel) or ("min" if panel is P.StatusScreen and index == STATUS_SCREEN_AVERAGE else "")
+    unit = UNITS.get(panel, "")  # every StatusScreen row is a count (docs/panels.md)
     if unit:
         return f"{value:12.2f} {unit:4s}"
     return f"{round(value):12d}     "

@@ -67,7 +67,7 @@ def test_soap_curl_sample_gets_real_panels(server):
     assert res.returncode == 0, res.stderr
     sets = re.findall(r"<tns:StatisticsDataSet><tns:Label>([^<]*)</tns:Label>(.*?)</tns:StatisticsDataSet>", res.stdout)
     labels = [label for label, _ in sets]
-    assert labels == ["", "Status screen", "Open requests per status", "Hotlist"], labels
+    assert labels == ["", "Status", "Open requests per status", "Favourites"], labels
     for label, body in sets[1:]:
         assert body.count("<tns:StatisticsDataValue>") >= 1, label  # the demo login's hotlist too
 
