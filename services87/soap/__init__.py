@@ -6,6 +6,13 @@
 
 from __future__ import annotations
 
+from services87.soap import compat as _compat
+
+# Before anything imports Spyne (services87.soap.* are the only modules that do): Spyne's vendored six
+# needs a find_spec finder on Python >= 3.12. SERVICES87_COMPAT_SKIP=six leaves it out (regression test).
+if not _compat.disabled("six"):
+    _compat.install_six_moves_finder()
+
 from services87.web.tree import mount as mount_at
 
 

@@ -1,7 +1,12 @@
-"""Fixes for Spyne 2.14's Twisted transport on Python 3 and Twisted >= 24.11 (the last Spyne release).
+"""Fixes for Spyne 2.14 (the last Spyne release) on Python 3.11-3.13 and Twisted >= 24.11.
 
-Three bugs, each fixed by one function and covered by a regression test (tests/soap/test_compat.py):
+Each bug is fixed by one function and covered by a regression test (tests/soap/test_compat.py):
 
+0. Python >= 3.12 no longer calls ``find_module`` on meta-path finders, the only method of the importer in
+   Spyne's vendored six, so ``import spyne`` fails with ``No module named 'spyne.util.six.moves'``: a
+   finder that answers ``find_spec`` by asking six's importer (:func:`install_six_moves_finder`, installed
+   when ``services87.soap`` is imported, before anything imports Spyne).
+   (Python 3.13 removed ``cgi``, which Spyne imports: setup.cfg installs ``legacy-cgi`` there.)
 1. ``spyne.server.twisted`` imports ``twisted.python.constants``, removed in Twisted 24.11: alias it to
    ``constantly`` (the package it was split out into).
 2. ``TwistedHttpTransportContext.get_request_method`` returns ``request.method`` as bytes; Spyne's SOAP
@@ -14,9 +19,65 @@ Three bugs, each fixed by one function and covered by a regression test (tests/s
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 
 _applied: set[str] = set()
+
+_SIX = "spyne.util.six"
+_MOVES = _SIX + ".moves"
+
+
+class _SixMovesLoader:
+    """Loads a ``spyne.util.six.moves`` module through six's own importer (``load_module``), as six >= 1.16
+    does itself. A moved standard-library module (``moves.http_cookies`` is ``http.cookies``) keeps its
+    own ``__spec__``, which the import system would otherwise overwrite with ours."""
+
+    def __init__(self, importer):
+        self.importer = importer
+        self._specs: dict[str, object] = {}
+
+    def create_module(self, spec):
+        module = self.importer.load_module(spec.name)
+        self._specs[spec.name] = getattr(module, "__spec__", None)
+        return module
+
+    def exec_module(self, module):
+        original = self._specs.pop(module.__spec__.name, None) if module.__spec__ is not None else None
+        if original is not None:
+            module.__spec__ = original
+
+
+class SixMovesFinder:
+    """A meta-path finder that answers ``find_spec`` for ``spyne.util.six.moves[.*]`` by asking the
+    ``find_module`` of six's importer (which registers itself on ``sys.meta_path`` when Spyne imports it)."""
+
+    @staticmethod
+    def _six_importer():
+        for finder in sys.meta_path:
+            if type(finder).__name__ == "_SixMetaPathImporter" and getattr(finder, "name", None) == _SIX:
+                return finder
+        return None
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != _MOVES and not fullname.startswith(_MOVES + "."):
+            return None
+        importer = self._six_importer()
+        if importer is None or importer.find_module(fullname) is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, _SixMovesLoader(importer),
+                                               is_package=importer.is_package(fullname))
+
+
+def install_six_moves_finder() -> None:
+    """Let ``import spyne`` work on Python >= 3.12 (installed on 3.11 too, where it does the same as the
+    ``find_module`` fallback). Must run before Spyne is first imported; imports nothing itself."""
+    if "six" in _applied:
+        return
+    if not any(isinstance(f, SixMovesFinder) for f in sys.meta_path):
+        sys.meta_path.append(SixMovesFinder())
+    _applied.add("six")
 
 
 def shim_twisted_constants() -> None:
@@ -105,6 +166,7 @@ def no_forced_gc() -> None:
 
 
 FIXES = {
+    "six": install_six_moves_finder,
     "gc": no_forced_gc,
     "constants": shim_twisted_constants,
     "method": fix_request_method,
@@ -112,8 +174,15 @@ FIXES = {
 }
 
 
+def disabled(name: str) -> bool:
+    """Whether the environment turns fix ``name`` off: ``SERVICES87_COMPAT_SKIP=six,url`` (regression tests
+    use it to show each bug in a subprocess; never set it otherwise)."""
+    return name in os.environ.get("SERVICES87_COMPAT_SKIP", "").replace(" ", "").split(",")
+
+
 def apply(skip: tuple[str, ...] = ()) -> None:
-    """Apply every fix except those named in ``skip`` (tests use ``skip`` to show each bug)."""
+    """Apply every fix except those named in ``skip`` or in ``SERVICES87_COMPAT_SKIP`` (tests use them to
+    show each bug)."""
     for name, fn in FIXES.items():
-        if name not in skip:
+        if name not in skip and not disabled(name):
             fn()

@@ -5,6 +5,8 @@ the installed versions (if an upgrade fixes it upstream, that assertion tells us
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
 import subprocess
 import sys
 import time
@@ -51,14 +53,60 @@ class Echo:
         return requests.get(self.url + "?wsdl", timeout=10)
 
 
-def _import(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+def _import(code: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **env})
+
+
+# What services87 imports from Spyne, plus a six.moves module that is a moved standard-library module.
+SPYNE_IMPORTS = ("import services87.soap, spyne, spyne.protocol.soap, spyne.server.wsgi\n"
+                 "from spyne.util.six.moves import http_cookies\n"
+                 "import http.cookies\n"
+                 "assert http_cookies is http.cookies and http.cookies.__spec__.name == 'http.cookies'\n")
+
+
+def test_six_moves_finder():
+    """Python >= 3.12 does not call find_module, the only method of the importer in Spyne's vendored six."""
+    fixed = _import(SPYNE_IMPORTS)
+    assert fixed.returncode == 0, fixed.stderr
+    bare = _import(SPYNE_IMPORTS, SERVICES87_COMPAT_SKIP="six")
+    if sys.version_info >= (3, 12):
+        assert bare.returncode != 0 and "No module named 'spyne.util.six.moves'" in bare.stderr, bare.stderr
+    else:  # 3.11 still falls back to find_module: the finder is not needed (but harmless) there
+        assert bare.returncode == 0, bare.stderr
+
+
+# Hides the cgi module of the legacy-cgi distribution (site-packages), not the standard library's.
+HIDE_LEGACY_CGI = """
+import importlib.machinery, sys
+class HideLegacyCgi:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("cgi", "cgitb"):
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is not None and "-packages" in (spec.origin or ""):
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, HideLegacyCgi())
+"""
+
+
+def test_cgi_for_spyne():
+    """Python 3.13 removed cgi (PEP 594); Spyne's SOAP protocol and servers import it: legacy-cgi provides it."""
+    code = "from services87.soap import endpoint\nimport spyne.server.wsgi, spyne.protocol.soap.soap11\n"
+    fixed = _import(code)
+    assert fixed.returncode == 0, fixed.stderr
+    bare = _import(HIDE_LEGACY_CGI + code)
+    if sys.version_info >= (3, 13):
+        assert bare.returncode != 0 and "No module named 'cgi'" in bare.stderr, bare.stderr
+        assert importlib.metadata.version("legacy-cgi")
+    else:  # still in the standard library (deprecated): setup.cfg does not install legacy-cgi here
+        assert bare.returncode == 0, bare.stderr
 
 
 def test_twisted_constants_shim():
     fixed = _import("from services87.soap import compat; compat.apply(); import spyne.server.twisted.http")
     assert fixed.returncode == 0, fixed.stderr
-    bare = _import("import spyne.server.twisted.http")
+    bare = _import("import services87.soap, spyne.server.twisted.http")  # the six finder only
     assert bare.returncode != 0 and "twisted.python.constants" in bare.stderr
 
 
@@ -88,3 +136,5 @@ def test_compat_is_idempotent():
     from spyne.server.twisted.http import TwistedHttpTransportContext
 
     assert TwistedHttpTransportContext.get_request_method.__module__ == "services87.soap.compat"
+    compat.install_six_moves_finder()
+    assert sum(isinstance(f, compat.SixMovesFinder) for f in sys.meta_path) == 1

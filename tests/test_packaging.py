@@ -1,0 +1,65 @@
+"""Packaging: what the supported Pythons and the ``bench`` extra need is declared in setup.cfg."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import importlib.metadata
+import re
+import subprocess
+import sys
+
+from tests.support import ROOT
+
+
+def _requirements(*sections: tuple[str, str]) -> set[str]:
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    names = set()
+    for section, key in sections:
+        for line in cfg.get(section, key).splitlines():
+            line = line.split(";")[0].strip()
+            if line and not line.startswith("#"):
+                names.add(re.split(r"[\[<>=!~ ]", line, maxsplit=1)[0].lower().replace("_", "-"))
+    return names
+
+
+def _third_party_imports(path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    mods = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            mods.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            mods.add(node.module.split(".")[0])
+    local = {p.stem for p in path.parent.glob("*.py")} | {"services87", "__future__"}
+    return {m for m in mods if m not in sys.stdlib_module_names and m not in local}
+
+
+def test_bench_extra_installs_what_bench_imports():
+    """bench/run installs services87 plus the bench extra: every bench/*.py import must come from them."""
+    declared = _requirements(("options", "install_requires"), ("options.extras_require", "bench"))
+    dists = importlib.metadata.packages_distributions()
+    missing = {}
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        for mod in _third_party_imports(path):
+            names = {d.lower().replace("_", "-") for d in dists.get(mod, [mod])}
+            if not names & declared:
+                missing[f"{path.name}: {mod}"] = sorted(names)
+    assert not missing, f"imported by bench/ but not in install_requires or the bench extra: {missing}"
+
+
+def test_bench_main_imports():
+    code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('bench_main', 'bench/main.py');"
+            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); assert callable(m.main)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_python_versions_declared():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    assert cfg.get("options", "python_requires").strip() == ">=3.11"
+    for v in ("3.11", "3.12", "3.13"):
+        assert f"Programming Language :: Python :: {v}" in cfg.get("metadata", "classifiers")
+    assert 'legacy-cgi>=2.6; python_version >= "3.13"' in cfg.get("options", "install_requires")
