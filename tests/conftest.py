@@ -2,7 +2,23 @@ import pytest
 
 from services87.config import Settings
 from services87.engine.store import BusinessCalendar, Store
+from tests import support
 from tests.support import ServerProcess, fresh_db_url
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    support.reset_tracked()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows every process it used: how it ended (exit status, signal) and its log's tail."""
+    report = yield
+    if report.failed:
+        for title, text in support.process_sections(getattr(item, "funcargs", {}) or {}):
+            report.sections.append((title, text))
+    return report
 
 
 @pytest.fixture

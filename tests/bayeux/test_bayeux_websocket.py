@@ -139,5 +139,5 @@ def test_oversized_frame_closes_connection(app):
 
 
 def test_server_log_is_clean(app):
-    log = app.stop()
+    log = app.log()  # the shared server stays up: the fixture stops it
     assert "Traceback" not in log, log
