@@ -63,7 +63,7 @@ def cmd_serve(args) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from twisted.internet import reactor
 
-    from services87.server import Services87Server
+    from services87.server import Services87Server, log_exit_reasons
 
     worker_fd = getattr(args, "worker_fd", None)
     if args.workers > 1 and worker_fd is None:
@@ -104,6 +104,7 @@ def cmd_serve(args) -> int:
         tmp.write_text(str(actual))
         tmp.replace(args.port_file)
     print(f"services87 {__version__} listening on http://{settings.host}:{actual}/ (db {settings.db_url})", flush=True)
+    log_exit_reasons(reactor)
     reactor.run()  # Twisted's own SIGINT/SIGTERM handlers stop it gracefully
     return 0
 
