@@ -103,7 +103,8 @@ class Control(Resource):
             result = {
                 sid: {"queued": s.queue_size, "dropped": s.dropped, "subscriptions": sorted(s.subscriptions),
                       "attributes": s.attributes, "browser_id": s.browser_id,
-                      "session_cookie": s.session_cookie, "connection_type": s.connection_type}
+                      "session_cookie": s.session_cookie, "connection_type": s.connection_type,
+                      "held": s.held is not None}
                 for sid, s in bayeux.sessions.items()
             }
         elif action == "events":

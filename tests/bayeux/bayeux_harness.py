@@ -145,6 +145,16 @@ class AppProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}{MOUNT}"
 
+    def wait_held(self, client_id: str | None, timeout: float = 15) -> None:
+        """Wait until the server holds a ``/meta/connect`` of ``client_id`` (instead of sleeping "long enough")."""
+        wait_until(lambda: self.control("sessions").get(client_id, {}).get("held"), timeout,
+                   f"a held /meta/connect of {client_id}", details=self.describe)
+
+    def wait_gone(self, client_id: str | None, timeout: float = 15) -> None:
+        """Wait until the session ``client_id`` is gone (swept, reset, disconnected)."""
+        wait_until(lambda: client_id not in self.control("sessions"), timeout, f"session {client_id} removed",
+                   details=self.describe)
+
     def control(self, action: str, payload: Any = None) -> Any:
         data = None if payload is None else json.dumps(payload).encode()
         with urllib.request.urlopen(f"{self.base}/control/{action}", data=data, timeout=deadline_s(30)) as response:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 from aiocometd_ng import Client, ConnectionType
+
+from tests.support import deadline_s
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.filterwarnings("ignore::DeprecationWarning:aiohttp")]
 
@@ -74,13 +77,14 @@ def test_client_rehandshakes_after_reset(fresh_app, transport):
             await control(fresh_app, "reset", None)
             # The held connect is answered with 402 + reconnect:handshake; the
             # client handshakes again and re-subscribes by itself.
-            for _ in range(100):
+            deadline = time.monotonic() + deadline_s(30)
+            while True:
                 sessions = await control(fresh_app, "sessions", None)
                 if any("/statistics/v3/updates" in s["subscriptions"] for s in sessions.values()):
                     break
+                if time.monotonic() > deadline:
+                    pytest.fail("client did not re-handshake and re-subscribe")
                 await asyncio.sleep(0.05)
-            else:
-                pytest.fail("client did not re-handshake and re-subscribe")
             assert client._transport.client_id != old
             await control(fresh_app, "publish", {"channel": "/statistics/v3/updates", "data": {"after": "reset"}})
             assert (await next_message(client))["data"] == {"after": "reset"}

@@ -14,6 +14,7 @@ from aiocometd_ng import Client, ConnectionType
 from aiocometd_ng.exceptions import AiocometdException
 
 from tests.genesys.conftest import API_KEY, Comet, Headers, service_state, uid, update_for
+from tests.support import deadline_s
 
 
 def run(coro):
@@ -161,7 +162,9 @@ def test_session_sweeping(api):
     first = s.post(url + "/connect", json=[{"channel": "/meta/connect", "clientId": cid, "connectionType": "long-polling"}],
                    headers=h, timeout=10).json()
     assert first[-1]["successful"] is True
-    time.sleep(3.5)  # cometd_max_interval_ms = 1500 in the test configuration
+    # time itself must pass: cometd_max_interval_ms = 1500 in the test configuration, plus the sweep (stretched
+    # on a loaded machine; polling the session would keep it alive)
+    time.sleep(deadline_s(3.5))
     r = s.post(url + "/connect", json=[{"channel": "/meta/connect", "clientId": cid, "connectionType": "long-polling"}],
                headers=h, timeout=10).json()[-1]
     assert r["successful"] is False and r["error"].startswith("402") and r["advice"]["reconnect"] == "handshake"
