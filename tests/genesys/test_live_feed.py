@@ -36,7 +36,7 @@ def lapi(live) -> Api:
 
 
 def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
+    return asyncio.run(asyncio.wait_for(coro, deadline_s(60)))
 
 
 def test_simulated_traffic_is_pushed(lapi):
@@ -161,7 +161,7 @@ def test_restart_402_rehandshake_and_restored_subscription(live, lapi):
     assert s.cookies.get("STATISTICS_SESSIONID") == cookie  # the cookie survives the re-handshake
     connect(cid2)
     assert lapi.ingest({"id": uid(), "type": "interaction", "interaction": uid(), "event": "offered", "queue": q}).ok
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + deadline_s(15)
     found = None
     while found is None and time.monotonic() < deadline:
         for m in connect(cid2):

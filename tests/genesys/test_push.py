@@ -18,7 +18,7 @@ from tests.support import deadline_s
 
 
 def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
+    return asyncio.run(asyncio.wait_for(coro, deadline_s(60)))
 
 
 def offered(queue: str):
