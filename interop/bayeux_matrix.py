@@ -11,8 +11,10 @@ pushed ``StatisticUpdate`` carrying that subscription and statistic (docs/genesy
 from __future__ import annotations
 
 import json
+import os
 import selectors
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -59,7 +61,11 @@ def trigger(base: str, bearer: str, op_id: str) -> None:
 def run_bayeux_cell(ctx, cell: Cell, cmd: list[str], bearer: str) -> None:
     op_id = "interop-" + uuid.uuid4().hex[:8]
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # stdout is read line by line as it comes; stderr goes to a file (a pipe nobody drains until the end would
+    # block a chatty client once the pipe buffer is full), read by path once the client has exited
+    fd, err_path = tempfile.mkstemp(prefix="bayeux-client-", suffix=".err")
+    with os.fdopen(fd, "ab") as err_file:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file)
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     out, update, triggered, error = b"", None, False, ""
@@ -83,12 +89,16 @@ def run_bayeux_cell(ctx, cell: Cell, cmd: list[str], bearer: str) -> None:
     except (RuntimeError, requests.RequestException, ValueError) as e:
         error = str(e)
     finally:
+        sel.close()
         try:
-            proc.wait(timeout=10)
+            rest, _ = proc.communicate(timeout=10)  # keeps draining stdout while the client finishes
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(5)
-        err = proc.stderr.read()
+            rest, _ = proc.communicate(timeout=5)
+        out += rest or b""
+        with open(err_path, "rb") as f:
+            err = f.read()
+        os.unlink(err_path)
         requests.delete(f"{ctx.base}/statistics/v3/subscriptions/{op_id}", timeout=10,
                         headers={"x-api-key": API_KEY, "Authorization": "Bearer " + bearer})
     cell.seconds = time.monotonic() - t0

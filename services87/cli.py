@@ -199,7 +199,7 @@ def cmd_serve(args) -> int:
     quiet_libraries()
     from twisted.internet import reactor
 
-    from services87.server import Services87Server
+    from services87.server import Services87Server, log_exit_reasons
 
     if args.workers > 1 and worker_fd is None:
         from services87 import workers
@@ -251,6 +251,7 @@ def cmd_serve(args) -> int:
     where = where or f"http://{settings.host}:{actual}/"
     print(f"services87 {__version__} listening on {where} (database {describe_db(settings.db_url)})", flush=True)
     _ignore_sighup(lambda: reactor.callFromThread(_log_sighup))
+    log_exit_reasons(reactor)
     reactor.run()  # Twisted's own SIGINT/SIGTERM handlers stop it gracefully
     return 0
 

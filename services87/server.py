@@ -68,6 +68,25 @@ class Root(resource.Resource):
         return NotFoundResource().render(request)
 
 
+def log_exit_reasons(reactor) -> None:
+    """Make a stopping server say why in its log: the signal that stopped it or a stop request without one
+    (Twisted's own message about the signal goes to its logger, which the server does not print), and, through
+    :mod:`faulthandler`, a fatal signal (SIGSEGV, SIGBUS, SIGABRT ...) with the Python stacks on stderr."""
+    import faulthandler
+    import signal
+
+    if not faulthandler.is_enabled():
+        faulthandler.enable()
+
+    def before_shutdown() -> None:
+        number = getattr(reactor, "_exitSignal", None)  # set by Twisted's SIGINT/SIGTERM handlers
+        why = f"received {signal.Signals(number).name}" if number else "stop requested (no signal)"
+        log.info("shutting down: %s", why)
+
+    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
+    reactor.addSystemEventTrigger("after", "shutdown", lambda: log.info("stopped"))
+
+
 class Services87Server:
     def __init__(self, settings: Settings, reactor=None, store: Store | None = None):
         if reactor is None:

@@ -1,8 +1,45 @@
+import time
+
 import pytest
 
 from services87.config import Settings
 from services87.engine.store import BusinessCalendar, Store
+from tests import support
 from tests.support import ServerProcess, fresh_db_url
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    support.reset_tracked()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows every process it used: how it ended (exit status, signal) and its log's tail."""
+    try:
+        report = yield
+    except SystemError as exc:
+        # CPython 3.11.7: ast.parse keeps its recursion counter in interpreter-wide state, so a traceback
+        # formatted in another thread at the same moment (3.11's traceback module parses source for its ^^^
+        # markers) makes pytest's own ast.parse fail with this error and the whole run end in INTERNALERROR.
+        # The counter is reset on every call: building the report again is enough.
+        if "recursion depth mismatch" not in str(exc):
+            raise
+        report = None
+        for _ in range(5):
+            time.sleep(0.1)
+            try:
+                report = pytest.TestReport.from_item_and_call(item, call)
+                break
+            except SystemError as again:
+                if "recursion depth mismatch" not in str(again):
+                    raise
+        if report is None:
+            raise
+    if report.failed:
+        for title, text in support.process_sections(getattr(item, "funcargs", {}) or {}):
+            report.sections.append((title, text))
+    return report
 
 
 @pytest.fixture

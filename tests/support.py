@@ -1,4 +1,14 @@
-"""Test support: a real services87 server in a subprocess on 127.0.0.1 with an ephemeral port."""
+"""Test support: a real services87 server in a subprocess on 127.0.0.1 with an ephemeral port, and what every
+test that starts a process shows when it fails (exit status, stderr, the tail of the server log).
+
+* :class:`ServerProcess` (and the other harnesses: ``tests/bayeux/bayeux_harness.AppProcess``, the SOAP
+  ``Echo`` of tests/soap/test_compat.py) register themselves with :func:`track`; ``tests/conftest.py`` adds a
+  report section per process of a failed test (:func:`process_sections`): how it ended and its log's tail.
+* :func:`explain` is the assertion message for a finished child (``subprocess.run``): command, exit status,
+  stdout and stderr tails, and the state and log tail of the servers it talked to.
+* :func:`wait_until` is the one way to wait: a condition polled until a deadline generous for a loaded
+  machine (``SERVICES87_TEST_TIME_FACTOR`` stretches every deadline), never a fixed sleep.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +18,98 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Set by scripts/test --postgres: an admin URL of a PostgreSQL server; every test then gets a fresh database on it.
 PG_ADMIN_URL = os.environ.get("SERVICES87_TEST_PG_ADMIN", "")
+#: Multiplies every deadline of the harnesses (scripts/stress sets it: CPU hogs beside the tests).
+TIME_FACTOR = float(os.environ.get("SERVICES87_TEST_TIME_FACTOR", "1") or 1)
+LOG_TAIL = 6000
+
+
+def deadline_s(seconds: float) -> float:
+    """A deadline in seconds, stretched by :data:`TIME_FACTOR`."""
+    return seconds * TIME_FACTOR
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05,
+               details: Callable[[], str] | None = None) -> Any:
+    """Poll ``condition`` until it returns something truthy (returned) or ``timeout`` (stretched by
+    :data:`TIME_FACTOR`) passes: then ``TimeoutError`` naming ``what`` (and ``details()``, e.g. a server log)."""
+    deadline = time.monotonic() + deadline_s(timeout)
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            extra = details() if details is not None else ""
+            raise TimeoutError(f"{what}: not within {deadline_s(timeout):.0f}s" + (f"\n{extra}" if extra else ""))
+        time.sleep(interval)
+
+
+def exit_status(code: int | None) -> str:
+    """``running``, ``exit status 1``, ``killed by SIGBUS (-7)``."""
+    if code is None:
+        return "running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name} ({code})"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def tail(text: str | bytes | None, n: int = LOG_TAIL) -> str:
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return text if len(text) <= n else "[...]\n" + text[-n:]
+
+
+# --------------------------------------------------------------------------- what a failed test shows
+_TRACKED: list[Any] = []  # harness objects started during the current test (tests/conftest.py resets it)
+
+
+def track(process: Any) -> None:
+    """Register a harness object (anything with ``describe() -> str``) started by the current test."""
+    if not any(p is process for p in _TRACKED):
+        _TRACKED.append(process)
+
+
+def reset_tracked() -> None:
+    _TRACKED.clear()
+
+
+def process_sections(funcargs: dict) -> list[tuple[str, str]]:
+    """``(title, text)`` per process a failed test used: its fixtures' processes (also through an attribute
+    ``proc``, e.g. :class:`tests.genesys.conftest.Api`) and the ones it started itself."""
+    found: list[Any] = []
+    for value in list(funcargs.values()) + list(_TRACKED):
+        for candidate in (value, getattr(value, "proc", None), getattr(value, "server", None)):
+            if callable(getattr(candidate, "describe", None)) and not any(candidate is f for f in found):
+                found.append(candidate)
+    out = []
+    for p in found:
+        try:
+            out.append((f"process: {getattr(p, 'name', type(p).__name__)}", p.describe()))
+        except Exception as exc:  # a report must never hide the failure it explains
+            out.append((f"process: {type(p).__name__}", f"(could not describe: {exc!r})"))
+    return out
+
+
+def explain(out: subprocess.CompletedProcess, *servers: Any) -> str:
+    """Assertion message for a finished child: command, exit status, output tails, and each server's state."""
+    args = out.args if isinstance(out.args, str) else " ".join(str(a) for a in out.args)
+    parts = [f"command: {args}", f"{exit_status(out.returncode)}",
+             f"--- stdout\n{tail(out.stdout, 3000)}", f"--- stderr\n{tail(out.stderr)}"]
+    for server in servers:
+        if server is not None:
+            parts.append(server.describe())
+    return "\n".join(parts)
 
 
 def fresh_db_url(workdir: Path) -> str:
@@ -49,6 +145,9 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.log_path = self.workdir / "server.log"
+        self.name = f"services87 serve ({self.workdir.name})"
+        self.exits: list[str] = []  # how earlier runs ended (restarts, kills, crashes)
+        self._log = None
 
     @property
     def base_url(self) -> str:
@@ -56,8 +155,8 @@ class ServerProcess:
 
     def start(self, timeout: float = 120.0) -> "ServerProcess":
         port_file = self.workdir / "port"
-        if port_file.exists():
-            port_file.unlink()
+        port_file.unlink(missing_ok=True)
+        self.port = None
         args = [sys.executable, "-m", "services87", "serve", "--host", "127.0.0.1", "--port", "0",
                 "--port-file", str(port_file), "--db", self.db, "--config", str(self.config_path),
                 "--demo-requests", str(self.demo_requests), *self.extra_args]
@@ -66,24 +165,41 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICES87_")}
         env["SERVICES87_PASSWORD_HASH_PROFILE"] = "test"  # demo users hash in milliseconds
         env.update(self.env)
+        # The child appends to the log through its own descriptor; the parent reads it by path (log()), never
+        # through a shared file offset.
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, cwd=self.workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        track(self)
+
+        def up() -> bool:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            if port_file.exists():
-                self.port = int(port_file.read_text())
-                try:
-                    if requests.get(self.base_url + "/health", timeout=5).status_code == 200:
-                        return self
-                except requests.RequestException:
-                    pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server did not start in {timeout}s:\n{self.log()}")
+                raise RuntimeError(f"server exited before it was up: {self.describe()}")
+            if self.port is None:
+                text = port_file.read_text() if port_file.exists() else ""  # written atomically (rename)
+                if not text.strip():
+                    return False
+                self.port = int(text)
+            try:
+                return requests.get(self.base_url + "/health", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+
+        try:
+            wait_until(up, timeout, "server up (port file written, /health answered)")
+        except TimeoutError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}\n{self.describe()}") from None
+        return self
+
+    def describe(self) -> str:
+        """State (running, or how it ended), earlier exits, and the tail of the server log."""
+        state = exit_status(self.proc.poll()) if self.proc is not None else "stopped by the test"
+        earlier = f"; earlier runs: {', '.join(self.exits)}" if self.exits else ""
+        return (f"{self.name} on port {self.port}: {state}{earlier}\n"
+                f"--- server log ({self.log_path}), tail\n{tail(self.log())}")
 
     def log(self) -> str:
+        """The tail (8000 characters) of the server log, read through a descriptor of our own."""
         try:
             return self.log_path.read_text(errors="replace")[-8000:]
         except OSError:
@@ -100,6 +216,7 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait(10)
         code = self.proc.returncode
+        self.exits.append(exit_status(code))
         self.proc = None
         self._log.close()
         return code
@@ -110,10 +227,14 @@ class ServerProcess:
         return self.start()
 
     def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        """Run ``services87 <args> --db <this db>`` and return the completed process."""
+        """Run ``services87 <args> --db <this db>`` and return the completed process. ``check``: a non-zero exit
+        fails the test with :func:`explain` (the child's output and this server's state and log)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICES87_")}
         env["SERVICES87_PASSWORD_HASH_PROFILE"] = "test"
         env.update(self.env)
-        return subprocess.run([sys.executable, "-m", "services87", *args, "--db", self.db,
-                               "--config", str(self.config_path)], cwd=self.workdir, env=env, input=input,
-                              capture_output=True, text=True, check=check, timeout=300)
+        out = subprocess.run([sys.executable, "-m", "services87", *args, "--db", self.db,
+                              "--config", str(self.config_path)], cwd=self.workdir, env=env, input=input,
+                             capture_output=True, text=True, timeout=deadline_s(300))
+        if check and out.returncode != 0:
+            raise AssertionError(f"services87 {args[0] if args else ''} failed\n{explain(out, self)}")
+        return out

@@ -52,12 +52,57 @@ def sqlite_path(url: str) -> str | None:
     return os.path.abspath(path)
 
 
+class _OpenFiles:
+    """Read-only descriptors of the ``-shm`` and ``-wal`` files, kept open: never closed while in use.
+
+    SQLite locks the wal-index (``-shm``) with POSIX advisory locks, and those belong to the process and the
+    file, not to a descriptor: closing *any* descriptor of the file in this process drops every lock this
+    process's SQLite holds on it (sqlite.org/howtocorrupt.html, 2.2). Another process opening the database then
+    sees no other user, re-initialises (truncates) the ``-shm``, and this process, which has it mapped, dies of
+    SIGBUS. So a file is opened once and its descriptor kept; a descriptor is closed only after its file was
+    unlinked (SQLite deletes ``-wal``/``-shm`` only when no connection uses them any more)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fds: dict[str, tuple[int, tuple[int, int]]] = {}  # path -> (fd, (st_dev, st_ino))
+        self._retired: list[int] = []  # descriptors of replaced files not yet unlinked
+
+    def pread(self, path: str, n: int) -> bytes:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            with self._lock:
+                entry = self._fds.pop(path, None)
+                if entry is not None:
+                    self._retired.append(entry[0])
+                    self._close_unlinked()
+            raise
+        with self._lock:
+            entry = self._fds.get(path)
+            if entry is None or entry[1] != (st.st_dev, st.st_ino):
+                fd = os.open(path, os.O_RDONLY)
+                fst = os.fstat(fd)
+                if entry is not None:
+                    self._retired.append(entry[0])
+                self._fds[path] = entry = (fd, (fst.st_dev, fst.st_ino))
+                self._close_unlinked()
+            return os.pread(entry[0], n, 0)
+
+    def _close_unlinked(self) -> None:
+        keep = []
+        for fd in self._retired:
+            if os.fstat(fd).st_nlink == 0:
+                os.close(fd)
+            else:
+                keep.append(fd)
+        self._retired = keep
+
+
+_FILES = _OpenFiles()
+
+
 def _read(path: str, n: int) -> bytes:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.pread(fd, n, 0)
-    finally:
-        os.close(fd)
+    return _FILES.pread(path, n)
 
 
 def sqlite_signal(path: str):

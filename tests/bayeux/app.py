@@ -5,7 +5,7 @@
 Mounts the Bayeux resource at ``--mount`` (default
 ``/statistics/v3/notifications``) and a JSON control API at ``/control/``
 so tests can trigger server-side publishes. Prints ``PORT <n>`` once
-listening on 127.0.0.1.
+listening on 127.0.0.1 (and writes ``<n>`` to ``--port-file``, atomically).
 
 Hooks used by the tests:
 
@@ -103,7 +103,8 @@ class Control(Resource):
             result = {
                 sid: {"queued": s.queue_size, "dropped": s.dropped, "subscriptions": sorted(s.subscriptions),
                       "attributes": s.attributes, "browser_id": s.browser_id,
-                      "session_cookie": s.session_cookie, "connection_type": s.connection_type}
+                      "session_cookie": s.session_cookie, "connection_type": s.connection_type,
+                      "held": s.held is not None}
                 for sid, s in bayeux.sessions.items()
             }
         elif action == "events":
@@ -120,6 +121,7 @@ class Control(Resource):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file", help="also write the bound port to this file (atomically, by rename)")
     parser.add_argument("--mount", default="/statistics/v3/notifications")
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--max-interval", type=float, default=2.0)
@@ -161,6 +163,11 @@ def main(argv: list[str] | None = None) -> None:
 
     port = reactor.listenTCP(options.port, Site(root), interface="127.0.0.1")
     print(f"PORT {port.getHost().port}", flush=True)
+    if options.port_file:
+        tmp = options.port_file + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(str(port.getHost().port))
+        os.replace(tmp, options.port_file)
     reactor.addSystemEventTrigger("before", "shutdown", bayeux.stop)
     reactor.run()
 

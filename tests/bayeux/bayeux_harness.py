@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -14,73 +15,123 @@ from typing import Any
 
 import requests
 
+from tests.support import deadline_s, exit_status, tail, track, wait_until
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 MOUNT = "/statistics/v3/notifications"
 
 
+def port_is_free(port: int) -> bool:
+    """Whether a listener could bind 127.0.0.1:``port`` now (with SO_REUSEADDR, as Twisted binds)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 class AppProcess:
-    """The test server (``tests/bayeux/app.py``) in a subprocess on 127.0.0.1."""
+    """The test server (``tests/bayeux/app.py``) in a subprocess on 127.0.0.1.
+
+    Its output goes to a log file the child appends to through its own descriptor; :meth:`log` reads it through
+    a new descriptor each time (a descriptor shared with the child shares the file offset, so the child's
+    writes would land wherever the reader had just seeked). The port comes from a dedicated file the child
+    writes atomically (rename), never from parsing output that may still be half written."""
 
     def __init__(self, *args: str) -> None:
         self.args = list(args)
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
-        self.output: Any = None
+        self.workdir = tempfile.mkdtemp(prefix="bayeux-app-")
+        self.log_path = os.path.join(self.workdir, "app.log")
+        self.port_file = os.path.join(self.workdir, "port")
+        self.name = "tests/bayeux/app.py " + " ".join(self.args)
+        self.exits: list[str] = []
 
-    def start(self, port: int = 0) -> "AppProcess":
+    def start(self, port: int = 0, timeout: float = 60) -> "AppProcess":
         env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        # Output goes to a file, not a pipe, so a chatty server can never block.
-        self.output = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-u", os.path.join(HERE, "app.py"), "--port", str(port), *self.args],
-            stdout=self.output, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            for line in self.log().splitlines():
-                if line.startswith("PORT "):
-                    self.port = int(line.split()[1])
-                    return self
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        with open(self.log_path, "ab") as out:  # the child keeps its own (O_APPEND) descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-u", os.path.join(HERE, "app.py"), "--port", str(port),
+                 "--port-file", self.port_file, *self.args],
+                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        track(self)
+
+        def listening() -> bool:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"test server exited with {self.proc.returncode}: {self.log()}")
-            time.sleep(0.02)
-        log = self.stop()
-        raise RuntimeError(f"test server did not report its port: {log}")
+                raise RuntimeError(f"test server exited before it listened: {self.describe()}")
+            return os.path.exists(self.port_file)
+
+        try:
+            wait_until(listening, timeout, "test server port file")
+        except TimeoutError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}\n{self.describe()}") from None
+        with open(self.port_file) as fh:
+            self.port = int(fh.read())
+        return self
 
     def log(self) -> str:
-        """Everything the server printed so far."""
-        if self.output is None:
+        """Everything the server printed so far (read through a descriptor of our own)."""
+        try:
+            with open(self.log_path, "rb") as fh:
+                return fh.read().decode("utf-8", "replace")
+        except OSError:
             return ""
-        self.output.seek(0)
-        return self.output.read().decode("utf-8", "replace")
+
+    def describe(self) -> str:
+        state = exit_status(self.proc.poll()) if self.proc is not None else "stopped by the test"
+        earlier = f"; earlier runs: {', '.join(self.exits)}" if self.exits else ""
+        return f"{self.name} on port {self.port}: {state}{earlier}\n--- log ({self.log_path}), tail\n{tail(self.log())}"
 
     def stop(self) -> str:
         """Terminate the server; returns its output (log)."""
         if self.proc is None:
-            return ""
+            return self.log()
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=5)
+            self.proc.wait(timeout=deadline_s(20))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.exits.append(exit_status(self.proc.returncode))
         self.proc = None
-        log = self.log()
-        self.output.close()
-        self.output = None
-        return log
+        return self.log()
 
-    def restart(self) -> str:
-        """Stop and start again on the same port (a real restart)."""
+    def restart(self, timeout: float = 60) -> str:
+        """Stop and start again on the same port (a real restart). Returns the log of the stopped run.
+
+        The port is free once the old process is gone (the server sets SO_REUSEADDR, so connections in
+        TIME_WAIT do not hold it), but anything may take it in between: that is checked (bind test) and the
+        start retried until the deadline, with the reason in the error."""
         port = self.port
         log = self.stop()
-        for _ in range(50):
+        last = ""
+
+        def started_again() -> bool:
+            nonlocal last
+            if not port_is_free(port):
+                last = f"port {port} is taken by another process"
+                return False
+            before = len(self.log())
             try:
-                self.start(port)
-                return log
-            except RuntimeError:
-                time.sleep(0.1)
-        raise RuntimeError("could not restart on the same port")
+                self.start(port, timeout=timeout)
+                return True
+            except RuntimeError as exc:
+                last = str(exc)[-3000:]
+                if "CannotListenError" in self.log()[before:]:  # taken between the check and the bind
+                    return False
+                raise
+
+        wait_until(started_again, timeout, f"restart on port {port}", interval=0.2, details=lambda: last)
+        return log
 
     @property
     def base(self) -> str:
@@ -94,9 +145,19 @@ class AppProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}{MOUNT}"
 
+    def wait_held(self, client_id: str | None, timeout: float = 15) -> None:
+        """Wait until the server holds a ``/meta/connect`` of ``client_id`` (instead of sleeping "long enough")."""
+        wait_until(lambda: self.control("sessions").get(client_id, {}).get("held"), timeout,
+                   f"a held /meta/connect of {client_id}", details=self.describe)
+
+    def wait_gone(self, client_id: str | None, timeout: float = 15) -> None:
+        """Wait until the session ``client_id`` is gone (swept, reset, disconnected)."""
+        wait_until(lambda: client_id not in self.control("sessions"), timeout, f"session {client_id} removed",
+                   details=self.describe)
+
     def control(self, action: str, payload: Any = None) -> Any:
         data = None if payload is None else json.dumps(payload).encode()
-        with urllib.request.urlopen(f"{self.base}/control/{action}", data=data, timeout=5) as response:
+        with urllib.request.urlopen(f"{self.base}/control/{action}", data=data, timeout=deadline_s(30)) as response:
             return json.loads(response.read())
 
 

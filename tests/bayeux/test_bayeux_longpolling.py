@@ -10,6 +10,8 @@ import pytest
 import requests
 from bayeux_harness import RawClient, data_messages, meta_reply
 
+from tests.support import wait_until
+
 pytestmark = pytest.mark.timeout(30)
 
 
@@ -110,7 +112,7 @@ def test_only_one_outstanding_connect(app):
     results: dict[str, tuple[list, float]] = {}
     first = threading.Thread(target=lambda: results.setdefault("first", client.connect()))
     first.start()
-    time.sleep(0.5)
+    app.wait_held(client.client_id)
     second_client = RawClient(app)  # separate HTTP connection, same clientId
     second_client.client_id = client.client_id
     results["second"] = second_client.connect()
@@ -128,11 +130,7 @@ def test_aborted_long_poll_is_forgotten_and_queue_kept(app):
     client.subscribe("/abort/x")
     with pytest.raises(requests.exceptions.ReadTimeout):
         client.post([client.connect_message()], "/connect", timeout=0.3)
-    for _ in range(50):
-        if app.control("stats")["held"] == 0:
-            break
-        time.sleep(0.02)
-    assert app.control("stats")["held"] == 0
+    wait_until(lambda: not app.control("sessions")[client.client_id]["held"], 15, "aborted long poll forgotten")
     app.control("publish", {"channel": "/abort/x", "data": "kept"})
     reply, took = client.connect()
     assert took < 0.5 and [m["data"] for m in data_messages(reply)] == ["kept"]
@@ -290,7 +288,7 @@ def test_disconnect_answers_held_connect(app):
     result = {}
     waiter = threading.Thread(target=lambda: result.setdefault("connect", client.connect()))
     waiter.start()
-    time.sleep(0.3)
+    app.wait_held(client.client_id)
     other = RawClient(app)
     other.client_id = client.client_id
     other.disconnect()
@@ -305,8 +303,7 @@ def test_idle_session_is_swept(app):
     client.handshake()
     client.connect()
     client.subscribe("/sweep/me")
-    time.sleep(2.8)  # max_interval 2 s + sweep period 0.2 s
-    assert client.client_id not in app.control("sessions")
+    app.wait_gone(client.client_id)  # max_interval 2 s + sweep period 0.2 s (polling does not touch the session)
     assert ["removed", client.client_id, "expired"] in app.control("events")
     [reply] = client.send(client.connect_message())
     assert reply["error"] == "402::Unknown client"
@@ -330,7 +327,7 @@ def test_reset_then_rehandshake(fresh_app):
     held = {}
     waiter = threading.Thread(target=lambda: held.setdefault("connect", client.connect()))
     waiter.start()
-    time.sleep(0.3)
+    fresh_app.wait_held(client.client_id)
     fresh_app.control("reset")
     waiter.join(5)
     reply, took = held["connect"]
@@ -367,5 +364,5 @@ def test_process_restart_then_rehandshake(fresh_app):
 
 def test_server_log_is_clean(app):
     """Runs last in this module: nothing above may have produced a traceback."""
-    log = app.stop()
+    log = app.log()  # the shared server stays up: the fixture stops it
     assert "Traceback" not in log, log

@@ -65,7 +65,7 @@ def test_upgrade_cookies_subprotocol_and_hold(app, suffix):
                 assert subscribed["successful"]
                 started = time.monotonic()
                 await frames.connect(client_id)
-                await asyncio.sleep(0.3)
+                await asyncio.to_thread(app.wait_held, client_id)
                 await control(app, "publish", {"channel": "/statistics/v3/updates", "data": {"v": 1}})
                 batch = await frames.receive()
                 assert time.monotonic() - started < 1.5
@@ -114,11 +114,10 @@ def test_closed_socket_releases_hold_and_session_expires(app):
                 await frames.connect(client_id)
                 await frames.receive()
                 await frames.connect(client_id)  # held
-                await asyncio.sleep(0.2)
+                await asyncio.to_thread(app.wait_held, client_id)
             stats = await control(app, "stats")
             assert client_id in await control(app, "sessions")
-            await asyncio.sleep(2.8)
-            assert client_id not in await control(app, "sessions")
+            await asyncio.to_thread(app.wait_gone, client_id)  # max_interval 2 s after the socket closed
             assert ["removed", client_id, "expired"] in await control(app, "events")
             return stats
 
@@ -139,5 +138,5 @@ def test_oversized_frame_closes_connection(app):
 
 
 def test_server_log_is_clean(app):
-    log = app.stop()
+    log = app.log()  # the shared server stays up: the fixture stops it
     assert "Traceback" not in log, log

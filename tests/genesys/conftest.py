@@ -11,14 +11,17 @@ import requests
 from aiocometd_ng import Client, ConnectionType
 from aiocometd_ng.extensions import Extension
 
-from tests.support import ServerProcess
+from tests.support import TIME_FACTOR, ServerProcess, deadline_s
 
 API_KEY = "demo-api-key"
 
 
 def config(workdir, **genesys) -> str:
+    """The test servers' [genesys] section. ``cometd_max_interval_ms`` is short so that sweeping is quick to test,
+    and stretched by the time factor: a client on a loaded machine must reconnect within it, or its session is
+    swept and the messages pushed meanwhile are lost."""
     base = {"outage_file": str(workdir / "store-down"), "health_interval_ms": 200, "recompute_delay_ms": 30,
-            "cometd_max_interval_ms": 1500, "time_zone": "UTC", "simulate_interval_ms": 150}
+            "cometd_max_interval_ms": int(1500 * TIME_FACTOR), "time_zone": "UTC", "simulate_interval_ms": 150}
     base.update(genesys)
     lines = ["[genesys]"] + [f"{k} = {v!r}".replace("True", "true").replace("False", "false").replace("'", '"')
                              for k, v in base.items()]
@@ -115,7 +118,7 @@ class Comet:
         return f"STATISTICS_SESSIONID={c['STATISTICS_SESSIONID']}; BAYEUX_BROWSER={c['BAYEUX_BROWSER']}"
 
     async def next(self, timeout: float = 10.0, where=lambda m: True) -> dict:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + deadline_s(timeout)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.genesys.conftest import API_KEY, Api, Comet, config, service_state, uid, update_for
-from tests.support import ROOT, ServerProcess
+from tests.support import ROOT, ServerProcess, deadline_s, explain
 
 SAMPLES = ROOT / "samples" / "genesys"
 
@@ -36,7 +36,7 @@ def lapi(live) -> Api:
 
 
 def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
+    return asyncio.run(asyncio.wait_for(coro, deadline_s(60)))
 
 
 def test_simulated_traffic_is_pushed(lapi):
@@ -88,18 +88,18 @@ def test_keep_subscriptions_and_repush(lapi, live):
 def test_cli_simulate(live):
     out = live.cli("simulate", "--url", live.base_url, "--events", "8", "--interval-ms", "20", "--agents", "anna,bjorn",
                    "--seconds", "30")
-    assert out.returncode == 0 and "events accepted" in out.stdout, out.stderr
+    assert out.returncode == 0 and "events accepted" in out.stdout, explain(out, live)
     bad = live.cli("simulate", "--url", live.base_url, "--api-key", "wrong", "--events", "3", check=False)
-    assert bad.returncode == 1 and "HTTP 401" in bad.stdout
+    assert bad.returncode == 1 and "HTTP 401" in bad.stdout, explain(bad, live)
     nobody = live.cli("simulate", "--url", live.base_url, "--agents", "ghost", check=False)
-    assert nobody.returncode == 1 and "no such user" in nobody.stderr
+    assert nobody.returncode == 1 and "no such user" in nobody.stderr, explain(nobody, live)
 
 
 def test_python_sample(live):
     out = subprocess.run([sys.executable, str(SAMPLES / "statistics_updates.py"), live.base_url, "demo", "demo",
-                          "--seconds", "3"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert "initial ready" in out.stdout
+                          "--seconds", "3"], capture_output=True, text=True, timeout=deadline_s(120))
+    assert out.returncode == 0, explain(out, live)
+    assert "initial ready" in out.stdout, explain(out, live)
 
 
 def test_official_cometd_javascript_client(live):
@@ -109,11 +109,14 @@ def test_official_cometd_javascript_client(live):
     if not (SAMPLES / "node_modules" / "cometd").is_dir():
         npm = shutil.which("npm")
         assert npm, "node is installed but npm is not"
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SAMPLES, check=True, capture_output=True, timeout=300)
+        ci = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SAMPLES, capture_output=True, text=True,
+                            timeout=deadline_s(300))
+        assert ci.returncode == 0, explain(ci)
     out = subprocess.run([node, "statistics_updates.mjs", live.base_url, "demo", "demo", "--check"], cwd=SAMPLES,
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=deadline_s(120))
+    assert out.returncode == 0 and out.stdout.strip(), explain(out, live)
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert out.returncode == 0 and result["ok"], out.stdout + out.stderr
+    assert result["ok"], explain(out, live)
     assert result["update"]["statisticId"] == "calls" and result["update"]["objectType"] == "Tenant"
     assert result["peek"] >= 1 and result["deleted"] == 200 and result["cookie"]
 
@@ -158,7 +161,7 @@ def test_restart_402_rehandshake_and_restored_subscription(live, lapi):
     assert s.cookies.get("STATISTICS_SESSIONID") == cookie  # the cookie survives the re-handshake
     connect(cid2)
     assert lapi.ingest({"id": uid(), "type": "interaction", "interaction": uid(), "event": "offered", "queue": q}).ok
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + deadline_s(15)
     found = None
     while found is None and time.monotonic() < deadline:
         for m in connect(cid2):

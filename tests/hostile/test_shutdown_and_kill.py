@@ -12,17 +12,19 @@ ctrl-c parametrisations); it is not repeated here.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import threading
 import time
 import uuid
+from datetime import datetime
 
 import pytest
 import requests
 
 from tests.hostile.conftest import API_KEY, body_of, read_all, row_counts, status_of
-from tests.support import ServerProcess
+from tests.support import ServerProcess, deadline_s, wait_until
 
 CONFIG = """
 [http]
@@ -64,12 +66,18 @@ def test_sigterm_finishes_the_call_in_flight_then_exits(proc):
     with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
         s.sendall(b"POST /api/ingest/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                   b"x-api-key: " + API_KEY.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:half])
-        time.sleep(1.0)
+        time.sleep(deadline_s(1.0))  # let the server read the first half (the request is then in flight)
         proc.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.7)
+
+        def refused() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            except OSError:
+                return True
+            return False
+
         # the listening port is closed: new clients are refused while the call in flight goes on
-        with pytest.raises(OSError):
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        wait_until(refused, 20, "listening port closed after SIGTERM", details=proc.describe)
         assert proc.proc.poll() is None, "the server quit with a call in flight"
         s.sendall(body[half:])
         raw = read_all(s, 15)
@@ -79,9 +87,15 @@ def test_sigterm_finishes_the_call_in_flight_then_exits(proc):
     assert "shutdown" in proc.log()
     proc.restart()
     assert_stored(proc, batch)
-    started = time.monotonic()  # nothing in flight: SIGTERM stops at once
+    # nothing in flight: SIGTERM stops at once, not after the 15 s grace. Measured by the server's own log
+    # (signal received -> stopped), not by the wall clock around the process exit, which a loaded machine stretches.
     assert proc.stop(signal.SIGTERM) == 0
-    assert time.monotonic() - started < 5
+    stamps = re.findall(r"^(\S+ \S+) INFO services87\.server: (shutting down: received SIGTERM|stopped)$",
+                        proc.log(), re.M)
+    assert [what for _, what in stamps[-2:]] == ["shutting down: received SIGTERM", "stopped"], proc.describe()
+    took = (datetime.strptime(stamps[-1][0], "%Y-%m-%d %H:%M:%S,%f")
+            - datetime.strptime(stamps[-2][0], "%Y-%m-%d %H:%M:%S,%f")).total_seconds()
+    assert took < 5, proc.describe()
 
 
 def test_kill_9_during_ingest_burst_loses_no_acknowledged_event(proc):

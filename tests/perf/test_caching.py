@@ -17,7 +17,7 @@ import time
 import pytest
 import requests
 
-from tests.support import ServerProcess
+from tests.support import ServerProcess, explain
 
 NS = "http://www.superoffice.net/ws/crm/NetServer/Services87"
 PANELS = ["OpenRequestsPerStatus", "NumberOfCreatedRequestsPerDay", "OwnOpenRequests", "StatusScreen"]
@@ -85,9 +85,10 @@ def test_revoked_ticket_is_refused_although_cached(debug_server):
     assert b"Succeeded>true<" in statistics(base, ticket)  # cached now
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICES87_")}
     env["NEWPW"] = "anna"  # same password: passwd still revokes every ticket of the user
-    subprocess.run([sys.executable, "-m", "services87", "users", "passwd", "anna", "--password-env", "NEWPW",
-                    "--db", debug_server.db, "--config", str(debug_server.config_path)], env=env, check=True,
-                   capture_output=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "services87", "users", "passwd", "anna", "--password-env", "NEWPW",
+                         "--db", debug_server.db, "--config", str(debug_server.config_path)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, explain(out, debug_server)
     refused = statistics(base, ticket)
     assert b"Succeeded>false<" in refused and b"InvalidTicket" in refused, refused[:800]
 
@@ -174,9 +175,10 @@ def test_rest_cache_checks_the_caller_every_time(debug_server):
     # log-out revokes the ticket: the cached answer is not served to it any more
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICES87_")}
     env["NEWPW"] = "anna"
-    subprocess.run([sys.executable, "-m", "services87", "users", "passwd", "anna", "--password-env", "NEWPW",
-                    "--db", debug_server.db, "--config", str(debug_server.config_path)], env=env, check=True,
-                   capture_output=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "services87", "users", "passwd", "anna", "--password-env", "NEWPW",
+                         "--db", debug_server.db, "--config", str(debug_server.config_path)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, explain(out, debug_server)
     r = requests.post(base + "/api/v1/Agents/CustomerService/GetStatistics", json={"Functions": PANELS},
                       headers={"Authorization": "SoTicket " + ticket}, timeout=30)
     assert r.status_code == 401, r.text

@@ -22,7 +22,7 @@ import requests
 
 from services87.engine.versionwatch import VersionWatch, sqlite_signal
 from tests.perf.test_caching import blocking, genesys_token, get_statistic_ex, login
-from tests.support import ServerProcess
+from tests.support import ServerProcess, explain
 
 NS = "http://www.superoffice.net/ws/crm/NetServer/Services87"
 PANEL = "OpenRequestsPerStatus"
@@ -251,9 +251,10 @@ def test_cli_import_demo_and_passwd_in_another_process(srv, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICES87_")}
     env["NEWPW"] = "anna"
     soap_values(base, ticket)  # warm again
-    subprocess.run([sys.executable, "-m", "services87", "users", "passwd", "anna", "--password-env", "NEWPW",
-                    "--db", srv.db, "--config", str(srv.config_path)], env=env, check=True,
-                   capture_output=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "services87", "users", "passwd", "anna", "--password-env", "NEWPW",
+                         "--db", srv.db, "--config", str(srv.config_path)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, explain(out, srv)
     refused = soap_refused(base, ticket)
     assert "Succeeded>false<" in refused and "InvalidTicket" in refused, refused[:800]
     assert rest_response(base, "SoTicket " + ticket).status_code == 401

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -30,8 +31,9 @@ def main(argv):
 
     app = Application([Echo], "urn:echo", in_protocol=Soap11(), out_protocol=Soap11())
     port = reactor.listenTCP(0, Site(TwistedWebResource(app)), interface="127.0.0.1")
-    with open(port_file, "w") as fh:
+    with open(port_file + ".tmp", "w") as fh:  # written, then renamed: a reader never sees it half written
         fh.write(str(port.getHost().port))
+    os.replace(port_file + ".tmp", port_file)
     reactor.run()
 
 

@@ -9,42 +9,51 @@ import importlib.metadata
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
-from tests.support import ROOT
+from tests.support import ROOT, deadline_s, exit_status, tail, track, wait_until
 
 ECHO = (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:e="urn:echo">'
         b"<s:Body><e:echo><e:text>hello</e:text></e:echo></s:Body></s:Envelope>")
 
 
 class Echo:
+    """tests/soap/spyne_echo.py in a subprocess: its output goes to a log file read by path, its port comes from
+    a file it writes atomically."""
+
     def __init__(self, tmp_path, *args):
         self.port_file = tmp_path / "port"
         self.port_file.unlink(missing_ok=True)
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.soap.spyne_echo", str(self.port_file), *args],
-                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.log_path = tmp_path / f"echo{len(list(tmp_path.glob('echo*.log')))}.log"
+        self.name = "spyne_echo " + " ".join(args)
+        with open(self.log_path, "ab") as out:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "tests.soap.spyne_echo", str(self.port_file), *args],
+                                         cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        track(self)
+
+    def describe(self) -> str:
+        return (f"{self.name}: {exit_status(self.proc.poll())}\n--- log ({self.log_path}), tail\n"
+                f"{tail(self.log_path.read_text(errors='replace'))}")
 
     def __enter__(self):
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        def listening() -> bool:
             if self.proc.poll() is not None:
-                raise RuntimeError(self.proc.stdout.read().decode(errors="replace"))
-            if self.port_file.exists() and self.port_file.read_text():
-                self.url = f"http://127.0.0.1:{self.port_file.read_text()}/"
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("echo server did not start")
+                raise RuntimeError(f"echo server exited: {self.describe()}")
+            return self.port_file.exists()
+
+        wait_until(listening, 60, "echo server port file", details=self.describe)
+        self.url = f"http://127.0.0.1:{self.port_file.read_text()}/"
+        return self
 
     def __exit__(self, *exc):
         self.proc.terminate()
         try:
-            self.proc.wait(10)
+            self.proc.wait(deadline_s(20))
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.wait(5)
+            self.proc.wait(10)
 
     def post(self):
         return requests.post(self.url, data=ECHO, headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=10)

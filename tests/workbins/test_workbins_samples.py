@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, deadline_s, explain
 
 SAMPLES = ROOT / "samples" / "workbins"
 pytestmark = pytest.mark.timeout(180)
@@ -20,9 +20,9 @@ pytestmark = pytest.mark.timeout(180)
 def test_python_sample(gws):
     out = subprocess.run([sys.executable, str(SAMPLES / "request_agent_stats.py"), gws.base_url, "bjorn", "bjorn",
                           "--type", "AgentGroup", "--owner", "ServiceAgentGroup"],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert 'HTTP 200 {"statusCode": 0, "referenceId": 1}' in out.stdout
+                         capture_output=True, text=True, timeout=deadline_s(120))
+    assert out.returncode == 0, explain(out, gws)
+    assert 'HTTP 200 {"statusCode": 0, "referenceId": 1}' in out.stdout, explain(out, gws)
     message = json.loads(out.stdout.split("CometD /v2/me/workbins", 1)[1])
     assert message["messageType"] == "WorkbinStatsMessage" and message["referenceId"] == 1
     assert {e["Owner"] for e in message["workbinStats"].values()} == {"ServiceAgentGroup"}
@@ -35,11 +35,13 @@ def test_node_sample_with_the_official_cometd_client(gws):
         pytest.skip("node is not installed")
     if not (SAMPLES / "node_modules" / "cometd").is_dir():
         assert npm, "npm is needed to install the sample's dependencies"
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SAMPLES, check=True, timeout=150,
-                       capture_output=True)
+        ci = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SAMPLES, timeout=deadline_s(150),
+                            capture_output=True, text=True)
+        assert ci.returncode == 0, explain(ci)
     out = subprocess.run([node, "request_agent_stats.mjs", gws.base_url, "dirk", "dirk", "--check"], cwd=SAMPLES,
-                         capture_output=True, text=True, timeout=60, env=dict(os.environ, MOVE_REQUEST="D0000019"))
-    assert out.returncode == 0, out.stdout + out.stderr
+                         capture_output=True, text=True, timeout=deadline_s(120),
+                         env=dict(os.environ, MOVE_REQUEST="D0000019"))
+    assert out.returncode == 0, explain(out, gws)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["ok"] is True
     assert set(result["types"]) == {"Agent", "Place", "AgentGroup", "PlaceGroup"}
