@@ -448,8 +448,11 @@ class Hotlist(Calculator):
         if inp.user is None:
             return []
         st = inp.ref["statuses"]
+        # the age is taken at the start of the clock step the cache key names, so every moment of one step
+        # (a cached SOAP/REST answer, the CLI, a push) gives the same figure
+        now = inp.now_ts // self.now_granularity * self.now_granularity
         return [DataValue(f"#{r['external_id']} {r['title']}".strip(),
-                          round(max(0, inp.now_ts - r["created_ts"]) / 86400.0, 2),
+                          round(max(0, now - r["created_ts"]) / 86400.0, 2),
                           inp.tr(st[r["status_id"]][0]) if r["status_id"] in st else "")
                 for r in inp.store.hotlist_for(inp.user.id, inp.hidden)]
 

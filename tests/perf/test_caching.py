@@ -184,9 +184,9 @@ def test_rest_cache_checks_the_caller_every_time(debug_server):
     assert r.status_code == 401, r.text
 
 
-def genesys_token(base: str) -> str:
+def genesys_token(base: str, user: str = "demo") -> str:
     return requests.post(base + "/auth/v3/oauth/token", auth=("demo-client", "demo-secret"), timeout=30,
-                         data={"grant_type": "password", "username": "demo", "password": "demo"}).json()["access_token"]
+                         data={"grant_type": "password", "username": user, "password": user}).json()["access_token"]
 
 
 def get_statistic_ex(base: str, token: str, statistics=None) -> requests.Response:
