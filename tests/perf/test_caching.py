@@ -210,7 +210,9 @@ def test_genesys_cache_hit_then_invalidated_by_a_write(debug_server):
             break
     assert first.status_code == again.status_code == 200, first.text
     assert again.json() == first.json()
-    assert after["hits"] == before["hits"] + 1, (before, after)
+    # the second request is a hit; the first may be one too when an earlier try already stored this second's answer
+    assert after["hits"] >= before["hits"] + 1, (before, after)
+    assert after["hits"] + after["misses"] == before["hits"] + before["misses"] + 2, (before, after)
 
     # a write bumps the data version: the next identical request is evaluated again (a miss)
     ingest_request(base)
