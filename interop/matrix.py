@@ -23,6 +23,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -61,6 +62,9 @@ class Context:
     log: Path
     cells: list[Cell] = field(default_factory=list)
     reference: list[str] | None = None
+    #: runs the zeep reference again: some values depend on the clock (Hotlist ages in days, in 864 s steps), so
+    #: a client that ran after the clock moved a step is compared with a reference read after it too
+    refresh: Callable[[], list[str]] | None = None
 
 
 def sh(cmd: list[str], cwd: Path | None = None, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -122,6 +126,12 @@ def compare(ctx: Context, cell: Cell, lines: list[str]) -> None:
     if lines == ctx.reference:
         cell.ok, cell.result = True, f"PASS ({len(lines)} lines = zeep)"
         return
+    if ctx.refresh is not None:
+        fresh = ctx.refresh()
+        if lines == fresh:  # the clock moved a step between the reference and this client
+            ctx.reference = fresh
+            cell.ok, cell.result = True, f"PASS ({len(lines)} lines = zeep, re-read after a clock step)"
+            return
     missing = sorted(set(ctx.reference) - set(lines))[:5]
     extra = sorted(set(lines) - set(ctx.reference))[:5]
     cell.result = "FAIL: output differs from zeep"
@@ -308,6 +318,7 @@ def soap_matrix(ctx: Context, only: set[str] | None) -> None:
         "strong-soap": lambda v: ["node", str(HERE / "node" / "strong_soap_client.js"), *soap_args(ctx, v)],
         "PHP SoapClient": lambda v: ["php", str(HERE / "php" / "client.php"), *soap_args(ctx, v)],
     }
+    ctx.refresh = lambda: canonical(sh(simple["zeep"]("11"), timeout=CLIENT_TIMEOUT).stdout)
     builds = {
         "Mono wsdl.exe (ASMX)": (build_asmx, lambda d, v: ["mono", str(d / ("asmx_SOAP12.exe" if v == "12" else "asmx_SOAP.exe")),
                                                            *soap_args(ctx, v)]),

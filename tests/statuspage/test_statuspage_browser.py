@@ -92,22 +92,24 @@ def assert_board_equals_rest(driver, base_url, user, panels, language, zone) -> 
         assert (title, values) == (label, want)
 
 
-def import_request(server, external_id: str, category: str = "Account/Login") -> None:
-    """Add one open request through the CLI (another process writing the same database)."""
+def import_request(server, external_id: str, category: str = "Account/Login", owner: str | None = None) -> None:
+    """Add one open request through the CLI (another process writing the same database); the Status tile's
+    first figure counts the asking user's own open requests, so pass ``owner`` to move it."""
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     path = server.workdir / f"{external_id}.jsonl"
     path.write_text(json.dumps({"external_id": external_id, "title": "Browser test", "category": category,
-                                "status": "New", "priority": "High", "origin": "Web", "group": "Support",
-                                "created": now}) + "\n")
+                                "status": "New", "priority": "High", "origin": "CustomerCentre", "group": "Support",
+                                "created": now, **({"owner": owner} if owner else {})}) + "\n")
     server.cli("import", str(path))
 
 
-def ingest_request(server, external_id: str, category: str = "Account/Login") -> None:
-    """Create one request through the live ingest API (POST /api/ingest/events)."""
+def ingest_request(server, external_id: str, category: str = "Account/Login", owner: str | None = None) -> None:
+    """Create one request through the live ingest API (POST /api/ingest/events); see :func:`import_request`."""
     now_ms = int(time.time() * 1000)
     event = {"id": "ev-" + external_id, "type": "request", "action": "create", "ts": now_ms,
              "request": {"external_id": external_id, "title": "Browser test", "category": category,
-                         "status": "New", "priority": "High", "origin": "Web", "group": "Support"}}
+                         "status": "New", "priority": "High", "origin": "CustomerCentre", "group": "Support",
+                         **({"owner": owner} if owner else {})}}
     r = requests.post(server.base_url + "/api/ingest/events", json={"events": [event]},
                       headers={"x-api-key": "demo-api-key"}, timeout=10)
     assert r.status_code == 200, r.text
@@ -156,7 +158,7 @@ def test_ingested_change_appears_without_reload(page_server, driver):
     before = open_requests_tile(driver)
     ext = "SP-" + uuid.uuid4().hex[:8]
     t0 = time.monotonic()
-    ingest_request(page_server, ext)
+    ingest_request(page_server, ext, owner="demo")
     wait_for(driver, lambda d: open_requests_tile(d) == before + 1, timeout=8, what="the open-requests tile to move")
     elapsed = time.monotonic() - t0
     assert driver.execute_script("return window.__sameDocument") == "yes"  # no reload happened
@@ -176,7 +178,7 @@ def test_blocked_websocket_falls_back_to_rest_polling(page_server, browser_paths
         conn = driver.find_element("id", "conn")
         assert conn.get_attribute("role") == "status" and conn.text
         before = open_requests_tile(driver)
-        import_request(page_server, "SP-" + uuid.uuid4().hex[:8])
+        import_request(page_server, "SP-" + uuid.uuid4().hex[:8], owner="frank")
         wait_for(driver, lambda d: open_requests_tile(d) == before + 1, timeout=8, what="a polled update")
     finally:
         quit_driver(driver)
