@@ -205,6 +205,23 @@ def test_outage_drops_subscriptions_then_recreate(api, server):
     run(main())
 
 
+async def one_queue_call_is_pushed(api, client, prefix: str) -> None:
+    """Over a connected aiocometd client: a new queue, a subscription to its waiting calls, one offered call;
+    the pushed update says 1."""
+    await client.subscribe("/statistics/v3/updates")
+    q, op = uid(prefix), uid("op-")
+    await asyncio.to_thread(api.ingest, {"id": uid(), "type": "queue", "queue": q})
+    await asyncio.to_thread(api.subscribe, op, [
+        {"statisticId": "n", "objectType": "Queue", "objectId": q,
+         "definition": {"category": "CurrentNumber", "subject": "DNAction", "mainMask": "CallWait"}}])
+    await asyncio.to_thread(api.ingest, offered(q))
+    while True:
+        msg = await asyncio.wait_for(client.receive(), 10)
+        if update_for(op, "n")(msg):
+            break
+    assert msg["data"]["data"]["statistics"][0]["value"]["intValue"] == 1
+
+
 class ExtCredentials(Headers):
     """Credentials in the handshake ext (a WebSocket upgrade carries no custom headers from browsers)."""
 
@@ -219,19 +236,7 @@ def test_websocket_push(api):
         ext = ExtCredentials({"x-api-key": API_KEY, "Authorization": "Bearer " + api.refresh_token()})
         async with Client(api.base.replace("http://", "ws://") + "/statistics/v3/notifications",
                           ConnectionType.WEBSOCKET, extensions=[ext]) as client:
-            await client.subscribe("/statistics/v3/updates")
-            q = uid("WsQ-")
-            op = uid("ws-")
-            await asyncio.to_thread(api.ingest, {"id": uid(), "type": "queue", "queue": q})
-            # no cookie reaches this REST call: the update is routed to the sessions of the same user
-            await asyncio.to_thread(api.subscribe, op, [
-                {"statisticId": "n", "objectType": "Queue", "objectId": q,
-                 "definition": {"category": "CurrentNumber", "subject": "DNAction", "mainMask": "CallWait"}}])
-            await asyncio.to_thread(api.ingest, offered(q))
-            while True:
-                msg = await asyncio.wait_for(client.receive(), 10)
-                if update_for(op, "n")(msg):
-                    break
-            assert msg["data"]["data"]["statistics"][0]["value"]["intValue"] == 1
+            # no cookie reaches the REST calls: the update is routed to the sessions of the same user
+            await one_queue_call_is_pushed(api, client, "WsQ-")
 
     run(main())

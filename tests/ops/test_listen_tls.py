@@ -17,8 +17,8 @@ import requests
 import zeep
 from aiocometd_ng import Client, ConnectionType
 
-from tests.genesys.conftest import API_KEY, Api, update_for, uid
-from tests.genesys.test_push import ExtCredentials, offered
+from tests.genesys.conftest import API_KEY, Api
+from tests.genesys.test_push import ExtCredentials, one_queue_call_is_pushed
 from tests.support import ServerProcess
 
 
@@ -94,18 +94,7 @@ def test_wss_cometd_session(tls):
         ext = ExtCredentials({"x-api-key": API_KEY, "Authorization": "Bearer " + api.refresh_token()})
         async with Client(proc.base_url.replace("https://", "wss://") + "/statistics/v3/notifications",
                           ConnectionType.WEBSOCKET, extensions=[ext], ssl=ctx) as client:
-            await client.subscribe("/statistics/v3/updates")
-            q, op = uid("TlsQ-"), uid("tls-")
-            await asyncio.to_thread(api.ingest, {"id": uid(), "type": "queue", "queue": q})
-            await asyncio.to_thread(api.subscribe, op, [
-                {"statisticId": "n", "objectType": "Queue", "objectId": q,
-                 "definition": {"category": "CurrentNumber", "subject": "DNAction", "mainMask": "CallWait"}}])
-            await asyncio.to_thread(api.ingest, offered(q))
-            while True:
-                msg = await asyncio.wait_for(client.receive(), 10)
-                if update_for(op, "n")(msg):
-                    break
-            assert msg["data"]["data"]["statistics"][0]["value"]["intValue"] == 1
+            await one_queue_call_is_pushed(api, client, "TlsQ-")
 
     asyncio.run(asyncio.wait_for(main(), 60))
 
