@@ -115,9 +115,10 @@ def run_parent(args, settings) -> int:
         tmp.write_text(str(actual))
         tmp.replace(args.port_file)
     from services87 import __version__
+    from services87.cli import describe_db
 
     print(f"services87 {__version__} listening on http://{settings.host}:{actual}/ with {args.workers} workers "
-          f"(db {settings.db_url})", flush=True)
+          f"(database {describe_db(settings.db_url)})", flush=True)
     code = 0
     while not stopping:
         time.sleep(0.2)
