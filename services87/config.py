@@ -259,7 +259,7 @@ class Settings:
                 raise ConfigError(f"genesys.{name} must be positive")
         if g.cometd_timeout_ms > 25000:
             raise ConfigError("genesys.cometd_timeout_ms must be at most 25000 (proxies cut longer polls)")
-        from services87.engine.stats.definitions import InvalidDefinition, parse_time_of_day
+        from services87.engine.statserver.definitions import InvalidDefinition, parse_time_of_day
 
         try:
             parse_time_of_day(g.reset_time, "genesys.reset_time")

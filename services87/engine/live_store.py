@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from services87.engine import schema as t
 from services87.engine import schema_live as lt
 from services87.engine.model import BaseStatus, Direction, NotFound, StoreUnavailable, ValidationError
-from services87.engine.stats.definitions import UnknownObject
+from services87.engine.statserver.definitions import UnknownObject
 from services87.engine.store import Store
 
 

@@ -23,7 +23,7 @@ from services87.auth.http import BEARER, SOTICKET, BASIC, authenticate_request
 from services87.auth.service import AuthError
 from services87.engine.live_store import IngestError, LiveStore
 from services87.engine.model import Direction, EngineError, NotFound, Origin, StoreUnavailable, ValidationError
-from services87.engine.stats.definitions import INSTANT_ACTIONS, canonical_status
+from services87.engine.statserver.definitions import INSTANT_ACTIONS, canonical_status
 from services87.web.tree import mount as mount_at
 from services87.web import jsonguard
 

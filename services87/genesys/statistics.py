@@ -13,7 +13,7 @@ REST (envelope ``{status:{code,message,detail}, data, errors:[{status}], path}``
 ``/statistics/v3/notifications`` is a :class:`~services87.bayeux.BayeuxServer` (long-polling and WebSocket;
 channels ``/statistics/v3/updates`` and ``/statistics/v3/service``), setting ``STATISTICS_SESSIONID``.
 Authentication: ``x-api-key`` plus ``Authorization: Bearer`` (``genesys.require_bearer``). The adapter is
-thin: parsing and serialisation here, statistics in :mod:`services87.engine.stats`, push logic in
+thin: parsing and serialisation here, statistics in :mod:`services87.engine.statserver`, push logic in
 :mod:`services87.genesys.subscriptions`. See docs/genesys.md.
 """
 
@@ -35,14 +35,14 @@ from services87.auth.service import AuthError
 from services87.cache import ResponseCache
 from services87.bayeux import BayeuxHooks, BayeuxServer, BayeuxSettings, Denied
 from services87.engine.model import EngineError, NotFound, StoreUnavailable, ValidationError
-from services87.engine.stats import (
+from services87.engine.statserver import (
     InvalidDefinition,
     check_object_type,
     lookup,
     parse_definition,
     parse_object_type,
 )
-from services87.engine.stats.evaluate import StatEvaluator
+from services87.engine.statserver.evaluate import StatEvaluator
 from services87.engine.versionwatch import watch_for
 from services87.genesys.ingest import live_store
 from services87.genesys.subscriptions import SERVICE, UPDATES, Item, Subscription, SubscriptionManager

@@ -25,8 +25,8 @@ from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 
 from services87.engine.model import EngineError, StoreUnavailable
-from services87.engine.stats.definitions import StatDefinition
-from services87.engine.stats.evaluate import Result, StatEvaluator
+from services87.engine.statserver.definitions import StatDefinition
+from services87.engine.statserver.evaluate import Result, StatEvaluator
 
 log = logging.getLogger(__name__)
 

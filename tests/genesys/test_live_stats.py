@@ -10,7 +10,7 @@ from services87.config import Settings
 from services87.engine.engine import StatisticsEngine
 from services87.engine.live_store import IngestError, LiveStore
 from services87.engine.model import StoreUnavailable
-from services87.engine.stats import (
+from services87.engine.statserver import (
     InvalidDefinition,
     InvalidObjectType,
     UnknownObject,
@@ -19,7 +19,7 @@ from services87.engine.stats import (
     lookup,
     parse_definition,
 )
-from services87.engine.stats.evaluate import StatEvaluator
+from services87.engine.statserver.evaluate import StatEvaluator
 
 # 2026-03-02 10:00:00 UTC (a Monday); the tenant zone is UTC so the growing window starts at 00:00 UTC.
 T0 = int(datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc).timestamp() * 1000)

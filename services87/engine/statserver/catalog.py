@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from services87.engine.engine import USER_SCOPED
 from services87.engine.model import ALL_PANELS, StatusScreenPanelType
-from services87.engine.stats.definitions import (
+from services87.engine.statserver.definitions import (
     InvalidObjectType,
     StatDefinition,
     UnknownStatistic,

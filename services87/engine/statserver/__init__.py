@@ -1,10 +1,10 @@
-"""Stat Server vocabulary on the live timelines: definitions, pre-configured statistics, evaluation.
+"""Genesys Stat Server vocabulary on the live timelines: definitions, pre-configured statistics, evaluation.
 
 See docs/genesys.md for the semantics of each category, subject, object type and notification mode.
 """
 
-from services87.engine.stats.catalog import check_object_type, lookup, names
-from services87.engine.stats.definitions import (
+from services87.engine.statserver.catalog import check_object_type, lookup, names
+from services87.engine.statserver.definitions import (
     CATEGORIES,
     OBJECT_TYPES,
     InvalidDefinition,
@@ -17,7 +17,7 @@ from services87.engine.stats.definitions import (
     parse_definition,
     parse_object_type,
 )
-from services87.engine.stats.evaluate import Result, StatEvaluator
+from services87.engine.statserver.evaluate import Result, StatEvaluator
 
 __all__ = [
     "CATEGORIES", "OBJECT_TYPES", "InvalidDefinition", "InvalidObjectType", "Mask", "Result", "StatDefinition",

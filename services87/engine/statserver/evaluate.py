@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from services87.engine.model import StatContext, StatusScreenPanelType
-from services87.engine.stats.definitions import StatDefinition
+from services87.engine.statserver.definitions import StatDefinition
 from services87.engine.timebuckets import resolve_zone
 
 if TYPE_CHECKING:  # pragma: no cover
