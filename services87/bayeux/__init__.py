@@ -16,13 +16,17 @@ See docs/bayeux.md.
 
 from .channel import ChannelId, InvalidChannel
 from .errors import BayeuxError, Denied, format_error
-from .hooks import BayeuxHooks, RequestInfo
-from .server import BatchOutcome, BayeuxServer
+from .hooks import BayeuxHooks
+from .protocol import JsonLoads, stdlib_json_loads
+from .request import RequestInfo
+from .server import BayeuxServer
 from .session import Session
 from .settings import BayeuxSettings
+from .transport import BatchOutcome, BayeuxCore
 
 __all__ = [
     "BatchOutcome",
+    "BayeuxCore",
     "BayeuxError",
     "BayeuxHooks",
     "BayeuxServer",
@@ -30,7 +34,9 @@ __all__ = [
     "ChannelId",
     "Denied",
     "InvalidChannel",
+    "JsonLoads",
     "RequestInfo",
     "Session",
     "format_error",
+    "stdlib_json_loads",
 ]

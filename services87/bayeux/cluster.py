@@ -29,7 +29,8 @@ from typing import Any
 
 from twisted.logger import Logger
 
-from .hooks import RequestInfo
+from .request import RequestInfo
+from .server import BayeuxServer
 from .session import Session
 
 log = Logger()
@@ -206,8 +207,6 @@ class BayeuxCluster:
 
 def attach_all(hs, bus) -> list[BayeuxCluster]:
     """Replicate every BayeuxServer the adapters registered in ``hs.services``."""
-    from .server import BayeuxServer
-
     out = []
     for name, obj in sorted(hs.services.items()):
         if isinstance(obj, BayeuxServer) and getattr(obj, "cluster", None) is None:

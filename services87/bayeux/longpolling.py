@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from autobahn.twisted.resource import WebSocketResource
 from twisted.internet.defer import ensureDeferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -17,44 +18,14 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from .errors import BayeuxError
-from .hooks import RequestInfo, parse_cookie_header
-from .protocol import BatchError, batch_error_reply, decode_batch, encode, new_token, valid_token
-from .server import BatchOutcome, BayeuxServer
+from .request import RequestInfo, parse_cookie_header
+from .protocol import BatchError, batch_error_reply, decode_batch, encode
+from .transport import BatchOutcome, BayeuxCore, cookie_values, set_cookie_header
+from .websocket import BayeuxWebSocketFactory
 
 log = Logger()
 
 LONG_POLLING = "long-polling"
-
-
-def cookie_values(server: BayeuxServer, cookies: dict[str, str]) -> tuple[str, bool, str | None, bool]:
-    """Return ``(browser_id, browser_is_new, session_cookie, session_is_new)``
-    reusing well-formed cookie values the client sent."""
-    settings = server.settings
-    browser = cookies.get(settings.browser_cookie_name)
-    browser_new = not valid_token(browser)
-    if browser_new:
-        browser = new_token()
-    session_value: str | None = None
-    session_new = False
-    if settings.session_cookie_name:
-        session_value = cookies.get(settings.session_cookie_name)
-        session_new = not valid_token(session_value)
-        if session_new:
-            session_value = new_token()
-    return browser, browser_new, session_value, session_new  # type: ignore[return-value]
-
-
-def set_cookie_header(server: BayeuxServer, name: str, value: str) -> str:
-    """A ``Set-Cookie`` header value honouring the cookie settings."""
-    settings = server.settings
-    parts = [f"{name}={value}", f"Path={settings.cookie_path}"]
-    if settings.cookie_http_only:
-        parts.append("HttpOnly")
-    if settings.cookie_secure:
-        parts.append("Secure")
-    if settings.cookie_same_site:
-        parts.append(f"SameSite={settings.cookie_same_site}")
-    return "; ".join(parts)
 
 
 class BayeuxResource(Resource):
@@ -62,7 +33,7 @@ class BayeuxResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, server: BayeuxServer) -> None:
+    def __init__(self, server: BayeuxCore) -> None:
         super().__init__()
         self.bayeux = server
         self._websocket: Any = None
@@ -87,10 +58,6 @@ class BayeuxResource(Resource):
     def websocket_resource(self) -> Any:
         """The autobahn ``WebSocketResource`` that upgrades requests."""
         if self._websocket is None:
-            from autobahn.twisted.resource import WebSocketResource
-
-            from .websocket import BayeuxWebSocketFactory
-
             self._websocket = WebSocketResource(BayeuxWebSocketFactory(self.bayeux))
         return self._websocket
 
@@ -104,7 +71,8 @@ class BayeuxResource(Resource):
             return self._error(request, 413, BayeuxError(413, "Message too large"))
         body = request.content.read(settings.max_message_size + 1) if request.content else b""
         try:
-            messages = decode_batch(body, max_size=settings.max_message_size, max_batch=settings.max_batch)
+            messages = decode_batch(body, max_size=settings.max_message_size, max_batch=settings.max_batch,
+                                    json_loads=settings.json_loads)
         except BatchError as error:
             return self._error(request, error.http_status, error)
 
@@ -123,7 +91,7 @@ class BayeuxResource(Resource):
             for name, values in request.requestHeaders.getAllRawHeaders()
         }
         cookies = parse_cookie_header(headers.get("cookie"))
-        browser, browser_new, session_value, _ = cookie_values(self.bayeux, cookies)
+        browser, browser_new, session_value, _ = cookie_values(self.bayeux.settings, cookies)
         new_cookies: list[tuple[str, str]] = []
         if browser_new:
             new_cookies.append((self.bayeux.settings.browser_cookie_name, browser))
@@ -147,7 +115,7 @@ class BayeuxResource(Resource):
                 gone: list[bool]) -> None:
         if outcome.handshake_succeeded:
             for name, value in new_cookies:
-                request.responseHeaders.addRawHeader(b"Set-Cookie", set_cookie_header(self.bayeux, name, value).encode())
+                request.responseHeaders.addRawHeader(b"Set-Cookie", set_cookie_header(self.bayeux.settings, name, value).encode())
         if outcome.held is None:
             self._write(request, 200, outcome.replies, gone)
             return

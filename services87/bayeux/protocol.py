@@ -4,12 +4,11 @@ building error replies."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
-
-from services87.web import jsonguard
 
 from .errors import BayeuxError
 
@@ -31,6 +30,42 @@ class BatchError(BayeuxError):
         self.http_status = http_status
 
 
+class JsonLoads(Protocol):
+    """Parses one request body (text) into a JSON value.
+
+    Raises :class:`ValueError` (or a subclass) for anything it refuses: text
+    longer than *max_size* characters, malformed JSON, and whatever else the
+    application's guard checks. ``BayeuxSettings.json_loads`` holds the one a
+    server uses.
+    """
+
+    def __call__(self, text: str, *, max_size: int) -> Any: ...
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def stdlib_json_loads(text: str, *, max_size: int) -> Any:
+    """The default :class:`JsonLoads`: the standard library's parser with a size cap; ``NaN``/``Infinity`` and
+    numbers too large for a double are refused (a published value must stay JSON for every subscriber), and so
+    is nesting deeper than the interpreter's recursion limit."""
+    if len(text) > max_size:
+        raise ValueError(f"longer than {max_size} characters")
+    try:
+        value = json.loads(text, parse_constant=_not_a_number, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
+
 def new_token(nbytes: int = 20) -> str:
     """A random, URL- and cookie-safe identifier (``nbytes`` of entropy)."""
     return secrets.token_urlsafe(nbytes)
@@ -41,11 +76,13 @@ def valid_token(value: str | None) -> bool:
     return bool(value) and _TOKEN_RE.match(value) is not None  # type: ignore[arg-type]
 
 
-def decode_batch(body: bytes | str, *, max_size: int, max_batch: int) -> list[Any]:
+def decode_batch(body: bytes | str, *, max_size: int, max_batch: int,
+                 json_loads: JsonLoads = stdlib_json_loads) -> list[Any]:
     """Parse a request body into a list of (not yet validated) messages.
 
     Accepts a JSON array or a single JSON object, and also the
-    ``message=<json>`` form encoding used by some old clients.
+    ``message=<json>`` form encoding used by some old clients. *json_loads*
+    parses the JSON text (``BayeuxSettings.json_loads``).
 
     :raises BatchError: the body is too large, not JSON, empty or too long
     """
@@ -59,9 +96,11 @@ def decode_batch(body: bytes | str, *, max_size: int, max_batch: int) -> list[An
     if stripped.startswith("message="):
         values = parse_qs(stripped, max_num_fields=1).get("message") or [""]
         stripped = values[0]
+    if not stripped.strip():
+        raise BatchError(400, 400, "Malformed JSON")
     try:
-        data = jsonguard.loads(stripped, max_size=max_size, expect=None)
-    except jsonguard.JsonGuardError as exc:
+        data = json_loads(stripped, max_size=max_size)
+    except ValueError:
         raise BatchError(400, 400, "Malformed JSON") from None
     items = data if isinstance(data, list) else [data]
     if not items:

@@ -14,20 +14,22 @@ from __future__ import annotations
 
 import inspect
 import time
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from twisted.internet.defer import Deferred
-from twisted.internet.task import LoopingCall
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 
 from .channel import META_PREFIX, ChannelId
 from .errors import BayeuxError, Denied
-from .hooks import BayeuxHooks, RequestInfo
+from .hooks import BayeuxHooks
+from .longpolling import BayeuxResource
 from .protocol import BAYEUX_VERSION, error_reply, new_token
+from .request import RequestInfo
 from .session import HeldConnect, Session
 from .settings import BayeuxSettings
+from .transport import BatchOutcome
 
 log = Logger()
 
@@ -41,23 +43,6 @@ def unknown_client() -> BayeuxError:
     """The error for a missing or unknown ``clientId``: the client must
     handshake again (this is what clients see after a server restart)."""
     return BayeuxError(402, "Unknown client", advice=dict(UNKNOWN_CLIENT_ADVICE))
-
-
-@dataclass
-class BatchOutcome:
-    """Result of :meth:`BayeuxServer.process`.
-
-    :ivar replies: replies to send now (everything except a held connect)
-    :ivar held: a postponed ``/meta/connect``; its ``deferred`` fires with
-        the delivered messages plus the connect reply
-    """
-
-    replies: list[dict[str, Any]] = field(default_factory=list)
-    held: HeldConnect | None = None
-
-    @property
-    def handshake_succeeded(self) -> bool:
-        return any(r.get("channel") == "/meta/handshake" and r.get("successful") for r in self.replies)
 
 
 async def _resolve(value: Any) -> Any:
@@ -87,7 +72,7 @@ class BayeuxServer:
         self._index: dict[str, set[str]] = {}
         self._held = 0
         self._stopped = False
-        self._resource: Any = None
+        self._resource: BayeuxResource | None = None
         #: set by :class:`services87.bayeux.cluster.BayeuxCluster` when sessions are shared by several processes
         self.cluster: Any = None
         #: called with the seconds each message waited in a session queue before delivery (metrics), or None
@@ -206,12 +191,10 @@ class BayeuxServer:
         return dict(self.counters, sessions=len(self._sessions), held=self._held,
                     queued=sum(s.queue_size for s in self._sessions.values()))
 
-    def resource(self) -> Any:
+    def resource(self) -> BayeuxResource:
         """A ``twisted.web`` resource serving long-polling and WebSocket;
         mount it anywhere (e.g. at ``/statistics/v3/notifications``)."""
         if self._resource is None:
-            from .longpolling import BayeuxResource
-
             self._resource = BayeuxResource(self)
         return self._resource
 
@@ -304,8 +287,6 @@ class BayeuxServer:
             client_id = message.get("clientId")
             if self.cluster is None or not isinstance(client_id, str) or not client_id:
                 raise
-        from twisted.internet.task import deferLater
-
         for _ in range(25):
             await deferLater(self.reactor, 0.02, lambda: None)
             session = self._sessions.get(client_id)
@@ -330,8 +311,6 @@ class BayeuxServer:
             if isinstance(result, Deferred):
                 result.addErrback(lambda f: log.failure("Bayeux hook failed", f))
             elif inspect.iscoroutine(result):
-                from twisted.internet.defer import ensureDeferred
-
                 ensureDeferred(result).addErrback(lambda f: log.failure("Bayeux hook failed", f))
         except Exception:
             log.failure("Bayeux hook {hook} failed", hook=getattr(hook, "__name__", hook))

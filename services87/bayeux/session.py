@@ -8,7 +8,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from .hooks import RequestInfo
+from .request import RequestInfo
 
 
 class Session:

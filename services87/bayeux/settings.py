@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from .protocol import JsonLoads, stdlib_json_loads
+
 #: Longest long-poll hold accepted (seconds).
 MAX_TIMEOUT = 25.0
 
@@ -63,6 +65,11 @@ class BayeuxSettings:
     cookie_same_site: str | None = "Lax"
     #: Connection types offered in the handshake reply.
     connection_types: tuple[str, ...] = ALL_CONNECTION_TYPES
+    #: Parses request bodies (``text, *, max_size -> value``, raising
+    #: ``ValueError`` for what it refuses; see :class:`.protocol.JsonLoads`).
+    #: The default is the standard library's parser with a size cap; an
+    #: application passes its own guard (depth, duplicate keys, ...).
+    json_loads: JsonLoads = stdlib_json_loads
 
     def __post_init__(self) -> None:
         def positive(name: str) -> None:
@@ -87,6 +94,8 @@ class BayeuxSettings:
             raise ValueError(f"connection_types must be a non-empty subset of {ALL_CONNECTION_TYPES}")
         if self.cookie_same_site not in (None, "Lax", "Strict", "None"):
             raise ValueError("cookie_same_site must be Lax, Strict, None or unset")
+        if not callable(self.json_loads):
+            raise ValueError("json_loads must be callable")
 
     def replace(self, **changes: object) -> "BayeuxSettings":
         """Return a copy with *changes* applied (and validated)."""

@@ -17,11 +17,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from .errors import BayeuxError
-from .hooks import RequestInfo, parse_cookie_header
-from .longpolling import cookie_values, set_cookie_header
+from .request import RequestInfo, parse_cookie_header
 from .protocol import BatchError, batch_error_reply, decode_batch, encode
-from .server import BatchOutcome, BayeuxServer
 from .session import HeldConnect
+from .transport import BatchOutcome, BayeuxCore, cookie_values, set_cookie_header
 
 log = Logger()
 
@@ -43,15 +42,15 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
         self._open = False
 
     def onConnect(self, request: ConnectionRequest) -> tuple[str | None, dict[str, list[str]]]:
-        server = self.factory.bayeux
+        settings = self.factory.bayeux.settings
         headers = {name.lower(): value for name, value in request.headers.items()}
         cookies = parse_cookie_header(headers.get("cookie"))
-        browser, browser_new, session_value, session_new = cookie_values(server, cookies)
+        browser, browser_new, session_value, session_new = cookie_values(settings, cookies)
         set_cookies = []
         if browser_new:
-            set_cookies.append(set_cookie_header(server, server.settings.browser_cookie_name, browser))
+            set_cookies.append(set_cookie_header(settings, settings.browser_cookie_name, browser))
         if session_value is not None and session_new:
-            set_cookies.append(set_cookie_header(server, server.settings.session_cookie_name, session_value))  # type: ignore[arg-type]
+            set_cookies.append(set_cookie_header(settings, settings.session_cookie_name, session_value))  # type: ignore[arg-type]
         self.info = RequestInfo(
             transport=WEBSOCKET,
             headers=headers,
@@ -80,7 +79,8 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
             self._send(batch_error_reply(BayeuxError(400, "Binary frames not supported")))
             return
         try:
-            messages = decode_batch(payload, max_size=settings.max_message_size, max_batch=settings.max_batch)
+            messages = decode_batch(payload, max_size=settings.max_message_size, max_batch=settings.max_batch,
+                                    json_loads=settings.json_loads)
         except BatchError as error:
             self._send(batch_error_reply(error))
             return
@@ -123,11 +123,11 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
 
 
 class BayeuxWebSocketFactory(WebSocketServerFactory):
-    """autobahn factory bound to a :class:`BayeuxServer`."""
+    """autobahn factory bound to a Bayeux server (a :class:`.transport.BayeuxCore`)."""
 
     protocol = BayeuxWebSocketProtocol
 
-    def __init__(self, bayeux: BayeuxServer) -> None:
+    def __init__(self, bayeux: BayeuxCore) -> None:
         super().__init__()
         self.bayeux = bayeux
         size = bayeux.settings.max_message_size

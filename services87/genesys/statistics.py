@@ -23,6 +23,7 @@ import json
 import logging
 import time
 import uuid
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -140,7 +141,8 @@ class StatisticsApi:
         self.live = live_store(hs)
         self.evaluator = StatEvaluator(self.live, hs.engine, g.time_zone or hs.settings.default_time_zone, g.reset_time)
         bs = BayeuxSettings(timeout=g.cometd_timeout_ms / 1000.0, max_interval=g.cometd_max_interval_ms / 1000.0,
-                            max_queue=g.cometd_max_queue, session_cookie_name=SESSION_COOKIE)
+                            max_queue=g.cometd_max_queue, session_cookie_name=SESSION_COOKIE,
+                            json_loads=partial(jsonguard.loads, max_depth=hs.settings.max_json_depth, expect=None))
         self.bayeux = BayeuxServer(hs.reactor, bs, StatisticsHooks(self))
         self.manager = SubscriptionManager(hs, self.live, self.evaluator, self.bayeux, self.build_items)
         self.cache = hs.services.get("genesys.response_cache")

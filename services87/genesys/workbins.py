@@ -24,6 +24,7 @@ import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 from twisted.internet import defer
@@ -319,7 +320,9 @@ class GwsWorkbins:
         self.settings = hs.settings
         self.workbins = WorkbinStore(hs.store)
         self.sessions = GwsSessions(hs, hs.settings.gws_session_timeout, hs.settings.session_max_lifetime)
-        self.bayeux = BayeuxServer(hs.reactor, bayeux_settings or BayeuxSettings(), hooks=GwsBayeuxHooks(self))
+        guard = partial(jsonguard.loads, max_depth=hs.settings.max_json_depth, expect=None)
+        self.bayeux = BayeuxServer(hs.reactor, bayeux_settings or BayeuxSettings(json_loads=guard),
+                                   hooks=GwsBayeuxHooks(self))
         self._pending: set[tuple[str, str]] = set()
         self._pending_all = False
         self._flush_call = None

@@ -77,6 +77,20 @@ def test_bayeux_attack_gets_a_typed_answer(attack_server, attack):
         assert reply is not None
 
 
+@pytest.mark.parametrize("body", [
+    b'[{"channel": "/meta/handshake", "version": "1.0", "channel": "/meta/handshake"}]',  # duplicate key
+    b'[{"channel": "/meta/handshake", "version": "1.0", "ext": {"x": "\\ud800"}}]',  # lone surrogate
+    b'[{"channel": "/meta/handshake", "version": "1.0", "ext": ' + b"[" * 40 + b"]" * 40 + b"}]",  # depth 41
+])
+def test_bayeux_endpoints_parse_with_the_host_guard(attack_server, body):
+    """The Bayeux servers of the adapters get the host's JSON guard through their settings: what the guard refuses
+    (and the standard library would accept) is a Bayeux body error, not a handshake."""
+    for path in BAYEUX_PATHS:
+        r = requests.post(attack_server.base_url + path, data=body, headers={"Content-Type": "application/json"},
+                          timeout=30)
+        assert r.status_code == 400 and r.json()[0]["error"] == "400::Malformed JSON", (path, r.content[:300])
+
+
 def test_json_attacks_changed_no_data(attack_server, before):
     alive(attack_server)
     assert stored_data(attack_server) == before

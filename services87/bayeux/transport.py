@@ -1,0 +1,79 @@
+"""What the transports (:mod:`.longpolling`, :mod:`.websocket`) need from the
+server core, and the helpers they share.
+
+The transports depend on :class:`BayeuxCore`, an interface that
+:class:`~services87.bayeux.server.BayeuxServer` implements; the server hands
+itself to the transports it creates. So the import graph is a tree:
+``server -> longpolling -> websocket -> transport`` and nothing imports
+back up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .request import RequestInfo
+from .protocol import new_token, valid_token
+from .session import HeldConnect
+from .settings import BayeuxSettings
+
+
+@dataclass
+class BatchOutcome:
+    """Result of :meth:`BayeuxCore.process`.
+
+    :ivar replies: replies to send now (everything except a held connect)
+    :ivar held: a postponed ``/meta/connect``; its ``deferred`` fires with
+        the delivered messages plus the connect reply
+    """
+
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    held: HeldConnect | None = None
+
+    @property
+    def handshake_succeeded(self) -> bool:
+        return any(r.get("channel") == "/meta/handshake" and r.get("successful") for r in self.replies)
+
+
+class BayeuxCore(Protocol):
+    """The server as the transports see it."""
+
+    settings: BayeuxSettings
+
+    async def process(self, messages: list[Any], request: RequestInfo) -> BatchOutcome:
+        """Handle one decoded batch; never raises."""
+        ...
+
+    def cancel_held(self, held: HeldConnect) -> None:
+        """The transport lost the request of *held*."""
+        ...
+
+
+def cookie_values(settings: BayeuxSettings, cookies: dict[str, str]) -> tuple[str, bool, str | None, bool]:
+    """Return ``(browser_id, browser_is_new, session_cookie, session_is_new)``
+    reusing well-formed cookie values the client sent."""
+    browser = cookies.get(settings.browser_cookie_name)
+    browser_new = not valid_token(browser)
+    if browser_new:
+        browser = new_token()
+    session_value: str | None = None
+    session_new = False
+    if settings.session_cookie_name:
+        session_value = cookies.get(settings.session_cookie_name)
+        session_new = not valid_token(session_value)
+        if session_new:
+            session_value = new_token()
+    return browser, browser_new, session_value, session_new  # type: ignore[return-value]
+
+
+def set_cookie_header(settings: BayeuxSettings, name: str, value: str) -> str:
+    """A ``Set-Cookie`` header value honouring the cookie settings."""
+    parts = [f"{name}={value}", f"Path={settings.cookie_path}"]
+    if settings.cookie_http_only:
+        parts.append("HttpOnly")
+    if settings.cookie_secure:
+        parts.append("Secure")
+    if settings.cookie_same_site:
+        parts.append(f"SameSite={settings.cookie_same_site}")
+    return "; ".join(parts)
