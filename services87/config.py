@@ -11,7 +11,7 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 
 #: ``SERVICES87_*`` environment variables that are not settings (the config file path; progress bars
@@ -213,7 +213,7 @@ class Settings:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | None = None, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+    def load(cls, path: str | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
         settings = cls()
         env = os.environ if env is None else env
         path = path or env.get("SERVICES87_CONFIG")

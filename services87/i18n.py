@@ -65,7 +65,7 @@ def _catalog(lang: str) -> dict:
         if not m.id or m.fuzzy:
             continue
         if isinstance(m.id, (tuple, list)):
-            if all(m.string):
+            if isinstance(m.string, (tuple, list)) and all(m.string):
                 out[tuple(m.id)] = tuple(m.string)
         elif m.string:
             out[m.id] = m.string

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Iterable
+from typing import Any, Iterable
 
 from lxml import etree
 
@@ -94,12 +94,12 @@ class Selection:
     def apply(self, ds: dict) -> dict:
         if self.all:
             return ds
-        out = {}
+        out: dict[str, Any] = {}
         for name in SET_FIELDS:
             if name not in self.fields:
                 out[name] = None
             elif name == "Values" and self.fields[name] is not None and ds["Values"] is not None:
-                keep = self.fields[name]
+                keep = self.fields[name] or ()
                 out[name] = [{k: (v[k] if k in keep else None) for k in VALUE_FIELDS} for v in ds["Values"]]
             else:
                 out[name] = ds[name]

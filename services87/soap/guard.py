@@ -109,8 +109,9 @@ def sniff_version(body: bytes | None, hint: str) -> str:
     """The SOAP version a (possibly broken) request meant: its Envelope's namespace, else ``hint``."""
     if body:
         head = body[:262144]
-        if _byte_encoding(head) in ("utf-16le", "utf-16be"):
-            head = head[: len(head) // 2 * 2].decode(_byte_encoding(head), "replace").encode("utf-8", "replace")
+        encoding = _byte_encoding(head)
+        if encoding in ("utf-16le", "utf-16be"):
+            head = head[: len(head) // 2 * 2].decode(encoding, "replace").encode("utf-8", "replace")
         m = _ENVELOPE_RE.search(head)
         if m and _NS12 in m.group(0):
             return "1.2"

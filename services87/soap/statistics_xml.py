@@ -87,7 +87,7 @@ def _data_sets(sets: Iterable[DataSet]) -> str:
 
 
 def _data_set(ds: DataSet) -> str:
-    out = []
+    out: list[str] = []
     append = out.append
     append("<tns:StatisticsDataSet>")
     append(_text_el("Label", ds.label))

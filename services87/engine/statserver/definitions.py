@@ -115,7 +115,9 @@ class Mask:
             value = ",".join(str(v) for v in value)
         if not isinstance(value, str):
             raise InvalidDefinition(f"{key}: expected a mask string, got {value!r}")
-        inc, exc, star = set(), set(), False
+        inc: set[str] = set()
+        exc: set[str] = set()
+        star = False
         parts = [p.strip() for p in value.split(",") if p.strip()]
         if not parts:
             raise InvalidDefinition(f"{key}: empty mask")
