@@ -93,13 +93,14 @@ class AuthService:
 
     # ------------------------------------------------------------------ tickets
     @staticmethod
-    def _digest(token: str) -> str:
+    def digest(token: str) -> str:
+        """What the store keeps of a credential (tickets, refresh tokens, session ids): its SHA-256, in hex."""
         return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
     def issue_ticket(self, user: User) -> str:
         ticket = "7T:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
         now = int(self.clock())
-        self.tickets.add(self._digest(ticket), user.id, now, now + self.settings.ticket_lifetime, "ticket")
+        self.tickets.add(self.digest(ticket), user.id, now, now + self.settings.ticket_lifetime, "ticket")
         return ticket
 
     def validate_ticket(self, ticket: str | None) -> Principal:
@@ -112,7 +113,7 @@ class AuthService:
         ticket = ticket.strip()
         if len(ticket) >= 512:
             raise AuthError("InvalidTicket", "The ticket is not valid")
-        digest = self._digest(ticket)
+        digest = self.digest(ticket)
         key = (digest,) + tuple(self.store.versions())
         known = self._validated.get(key)
         if known is not None and known[1] > self.clock():
@@ -124,7 +125,7 @@ class AuthService:
             raise AuthError("InvalidTicket", "The ticket has been revoked")
         if row["expires_ts"] <= self.clock():
             raise AuthError("ExpiredTicket", "The ticket has expired; log in again")
-        principal = Principal(self._active_user(row["user_id"]), "ticket", ticket)
+        principal = Principal(self.active_user(row["user_id"]), "ticket", ticket)
         self._validated.put(key, (principal, row["expires_ts"]), size=1)
         return principal
 
@@ -138,9 +139,9 @@ class AuthService:
         if scheme == "soticket":
             if len(credentials) >= 512:
                 return None
-            key = (self._digest(credentials),) + tuple(versions)
+            key = (self.digest(credentials),) + tuple(versions)
         elif scheme == "bearer":
-            key = ("jwt", self._digest(credentials)) + tuple(versions)
+            key = ("jwt", self.digest(credentials)) + tuple(versions)
         else:
             return None
         known = self._validated.get(key)
@@ -149,13 +150,14 @@ class AuthService:
         return known[0]
 
     def revoke_ticket(self, ticket: str) -> bool:
-        return self.tickets.revoke(self._digest(ticket.strip()))
+        return self.tickets.revoke(self.digest(ticket.strip()))
 
     def revoke_user(self, user_id: int) -> None:
         """Admin revoke: every ticket, token and session of the user ends, on every worker."""
         self.store.revoke_user_credentials(user_id)
 
-    def _active_user(self, user_id: int) -> User:
+    def active_user(self, user_id: int) -> User:
+        """Blocking: the user behind a credential, if they still exist and are active (else :class:`AuthError`)."""
         try:
             user = self.store.get_user(user_id)
         except NotFound:
@@ -179,7 +181,7 @@ class AuthService:
             claims["sid"] = session
         access = jwt.encode(claims, self._secret, algorithm="HS256")
         refresh = "RT:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-        self.tickets.add(self._digest(refresh), user.id, now, now + self.settings.refresh_token_lifetime, "refresh")
+        self.tickets.add(self.digest(refresh), user.id, now, now + self.settings.refresh_token_lifetime, "refresh")
         return {"access_token": access, "token_type": "bearer", "expires_in": lifetime,
                 "refresh_token": refresh, "scope": "*"}
 
@@ -188,7 +190,7 @@ class AuthService:
             raise AuthError("InvalidToken", "No access token")
         # A token verified before is remembered (below) with its expiry: the same bytes verify the same way,
         # so only the clock, revocations (auth version) and user changes (data version) need checking again.
-        key = ("jwt", self._digest(token.strip())) + tuple(self.store.versions())
+        key = ("jwt", self.digest(token.strip())) + tuple(self.store.versions())
         known = self._validated.get(key)
         if known is not None and known[1] > self.clock():
             return known[0]
@@ -203,9 +205,9 @@ class AuthService:
             uid = int(claims["sub"])
         except (TypeError, ValueError):
             raise AuthError("InvalidToken", "The access token is not valid") from None
-        if self.tickets.get(self._digest("jti:" + str(claims.get("jti"))), "revoked-jti"):
+        if self.tickets.get(self.digest("jti:" + str(claims.get("jti"))), "revoked-jti"):
             raise AuthError("InvalidToken", "The access token has been revoked")
-        user = self._active_user(uid)
+        user = self.active_user(uid)
         state = self.store.user_credential_state(uid)
         if state is None or state[1] != claims.get("ep", 0):
             raise AuthError("InvalidToken", "The access token has been revoked (the user's credentials changed)")
@@ -226,16 +228,16 @@ class AuthService:
 
     def revoke_access_token(self, token: str) -> None:
         claims = jwt.decode(token, self._secret, algorithms=["HS256"], options={"verify_exp": False})
-        self.tickets.add(self._digest("jti:" + str(claims.get("jti"))), int(claims["sub"]), int(self.clock()),
+        self.tickets.add(self.digest("jti:" + str(claims.get("jti"))), int(claims["sub"]), int(self.clock()),
                          int(claims["exp"]), "revoked-jti")
         self.tickets.bump_auth_version()
 
     def refresh(self, refresh_token: str | None) -> dict:
-        row = self.tickets.get(self._digest((refresh_token or "").strip()), "refresh") if refresh_token else None
+        row = self.tickets.get(self.digest((refresh_token or "").strip()), "refresh") if refresh_token else None
         if row is None or row["revoked"] or row["expires_ts"] <= self.clock():
             raise AuthError("InvalidGrant", "The refresh token is not valid")
         self.tickets.revoke(row["hash"])  # refresh tokens are single-use
-        return self.issue_tokens(self._active_user(row["user_id"]))
+        return self.issue_tokens(self.active_user(row["user_id"]))
 
     # ------------------------------------------------------------------ clients, keys, app tokens
     def check_client(self, client_id: str | None, client_secret: str | None) -> bool:

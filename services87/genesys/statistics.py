@@ -270,7 +270,7 @@ class StatisticsApi:
     def _evaluate(self, items: list[Item]) -> defer.Deferred:
         """Evaluate items off the reactor (504 after BACKEND_TIMEOUT); per-item errors become ApiError."""
         pairs = list(enumerate(items))
-        d = self.hs.run_blocking(self.manager._evaluate_many, [("", it, None) for _i, it in pairs])
+        d = self.hs.run_blocking(self.manager.evaluate_many, [("", it, None) for _i, it in pairs])
         return self._evaluated(d, pairs)
 
     def _evaluated(self, d: defer.Deferred, pairs: list) -> defer.Deferred:
@@ -347,7 +347,7 @@ class StatisticsApi:
             hit = self.cache.get(key)
             if hit is not None:
                 return hit, None, None, None
-            return None, key, list(enumerate(items)), self.manager._evaluate_many([("", it, None) for it in items])
+            return None, key, list(enumerate(items)), self.manager.evaluate_many([("", it, None) for it in items])
 
         def answer(out):
             hit, key, pairs, results = out

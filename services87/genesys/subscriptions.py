@@ -167,7 +167,9 @@ class SubscriptionManager:
         return self.subs.pop(sub_id, None) is not None
 
     # ------------------------------------------------------------------ evaluation (thread pool)
-    def _evaluate_many(self, jobs: list[tuple[str, Item, int]]) -> list[tuple[str, Item, Result | Exception]]:
+    def evaluate_many(self, jobs: list[tuple[str, Item, int | None]]) -> list[tuple[str, Item, Result | Exception]]:
+        """Blocking: evaluate ``(subscription id, item, at)`` jobs in order; an engine error is the job's result,
+        and evaluation stops after the first :class:`StoreUnavailable` (the list is then shorter)."""
         out = []
         for sub_id, item, at in jobs:
             try:
@@ -190,7 +192,7 @@ class SubscriptionManager:
                 item.last = res
             return items
 
-        return self.hs.run_blocking(self._evaluate_many, [("", i, at) for i in items]).addCallback(done)
+        return self.hs.run_blocking(self.evaluate_many, [("", i, at) for i in items]).addCallback(done)
 
     # ------------------------------------------------------------------ change events
     def _on_change_thread(self, ev) -> None:
@@ -230,7 +232,7 @@ class SubscriptionManager:
             return
         self._running = True
         self.counters["recomputes"] += 1
-        d = self.hs.run_blocking(self._evaluate_many, jobs)
+        d = self.hs.run_blocking(self.evaluate_many, jobs)
         d.addCallback(self._apply, "Immediate")
         d.addErrback(lambda f: log.error("recomputation failed: %s", f.getTraceback()))
         d.addBoth(self._recomputed)
@@ -320,10 +322,10 @@ class SubscriptionManager:
                     resets.append((sub.id, item, item.next_reset - 1))
                     item.next_reset = self.evaluator.next_reset(item.defn, t)
         if periodic:
-            self.hs.run_blocking(self._evaluate_many, periodic).addCallback(self._apply, "Periodical").addErrback(
+            self.hs.run_blocking(self.evaluate_many, periodic).addCallback(self._apply, "Periodical").addErrback(
                 lambda f: log.error("periodical evaluation failed: %s", f.getTraceback()))
         if resets:
-            self.hs.run_blocking(self._evaluate_many, resets).addCallback(self._apply, "Reset").addErrback(
+            self.hs.run_blocking(self.evaluate_many, resets).addCallback(self._apply, "Reset").addErrback(
                 lambda f: log.error("reset evaluation failed: %s", f.getTraceback()))
 
     # ------------------------------------------------------------------ health
@@ -365,7 +367,7 @@ class SubscriptionManager:
             if self.keep_on_outage and self.subs:
                 jobs = [(s.id, i, now_ms()) for s in self.subs.values() for i in s.items.values()
                         if i.defn.notification.mode != "NoNotification"]
-                self.hs.run_blocking(self._evaluate_many, jobs).addCallback(self._apply, "Immediate", True)
+                self.hs.run_blocking(self.evaluate_many, jobs).addCallback(self._apply, "Immediate", True)
 
         if purge:
             self.hs.run_blocking(self.live.delete_subscriptions, purge).addBoth(announce)

@@ -183,7 +183,7 @@ class GwsSessions:
         if row is None:
             return None
         try:
-            user = self.hs.auth._active_user(row["user_id"])
+            user = self.hs.auth.active_user(row["user_id"])
         except AuthError:
             return None
         return sid, row["csrf"], user, int(row["epoch"])

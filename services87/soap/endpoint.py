@@ -206,7 +206,7 @@ class SoapEndpoint(resource.Resource):
         except AuthError:
             return None
         now = int(time.time())
-        known = _PRINCIPALS.get((self.hs.auth._digest(ticket.strip()),) + tuple(versions))
+        known = _PRINCIPALS.get((self.hs.auth.digest(ticket.strip()),) + tuple(versions))
         if known is None or known[1] <= now:
             return None
         hit = self.cache.get((request_key, known[0].user.id, versions[0], now // 900, now // 864))
@@ -304,7 +304,7 @@ def _cache_probe(hs, cache, request_key, app_token, ticket):
         hs.auth.check_application_token(app_token)
         data_version, auth_version = hs.store.versions()
         now = int(time.time())
-        digest = hs.auth._digest(ticket.strip()) if ticket and len(ticket) < 512 else None
+        digest = hs.auth.digest(ticket.strip()) if ticket and len(ticket) < 512 else None
         known = _PRINCIPALS.get((digest, data_version, auth_version)) if digest else None
         if known is None or known[1] <= now:
             principal = hs.auth.validate_ticket(ticket)

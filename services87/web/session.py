@@ -71,7 +71,7 @@ class SessionStore:
             s = Session(id=secrets.token_urlsafe(32), xsrf=secrets.token_urlsafe(32), user_id=principal.user.id,
                         login=principal.user.login, expires=self.clock() + self.lifetime)
             hs.auth.tickets.session_add(digest(s.id), KIND, s.user_id, s.xsrf, int(self.clock()), int(self.lifetime),
-                                        ticket_hash=hs.auth._digest(ticket))
+                                        ticket_hash=hs.auth.digest(ticket))
             return s
 
         def opened(s: Session) -> Session:
@@ -154,7 +154,7 @@ class SessionStore:
             raise AuthError("InvalidSession", "The session has expired or does not exist; log in again")
         self._check_xsrf(request, row)
         try:
-            user = self.hs.auth._active_user(row["user_id"])
+            user = self.hs.auth.active_user(row["user_id"])
         except AuthError as exc:
             raise AuthError("InvalidSession", "The session has ended (" + exc.message + "); log in again") from None
         return Principal(user, "session", None, session=row["hash"])
