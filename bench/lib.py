@@ -87,13 +87,39 @@ class Proc:
         self._log.close()
 
 
+#: ``SERVICES87_*`` variables given to every ``services87 serve`` started by :func:`serve`: the settings of
+#: ``bench/run --set key=value`` (see :func:`settings_env`). Environment variables override the configuration
+#: file (services87/config.py), so a ``--set`` value also overrides a measure's own setting.
+SERVER_ENV: dict[str, str] = {}
+
+
+def settings_env(pairs: list[str]) -> dict[str, str]:
+    """``key=value`` settings (dotted keys for tables: ``genesys.cometd_timeout_ms=5000``) as the environment
+    variables ``services87 serve`` reads (``SERVICES87_GENESYS__COMETD_TIMEOUT_MS``). Raises ``ValueError``
+    for a malformed pair and ``services87.config.ConfigError`` for an unknown setting or a bad value, before
+    any server starts."""
+    from services87.config import NOT_SETTINGS, Settings
+
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        name = "SERVICES87_" + key.replace("-", "_").replace(".", "__").upper()
+        if not sep or not key or name in NOT_SETTINGS:
+            raise ValueError(f"--set {pair!r}: expected key=value with a setting of `services87 serve` "
+                             "(docs/configuration.md), e.g. response_cache_size=0 or genesys.cometd_timeout_ms=5000")
+        env[name] = value
+    Settings.load(env=env)
+    return env
+
+
 def serve(workdir: Path, db: str, name: str = "services87", config: str = "", extra: tuple[str, ...] = (),
-          env: dict | None = None) -> Proc:
+          env: dict | None = None, health: str = "/health") -> Proc:
     cfg = Path(workdir) / f"{name}.toml"
     cfg.write_text(config)
     p = Proc([PY, "-m", "services87", "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", "{port_file}",
-              "--db", db, "--config", str(cfg), *extra], workdir, name, env=env)
-    return p.wait_port(health="/health")
+              "--db", db, "--config", str(cfg), *extra], workdir, name, env={**(env or {}), **SERVER_ENV})
+    return p.wait_port(health=health)
 
 
 def baseline(workdir: Path, body: bytes, content_type: str, name: str = "baseline") -> Proc:

@@ -1,7 +1,11 @@
 """``bench/run [--quick]``: every measure as a ratio against a baseline measured in the same run.
 
 One line per measure on stdout, ``<measure>: ratio=<x> <figures>``; the same lines, a table and a plot go to
-docs/performance.md and docs/performance.png. Nothing is asserted: the bench measures, the reader judges.
+docs/performance.md and docs/performance.png, and a full run (every measure, no ``--set``) also rewrites the
+table between the ``bench table`` markers of README.md. Nothing is asserted: the bench measures, the reader judges.
+
+``--set key=value`` (repeatable) passes a setting of ``services87 serve`` (docs/configuration.md) to every
+server the run starts, so a before/after comparison of one setting is two commands that differ in one flag.
 
 HTTP measures run ``wrk -t1 -c16`` on loopback against a real ``services87 serve`` process and, in the same
 run, against bench/baseline.py, a bare Twisted resource answering the very same response bytes.
@@ -36,6 +40,28 @@ REST_PATH = "/api/v1/Agents/CustomerService/GetStatistics"
 GENESYS_PATH = "/statistics/v3/operations/get-statistic-ex"
 XML = "text/xml; charset=utf-8"
 JSON = "application/json"
+
+
+#: measure -> (lowest ratio that meets the target, the target as written in the tables). bayeux-fanout also needs
+#: p50 and p99 below faye's (see :func:`target_met`).
+TARGETS = {
+    "soap-warm": (1.0, "≥ 1.0"),
+    "soap-cold": (0.3, "≥ 0.3"),
+    "rest-warm": (0.9, "≥ 0.9"),
+    "genesys-warm": (0.9, "≥ 0.9"),
+    "bayeux-fanout": (1.5, "≥ 1.5, p50 and p99 below faye's"),
+    "import": (0.5, "≥ 0.5"),
+}
+
+
+def target_met(m: Measure) -> bool | None:
+    if m.name not in TARGETS or m.ratio is None:
+        return None
+    ok = m.ratio >= TARGETS[m.name][0]
+    if m.name == "bayeux-fanout":
+        f = m.figures
+        ok = ok and f.get("p50_ms", 1e9) < f.get("faye_p50_ms", 0) and f.get("p99_ms", 1e9) < f.get("faye_p99_ms", 0)
+    return ok
 
 
 def log(msg: str) -> None:
@@ -280,7 +306,7 @@ def write_report(measures_by_size: list[tuple[str, list[Measure]]], args, starte
     out = [head.rstrip() + "\n", "<!-- bench results -->\n",
            f"## Latest run: `bench/run{' --quick' if args.quick else ''}`\n",
            f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, Python "
-           f"{platform.python_version()}, {time.time() - started:.0f} s. Ratio = ours / baseline measured in the same "
+           f"{platform.python_version()}, {time.time() - started:.0f} s{_settings_note(args)}. Ratio = ours / baseline measured in the same "
            "run (HTTP: req/s of a bare Twisted resource answering the same bytes; Bayeux: delivered msg/s of the "
            "faye Node server; import: time of raw `sqlite3.executemany` / ours).\n",
            "| data | measure | ratio | ours | baseline | p50 / p99 ms (ours) | p50 / p99 ms (baseline) | note |",
@@ -308,6 +334,66 @@ def write_report(measures_by_size: list[tuple[str, list[Measure]]], args, starte
         plot(lines, ROOT / "docs" / "performance.png")
     except Exception as exc:  # matplotlib missing: the table is still written
         log(f"no plot: {exc}")
+    if not args.quick and not args.only and not args.set:
+        write_readme(lines, args, started)
+
+
+def _settings_note(args) -> str:
+    return "".join(f", `--set {kv}`" for kv in args.set or [])
+
+
+README_START = "<!-- bench table: written by bench/run (a full run, no --set); edit bench/main.py, not this table -->"
+README_END = "<!-- /bench table -->"
+
+
+def readme_block(lines: list[tuple[str, Measure]], command: str, seconds: float, when: datetime | None = None,
+                 python: str | None = None) -> str:
+    """The README's table: each measure at its largest size (the last one run), with its target."""
+    last: dict[str, tuple[str, Measure]] = {}
+    for size, m in lines:
+        last[m.name] = (size, m)
+    rows = [f"Latest `{command}`: {when or datetime.now(timezone.utc):%Y-%m-%d}, {os.cpu_count()} CPUs shared by "
+            f"server, baseline and load generator, Python {python or platform.python_version()}, "
+            f"{seconds / 60:.0f} min; "
+            "each measure at its largest size (all sizes in docs/performance.md).", "",
+            "| measure | ratio | ours | baseline | target | met |", "|---|---|---|---|---|---|"]
+    met, missed = [], []
+    for name, (size, m) in last.items():
+        f = m.figures
+        if m.name == "bayeux-fanout":
+            ours = f"{f.get('msg_s', 0):,.0f} msg/s, p50 / p99 {f.get('p50_ms', 0):,.0f} / {f.get('p99_ms', 0):,.0f} ms"
+            base = (f"faye: {f.get('faye_msg_s', 0):,.0f} msg/s, p50 / p99 {f.get('faye_p50_ms', 0):,.0f} / "
+                    f"{f.get('faye_p99_ms', 0):,.0f} ms")
+        elif m.name == "import":
+            ours = f"{f.get('rows_s', 0):,.0f} rows/s"
+            base = f"raw `sqlite3.executemany`: {f.get('raw_rows_s', 0):,.0f} rows/s"
+        elif "req_s" in f:
+            ours = f"{f['req_s']:,.0f} req/s, p99 {f.get('p99_ms', 0):.1f} ms"
+            base = f"bare Twisted, same bytes: {f.get('base_req_s', 0):,.0f} req/s"
+        else:
+            ours = base = ""
+        ok = target_met(m)
+        if ok is not None:
+            (met if ok else missed).append(f"`{name}`")
+        ratio = "n/a" if m.ratio is None else f"{m.ratio:.2f}"
+        what = m.note if m.note and size.split()[0] in m.note else f"{m.note or m.name} ({size})"
+        rows.append(f"| `{name}`: {what} | {ratio} | {ours} | {base} | "
+                    f"{TARGETS.get(name, (None, ''))[1]} | {'' if ok is None else ('yes' if ok else 'no')} |")
+    rows += ["", f"Targets met: {', '.join(met) or 'none'}; not yet: {', '.join(missed) or 'none'}."]
+    return "\n".join(rows)
+
+
+def write_readme(lines, args, started: float) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        log(f"README.md has no {README_START!r} ... {README_END!r} markers: its table is not rewritten")
+        return
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    block = readme_block(lines, "bench/run", time.time() - started)
+    readme.write_text(f"{head}{README_START}\n{block}\n{README_END}{tail}")
+    log("rewrote the table in README.md")
 
 
 def plot(lines, path: Path) -> None:
@@ -316,8 +402,7 @@ def plot(lines, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    targets = {"soap-warm": 0.8, "soap-cold": 0.3, "rest-warm": 0.8, "genesys-warm": 0.8, "bayeux-fanout": 1.0,
-               "import": 0.5}
+    targets = {name: t for name, (t, _text) in TARGETS.items()}
     shown = [(f"{m.name}\n{size}", m.ratio, targets.get(m.name)) for size, m in lines if m.ratio is not None]
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(shown)), 4))
     xs = range(len(shown))
@@ -334,13 +419,27 @@ def plot(lines, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- main
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
+    """The arguments; ``--set`` values are checked (unknown setting, bad value: exit 2 before any server starts)
+    and go to :data:`lib.SERVER_ENV`, the environment of every ``services87 serve`` the run starts."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, at most about 3 minutes")
     ap.add_argument("--only", help="comma-separated measures (soap,rest,bayeux,import)")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/performance.md")
     ap.add_argument("--cache-dir", default=str(ROOT / ".bench-cache"), help="where demo databases are kept")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting of `services87 serve` for every server started (repeatable; dotted keys for "
+                         "tables, e.g. genesys.cometd_timeout_ms=5000); overrides a measure's own settings")
     args = ap.parse_args(argv)
+    try:
+        lib.SERVER_ENV.update(lib.settings_env(args.set))
+    except Exception as exc:  # ValueError, services87.config.ConfigError
+        ap.error(str(exc))
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     started = time.time()
     only = set((args.only or "soap,rest,bayeux,import").split(","))
     lib.ensure_tool("wrk", "wrk")

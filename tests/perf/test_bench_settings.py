@@ -1,0 +1,71 @@
+"""``bench/run --set key=value``: the setting reaches every ``services87 serve`` the bench starts.
+
+bench/main.py's own argument parsing turns the pairs into the environment of the servers bench/lib.py starts;
+a real server then shows each setting on the wire: a top-level one (``request_id_header``: the header that
+echoes the request id) and one of a table (``genesys.require_bearer``: get-statistic-ex without a bearer token
+is refused by default, answered when it is off).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import pytest
+import requests
+
+from tests.support import ROOT
+
+GENESYS = "/statistics/v3/operations/get-statistic-ex"
+BODY = json.dumps({"data": {"statistics": [{"statisticId": "ready", "name": "CurrentReadyAgents",
+                                             "objectType": "Tenant", "objectId": "Environment"}]}})
+
+
+@pytest.fixture
+def bench():
+    sys.path.insert(0, str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("bench_main_settings", ROOT / "bench" / "main.py")
+    main = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(main)
+    try:
+        yield main
+    finally:
+        main.lib.SERVER_ENV.clear()
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def _probe(main, workdir, name):
+    srv = main.lib.serve(workdir, "sqlite:///" + str(workdir / f"{name}.db"), name=name)
+    try:
+        health = requests.get(srv.url("/health"), headers={"X-Bench-Probe": "p-1"}, timeout=30)
+        gx = requests.post(srv.url(GENESYS), data=BODY, timeout=30,
+                           headers={"content-type": "application/json", "x-api-key": "demo-api-key"})
+        return health, gx
+    finally:
+        srv.stop()
+
+
+def test_set_values_reach_the_started_server(bench, tmp_path):
+    bench.parse_args(["--no-write"])
+    health, gx = _probe(bench, tmp_path, "plain")
+    assert "X-Bench-Probe" not in health.headers
+    assert gx.status_code == 403 and gx.json()["status"]["detail"]["kind"] == "MissingCredentials", gx.text
+
+    bench.parse_args(["--no-write", "--set", "request_id_header=X-Bench-Probe",
+                      "--set", "genesys.require_bearer=false"])
+    health, gx = _probe(bench, tmp_path, "set")
+    assert health.headers.get("X-Bench-Probe") == "p-1", dict(health.headers)
+    assert gx.status_code == 200, gx.text
+    assert gx.json()["status"]["code"] == 0 and len(gx.json()["data"]["statistics"]) == 1, gx.text
+
+
+@pytest.mark.parametrize("pair, words", [("no_such_setting=1", "unknown setting"),
+                                         ("genesys.require_bearer=maybe", "bad value"),
+                                         ("response_cache_size", "key=value")])
+def test_bad_set_values_stop_before_any_server(bench, capsys, pair, words):
+    with pytest.raises(SystemExit) as exc:
+        bench.parse_args(["--set", pair])
+    assert exc.value.code == 2
+    assert words in capsys.readouterr().err
+    assert not bench.lib.SERVER_ENV
