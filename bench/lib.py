@@ -98,7 +98,7 @@ def settings_env(pairs: list[str]) -> dict[str, str]:
     variables ``services87 serve`` reads (``SERVICES87_GENESYS__COMETD_TIMEOUT_MS``). Raises ``ValueError``
     for a malformed pair and ``services87.config.ConfigError`` for an unknown setting or a bad value, before
     any server starts."""
-    from services87.config import NOT_SETTINGS, Settings
+    from services87.config import NOT_SETTINGS, ConfigError, Settings
 
     env = {}
     for pair in pairs:
@@ -108,8 +108,11 @@ def settings_env(pairs: list[str]) -> dict[str, str]:
         if not sep or not key or name in NOT_SETTINGS:
             raise ValueError(f"--set {pair!r}: expected key=value with a setting of `services87 serve` "
                              "(docs/configuration.md), e.g. response_cache_size=0 or genesys.cometd_timeout_ms=5000")
+        try:
+            Settings.load(env={name: value})
+        except ConfigError as exc:
+            raise ConfigError(f"--set {pair!r}: {exc}") from None
         env[name] = value
-    Settings.load(env=env)
     return env
 
 
