@@ -85,7 +85,7 @@ class Genesys:
 
 @dataclass
 class Http:
-    """Site-wide HTTP limits against slow and abusive clients (services87/web/limits.py, docs/security.md)."""
+    """Site-wide HTTP limits against slow and abusive clients (services87/http/limits.py, docs/security.md)."""
 
     #: Seconds a client has, from connecting (or from the first byte of a follow-up request on a kept-alive
     #: connection), to send the request line and all headers; then 408 and the connection is closed.
@@ -110,7 +110,7 @@ class Http:
 
 @dataclass
 class Metrics:
-    """Prometheus metrics at ``/metrics`` (services87/web/metrics.py, docs/operations.md)."""
+    """Prometheus metrics at ``/metrics`` (services87/ops/metrics.py, docs/operations.md)."""
 
     #: Serve metrics at all.
     enabled: bool = True

@@ -139,7 +139,7 @@ class DebugResource(resource.Resource):
 
 def install(hs, threshold_ms: int) -> BlockingDetector:
     """Turn the detector on for ``hs`` (before the reactor runs) and mount ``/debug/blocking``."""
-    from services87.web.tree import mount
+    from services87.http.tree import mount
 
     det = BlockingDetector(hs, threshold_ms)
     det.install_store_hooks()

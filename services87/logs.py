@@ -1,7 +1,7 @@
 """Logging for ``services87 serve``: stdlib logging, as text or one JSON object per line.
 
 Twisted's own log events (twisted.logger, used by the Bayeux server) are routed into stdlib logging, so both
-formats carry every event. Access log lines come from ``services87.access`` (services87/web/limits.py) with the
+formats carry every event. Access log lines come from ``services87.access`` (services87/http/limits.py) with the
 fields ``request_id``, ``contract``, ``user``, ``status``, ``duration_ms``, ``method``, ``path`` and ``client``.
 Paths are logged without their query string, and no credential ever reaches a log call.
 """

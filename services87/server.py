@@ -8,7 +8,6 @@ on a dedicated thread pool, never on the reactor thread.
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 from typing import Any, Callable
 
@@ -20,52 +19,21 @@ from services87.auth import AuthService
 from services87.config import Settings
 from services87.engine.engine import StatisticsEngine
 from services87.engine.store import BusinessCalendar, Store
+from services87.http.tree import Root
 
 log = logging.getLogger(__name__)
 
 #: Protocol adapters mounted on the root resource, in order.
 ADAPTERS = [
-    "services87.web.health",
+    "services87.ops.health",
     "services87.soap",  # /Remote/Services87/*.svc
     "services87.rest",  # /api/v1/..., /auth/v3/oauth/token
     "services87.genesys.ingest",  # /api/ingest/...
     "services87.genesys.statistics",  # /statistics/v3/...
-    "services87.genesys.workbins",  # /api/v2/...
-    "services87.web.statuspage",  # /, /static/...
-    "services87.web.metrics",  # /metrics (last: it observes the other adapters' objects)
+    "services87.gws",  # /api/v2/...
+    "services87.statuspage",  # /, /static/...
+    "services87.ops.metrics",  # /metrics (last: it observes the other adapters' objects)
 ]
-
-
-def json_error(request, code: int, message: str, kind: str = "Error") -> bytes:
-    request.setResponseCode(code)
-    request.setHeader(b"content-type", b"application/json; charset=utf-8")
-    return json.dumps({"Error": True, "ErrorType": kind, "Message": message, "status": code}).encode()
-
-
-class NotFoundResource(resource.Resource):
-    isLeaf = True
-
-    def render(self, request):
-        return json_error(request, 404, "No such resource", "NotFound")
-
-
-class Root(resource.Resource):
-    """Root of the tree: unknown paths get a JSON 404, never Twisted's HTML page.
-
-    An adapter may set :attr:`index` to serve ``/`` (the status page does).
-    """
-
-    index: resource.Resource | None = None
-
-    def getChild(self, path, request):
-        if path == b"" and self.index is not None:
-            return self.index
-        return NotFoundResource()
-
-    def render(self, request):
-        if self.index is not None:
-            return self.index.render(request)
-        return NotFoundResource().render(request)
 
 
 def log_exit_reasons(reactor) -> None:
@@ -135,8 +103,8 @@ class Services87Server:
         return self.root
 
     def site(self) -> server.Site:
-        """The HTTP site with the site-wide limits (services87/web/limits.py: timeouts, body cap, typed errors)."""
-        from services87.web import limits
+        """The HTTP site with the site-wide limits (services87/http/limits.py: timeouts, body cap, typed errors)."""
+        from services87.http import limits
 
         site = limits.build_site(self.build(), self.settings, self.reactor)
         site.metrics = self.services.get("metrics")
@@ -145,14 +113,14 @@ class Services87Server:
 
     def factory(self):
         """What to listen with: :meth:`site` behind the connection cap (``http.max_connections``)."""
-        from services87.web import limits
+        from services87.http import limits
 
         limiter = limits.protect(self.site(), self.settings, self.reactor)
         self.services["http.limiter"] = limiter
         return limiter
 
     def listen(self, host: str, port: int):
-        from services87.web import limits
+        from services87.http import limits
 
         factory = self.factory()
         listening = self.reactor.listenTCP(port, factory, interface=host)
@@ -165,7 +133,7 @@ class Services87Server:
         ``unix:/run/services87.sock``), all with one site; fires with the listening ports in order."""
         from twisted.internet import endpoints
 
-        from services87.web import limits
+        from services87.http import limits
 
         factory = self.factory()
         grace = self.settings.http.shutdown_grace
@@ -180,7 +148,7 @@ class Services87Server:
 
     def listen_metrics(self):
         """The separate metrics listener (``metrics.port`` > 0; worker *i* on ``port + i``), or None."""
-        from services87.web import metrics
+        from services87.ops import metrics
 
         m = self.settings.metrics
         site = metrics.own_site(self) if m.port else None

@@ -153,7 +153,7 @@ def run_worker(hs, fd: int, index: int):
     from twisted.internet import reactor
 
     from services87.engine.notify import PgBus, attach_store
-    from services87.web import limits
+    from services87.http import limits
 
     settings = hs.settings
     check_store(settings.db_url, 2)

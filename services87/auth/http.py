@@ -8,7 +8,7 @@ Every HTTP adapter (the SuperOffice REST twin, the Genesys APIs, Workbins, the s
 * ``SoTicket <ticket>`` -> :meth:`AuthService.validate_ticket` (tickets from SoPrincipal or a session),
 * ``Bearer <jwt>`` -> :meth:`AuthService.validate_access_token` (tokens from ``POST /auth/v3/oauth/token``).
 
-Without an ``Authorization`` header, a caller may pass a session store (``services87.web.session``):
+Without an ``Authorization`` header, a caller may pass a session store (``services87.http.session``):
 a session cookie plus a matching ``X-XSRF-TOKEN`` header then authenticates the request.
 
 All verification is blocking (database, Argon2) and runs through ``hs.run_blocking``.
@@ -101,7 +101,7 @@ def _authenticate_request(hs, request, schemes: Sequence[str] = ALL_SCHEMES, ses
     """Authenticate ``request``; the Deferred fires with a :class:`Principal` or fails with :class:`AuthError`.
 
     ``schemes`` limits the accepted ``Authorization`` schemes (names as in :data:`ALL_SCHEMES`).
-    ``sessions`` (a ``services87.web.session.SessionStore`` or ``None``) enables cookie sessions for requests
+    ``sessions`` (a ``services87.http.session.SessionStore`` or ``None``) enables cookie sessions for requests
     without an ``Authorization`` header.
     """
     try:

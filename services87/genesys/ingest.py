@@ -24,8 +24,8 @@ from services87.auth.service import AuthError
 from services87.engine.live_store import IngestError, LiveStore
 from services87.engine.model import Direction, EngineError, NotFound, Origin, StoreUnavailable, ValidationError
 from services87.engine.statserver.definitions import INSTANT_ACTIONS, canonical_status
-from services87.web.tree import mount as mount_at
-from services87.web import jsonguard
+from services87.http.tree import mount as mount_at
+from services87.http import jsonguard
 
 log = logging.getLogger(__name__)
 

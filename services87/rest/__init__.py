@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services87.web.tree import mount as mount_at
+from services87.http.tree import mount as mount_at
 
 
 def mount(hs, root) -> None:

@@ -34,7 +34,7 @@ from services87.i18n import normalize_language
 from services87.rest import media
 from services87.rest.errors import RestError, write_error
 from services87.rest.serialize import Selection, dataset_dict, render_json, render_xml
-from services87.web.session import sessions_for
+from services87.http.session import sessions_for
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from lxml import etree
 
 from services87.rest.errors import RestError
-from services87.web import jsonguard
+from services87.http import jsonguard
 
 JSON_TYPES = ("application/json", "text/json", "application/json-patch+json", "application/merge-patch+json")
 XML_TYPES = ("application/xml", "text/xml")

@@ -13,7 +13,28 @@ from services87.soap import compat as _compat
 if not _compat.disabled("six"):
     _compat.install_six_moves_finder()
 
-from services87.web.tree import mount as mount_at
+from services87.http.errors import register_path_shape
+from services87.http.tree import mount as mount_at
+
+PATH_PREFIX = b"/Remote/"
+
+
+def fault_shape(status: int, kind: str, message: str, content_type=None, error_id: str = ""):
+    """Errors the HTTP plumbing answers under ``/Remote/`` (body too large, timeouts, unsupported methods):
+    a SOAP ``Client`` fault of the request's version (``Server`` for 5xx), with the fault's own HTTP status
+    for ``MessageTooLarge`` (as the XML guard answers)."""
+    from services87.soap import envelope
+
+    ctype = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
+    version = envelope.version_from_content_type(ctype)
+    fault_status, body = envelope.fault(version, "Server" if status >= 500 else "Client", kind, message)
+    if kind == "MessageTooLarge":
+        status = fault_status
+    ct = b"application/soap+xml; charset=utf-8" if version == "1.2" else b"text/xml; charset=utf-8"
+    return status, ct, body
+
+
+register_path_shape(PATH_PREFIX, fault_shape)
 
 
 def mount(hs, root) -> None:

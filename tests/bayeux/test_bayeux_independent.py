@@ -65,8 +65,8 @@ def test_no_import_of_the_rest_of_services87_in_the_source():
 
 def test_the_scan_sees_an_added_import_of_the_host():
     """The rule above is not vacuous: the same scan flags host imports, absolute or relative, at any depth."""
-    for source in ("from services87.web import jsonguard", "import services87.engine.store",
-                   "from .. import config", "def f():\n    from ..web.jsonguard import loads\n"):
+    for source in ("from services87.http import jsonguard", "import services87.engine.store",
+                   "from .. import config", "def f():\n    from ..http.jsonguard import loads\n"):
         tree = ast.parse(source)
         assert any(_outside(name) for name, _ in _imports(tree, f"{PACKAGE}.protocol")), source
 
@@ -166,8 +166,8 @@ def test_every_module_imports_with_the_rest_of_services87_refused():
 
 
 def test_the_refusing_interpreter_does_refuse():
-    done = _run_refusing("import services87.web.jsonguard\n")
-    assert done.returncode != 0 and "must not import services87.web" in done.stderr
+    done = _run_refusing("import services87.http.jsonguard\n")
+    assert done.returncode != 0 and "must not import services87.http" in done.stderr
 
 
 # ---------------------------------------------------------------------------- the JSON guard comes in settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services87.web.metrics import contract_of, outcome_of
+from services87.ops.metrics import contract_of, outcome_of
 
 
 @pytest.mark.parametrize("path, contract", [

@@ -1,4 +1,4 @@
-"""Prometheus metrics (``GET /metrics``), recorded in one place: the site (services87/web/limits.py).
+"""Prometheus metrics (``GET /metrics``), recorded in one place: the site (services87/http/limits.py).
 
 Every request that reaches the site is counted by *contract* (the API family its path belongs to) and *outcome*,
 and its duration goes into a histogram; :func:`contract_of` maps paths to contracts. Gauges that describe the
@@ -22,36 +22,12 @@ from prometheus_client.core import GaugeMetricFamily, CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from twisted.web import resource
 
-disable_created_metrics()  # no *_created series: they double the scrape for no operational use
+from services87.http.contracts import CONTRACT_NAMES, CONTRACTS, contract_of  # noqa: F401 (part of this API)
 
-#: (path prefix, contract), first match wins.
-CONTRACTS = (
-    (b"/Remote/", "soap"),
-    (b"/api/v1/", "rest"),
-    (b"/auth/v3/", "rest"),
-    (b"/statistics/v3/", "genesys"),
-    (b"/api/v2/", "gws"),
-    (b"/api/ingest/", "ingest"),
-    (b"/statuspage/", "statuspage"),
-    (b"/static/", "statuspage"),
-    (b"/health", "ops"),
-    (b"/metrics", "ops"),
-    (b"/debug/", "ops"),
-)
-CONTRACT_NAMES = ("soap", "rest", "genesys", "gws", "ingest", "statuspage", "ops", "other")
+disable_created_metrics()  # no *_created series: they double the scrape for no operational use
 
 #: Latency buckets (seconds): cache hits answer in well under a millisecond, long-polls are held up to 25 s.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-
-
-def contract_of(path: bytes | None) -> str:
-    path = path or b"/"
-    if path == b"/":
-        return "statuspage"
-    for prefix, name in CONTRACTS:
-        if path.startswith(prefix) or path == prefix.rstrip(b"/"):
-            return name
-    return "other"
 
 
 def outcome_of(code: int | None, aborted: bool = False) -> str:
@@ -202,7 +178,7 @@ class ServerCollector:
         yield queued_msgs
         yield delivered
         yield dropped
-        # HTTP connections and refusals below the request level (services87/web/limits.py)
+        # HTTP connections and refusals below the request level (services87/http/limits.py)
         limiter = hs.services.get("http.limiter")
         if limiter is not None:
             g = GaugeMetricFamily("services87_http_connections_open", "Client connections open (long-polls and "
@@ -288,7 +264,7 @@ def own_site(hs):
         return None
     from twisted.web import server
 
-    from services87.server import Root
+    from services87.http.tree import Root
 
     root = Root()
     m = hs.settings.metrics

@@ -27,9 +27,10 @@ from twisted.web import resource, server, static
 from services87.engine.model import ALL_PANELS, EngineError, StatusScreenPanelType, StoreUnavailable
 from services87.engine.store_prefs import PrefsStore
 from services87.i18n import SUPPORTED, normalize_language
-from services87.web.session import sessions_for
-from services87.web.tree import mount as mount_at
-from services87.web import jsonguard
+from services87.http.session import sessions_for
+from services87.http.origin import PAGE_CSP
+from services87.http.tree import NotFoundResource, json_error, mount as mount_at
+from services87.http import jsonguard
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ def _json(request, payload, code: int = 200) -> bytes:
 
 
 def _error(request, code: int, kind: str, message: str) -> bytes:
-    from services87.server import json_error
-
     request.setHeader(b"cache-control", b"no-store")
     if code == 401:
         request.setHeader(b"www-authenticate", b'Session realm="services87"')
@@ -300,18 +299,14 @@ class Prefs(_Api):
 class StaticFiles(static.File):
     """Static files with JSON 404s and no directory listings."""
 
-    childNotFound = None  # set in __init__ (import cycle with server)
+    childNotFound = None  # set in __init__: one per instance
 
     def __init__(self, path, *args, **kwargs):
         super().__init__(path, *args, **kwargs)
-        from services87.server import NotFoundResource
-
         self.childNotFound = NotFoundResource()
         self.indexNames = []  # a directory is never served (the page itself lives at /)
 
     def directoryListing(self):
-        from services87.server import NotFoundResource
-
         return NotFoundResource()
 
     def getChild(self, path, request):
@@ -334,11 +329,6 @@ class StaticFiles(static.File):
         request.setHeader(b"cache-control", b"no-cache")
         request.setHeader(b"x-content-type-options", b"nosniff")
         return super().render_GET(request)
-
-
-#: The page's Content-Security-Policy; every other HTML response gets it too (services87/web/limits.py).
-PAGE_CSP = (b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-            b"style-src 'self'; script-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'")
 
 
 class IndexPage(resource.Resource):

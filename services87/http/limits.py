@@ -14,13 +14,14 @@
   are closed; long-polls and WebSockets count. One client address may hold at most
   ``http.max_connections_per_address`` of them, so a single address cannot take the whole cap.
 * **Typed errors only**: an exception escaping a resource, an unsupported method or a malformed request
-  line/header becomes a JSON error (a SOAP fault under ``/Remote/``), never Twisted's HTML page or a traceback.
+  line/header becomes a JSON error (a SOAP fault under ``/Remote/``: the shape SOAP registers in
+  :mod:`services87.http.errors`), never Twisted's HTML page or a traceback.
 * **Graceful shutdown** (``http.shutdown_grace``): on SIGTERM the listening port closes, idle connections are
   closed and requests in flight may finish (held Bayeux long-polls are released by their servers' own
   shutdown triggers) before the reactor stops.
 
 * **One pass for every request** (:meth:`LimitedSite.getResourceFor`): the request id (``X-Request-Id``), the
-  Prometheus counters and latency (services87/web/metrics.py) and the access log line; the real client and
+  Prometheus counters and latency (services87/ops/metrics.py) and the access log line; the real client and
   scheme behind ``trusted_proxies`` (:meth:`LimitedRequest.getClientAddress`, :meth:`LimitedRequest.isSecure`).
 
 Twisted's own limits stay in force: request line and headers at most 16 KiB in total, at most 500 headers.
@@ -29,7 +30,6 @@ Twisted's own limits stay in force: request line and headers at most 16 KiB in t
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import re
 import secrets
@@ -43,6 +43,10 @@ from twisted.protocols import policies
 from twisted.web import http, server
 from twisted.web.resource import IResource, UnsupportedMethod
 from zope.interface import directlyProvides, implementer, providedBy
+
+from services87.http.contracts import contract_of
+from services87.http.errors import error_body
+from services87.http.origin import PAGE_CSP, refusal
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("services87.access")
@@ -70,30 +74,6 @@ def body_cap(settings) -> int:
 
 def _is_soap(path: bytes | None) -> bool:
     return bool(path) and path.startswith(SOAP_PREFIX)
-
-
-def error_body(path: bytes | None, content_type: bytes | str | None, status: int, kind: str,
-               message: str, error_id: str = "") -> tuple[int, bytes, bytes]:
-    """(status, content type, body) of an error in the format family of ``path``.
-
-    SOAP paths get a SOAP ``Client`` fault of the request's version (``Server`` for 5xx) with the fault's own
-    HTTP status for 4xx-by-content errors (``MessageTooLarge``, as the XML guard answers); everything else gets
-    the server's JSON error shape (``{"Error": true, "ErrorType", "Message", "status"}``).
-    """
-    if _is_soap(path):
-        from services87.soap import envelope
-
-        ctype = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
-        version = envelope.version_from_content_type(ctype)
-        fault_status, body = envelope.fault(version, "Server" if status >= 500 else "Client", kind, message)
-        if kind == "MessageTooLarge":
-            status = fault_status
-        ct = b"application/soap+xml; charset=utf-8" if version == "1.2" else b"text/xml; charset=utf-8"
-        return status, ct, body
-    doc = {"Error": True, "ErrorType": kind, "Message": message, "status": status}
-    if error_id:
-        doc["ErrorId"] = error_id
-    return status, b"application/json; charset=utf-8", json.dumps(doc).encode()
 
 
 def raw_response(status: int, content_type: bytes, body: bytes, extra: Iterable[tuple[bytes, bytes]] = ()) -> bytes:
@@ -202,8 +182,6 @@ class LimitedRequest(server.Request):
             ctype = self.responseHeaders.getRawHeaders(b"content-type", [b""])[0] or b""
             if ctype.lower().startswith(b"text/html") and not self.responseHeaders.hasHeader(b"content-security-policy"):
                 # every HTML answer (the page, static copies of it, anything else) gets CSP and framing rules
-                from services87.web.statuspage import PAGE_CSP
-
                 self.setHeader(b"content-security-policy", PAGE_CSP)
                 self.setHeader(b"x-frame-options", b"DENY")
                 self.setHeader(b"x-content-type-options", b"nosniff")
@@ -213,8 +191,6 @@ class LimitedRequest(server.Request):
         server_header = getattr(getattr(self, "site", None), "server_header", None)
         if server_header is not None:
             self.setHeader(b"server", server_header)
-        from services87.web.origin import refusal
-
         why = refusal(self, getattr(self.channel.site, "allowed_origins", []) if self.channel else [])
         if why is not None:
             body = self.typed_error(403, "CrossOriginRequest", why)
@@ -385,7 +361,7 @@ class LimitedSite(server.Site):
         self.draining = False
         self.counters = {"timeouts": 0, "too_large": 0, "refused": 0}
         self._in_flight: set = set()
-        #: a :class:`services87.web.metrics.Metrics`, or None
+        #: a :class:`services87.ops.metrics.Metrics`, or None
         self.metrics = None
         self.trusted_proxies = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
         self.request_id_header = settings.request_id_header.encode("latin-1")
@@ -418,8 +394,6 @@ class LimitedSite(server.Site):
         if self.metrics is not None:
             contract = self.metrics.observe_request(request.path, request.code, seconds, aborted)
         if access_log.isEnabledFor(logging.INFO):
-            from services87.web.metrics import contract_of
-
             peer = request.log_client
             access_log.info(
                 "%s %s %s %d %.1fms %s", getattr(peer, "host", "-"), request.method.decode("latin-1"),

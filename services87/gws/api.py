@@ -10,310 +10,42 @@ Resources (see docs/workbins.md):
   ``POST /api/v2/workbins/move`` - listing, contents and moves of requests (this server's additions).
 * ``/api/v2/notifications`` - the Bayeux endpoint (long-polling and WebSocket).
 
-The adapter stays thin: sessions, CSRF, parsing and serialization here; workbins, owners, counts and moves
+The adapter stays thin: sessions (:mod:`services87.gws.sessions`), CSRF, parsing (:mod:`services87.gws.lenient`)
+and serialization here, the resources in :mod:`services87.gws.resources`; workbins, owners, counts and moves
 are in :mod:`services87.engine.workbin_store`, called through ``hs.run_blocking``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
-import secrets
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
 
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
-from twisted.web import resource, server
+from twisted.web import server
 
 from services87.auth.http import client_address, parse_authorization, parse_basic
-from services87.auth.revocation import binding, revocation_watch
+from services87.auth.revocation import revocation_watch
 from services87.auth.service import AuthError
-from services87.bayeux import BayeuxHooks, BayeuxServer, BayeuxSettings, Denied
-from services87.bayeux.errors import BayeuxError
-from services87.engine.model import EngineError, NotFound, StoreUnavailable, User, ValidationError
+from services87.bayeux import BayeuxServer, BayeuxSettings
+from services87.engine.model import EngineError, NotFound, StoreUnavailable, ValidationError
 from services87.engine.workbin_store import HEX32, Owner, WorkbinStore, canonical_type
-from services87.web.tree import mount as mount_at
-from services87.web import jsonguard
-from services87.web.cookies import set_cookie
+from services87.gws.errors import GwsError
+from services87.gws.lenient import parse_body
+from services87.gws.sessions import SESSION_COOKIE, GwsBayeuxHooks, GwsSession, GwsSessions, set_session_cookie
+from services87.http import jsonguard
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "/v2/me/workbins"
-SESSION_COOKIE = "JSESSIONID"
 CSRF_HEADER = "X-CSRF-TOKEN"
 UNSAFE_METHODS = frozenset({b"POST", b"PUT", b"DELETE", b"PATCH"})
-#: GWS statusCode -> HTTP status.
-HTTP_STATUS = {0: 200, 1: 400, 2: 400, 3: 403, 4: 500, 5: 403, 6: 404, 10: 400, 20: 401}
-#: Owners one session may be kept informed about (oldest dropped first).
-MAX_WATCHES = 100
-MAX_SESSIONS = 10000
 
 
-class GwsError(Exception):
-    """A GWS error reply: ``{"statusCode": code, "statusMessage": message}``."""
-
-    def __init__(self, code: int, message: str, http: int | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.http = http or HTTP_STATUS.get(code, 400)
-
-
-# ---------------------------------------------------------------------- lenient JSON
-def strip_trailing_commas(text: str) -> str:
-    """Drop a comma that directly precedes ``}`` or ``]`` (whitespace aside) and follows a value, outside
-    strings. Nothing else is relaxed: ``{,}``, ``[1,,]`` and the like stay invalid."""
-    out: list[str] = []
-    in_string = escaped = False
-    n = len(text)
-    for i, ch in enumerate(text):
-        if in_string:
-            out.append(ch)
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch == ",":
-            j = i + 1
-            while j < n and text[j] in " \t\r\n":
-                j += 1
-            prev = next((c for c in reversed(out) if c not in " \t\r\n"), "")
-            if j < n and text[j] in "}]" and prev not in ("", "{", "[", ","):
-                continue
-        out.append(ch)
-    return "".join(out)
-
-
-def parse_body(raw: bytes, max_depth: int = jsonguard.DEFAULT_MAX_DEPTH) -> dict:
-    """A JSON object body; strict JSON except that trailing commas (as in the GWS documentation samples)
-    are accepted. Raises :class:`GwsError` (statusCode 10)."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise GwsError(10, "The request body is not UTF-8") from None
-    if not text.strip():
-        raise GwsError(10, "The request body is empty; a JSON object is required")
-    try:
-        return jsonguard.loads(strip_trailing_commas(text), max_size=len(text), max_depth=max_depth)
-    except jsonguard.JsonGuardError as exc:
-        raise GwsError(10, f"The request body is not valid JSON ({exc.kind}): {exc.message}") from None
-
-
-# ---------------------------------------------------------------------- sessions
-@dataclass(eq=False)
-class GwsSession:
-    """A JSESSIONID session: the user, its CSRF token, its referenceId counter, the owners it asked about
-    (``watches``: key -> (owner, referenceId)) and the Bayeux clients bound to it."""
-
-    id: str
-    csrf: str
-    user: User
-    last_used: float
-    next_ref: int = 0
-    watches: OrderedDict = field(default_factory=OrderedDict)
-    bayeux: set = field(default_factory=set)
-    epoch: int = 0
-
-    def reference_id(self) -> int:
-        self.next_ref += 1
-        return self.next_ref
-
-    def watch(self, owner: Owner, reference_id: int) -> None:
-        key = (owner.type, owner.ref)
-        self.watches.pop(key, None)
-        self.watches[key] = (owner, reference_id)
-        while len(self.watches) > MAX_WATCHES:
-            self.watches.popitem(last=False)
-
-
-class GwsSessions:
-    """GWS ``JSESSIONID`` sessions. The sessions themselves (user, CSRF token, idle and absolute lifetime,
-    the user's credential epoch) live in the store (``auth_sessions``, kind ``gws``; only the SHA-256 of the
-    id is stored), so every worker accepts every session, a restart keeps them, and a password change,
-    deactivation, removal or admin revoke ends them. This object keeps each worker's local state of the
-    sessions it has seen (referenceIds, watched owners, bound CometD clients); reactor thread only, except
-    the ``*_blocking`` methods. A session bound to a CometD client is kept alive (touched by :meth:`prune`)."""
-
-    KIND = "gws"
-
-    def __init__(self, hs, timeout: float, lifetime: float, clock: Callable[[], float] = time.time,
-                 max_sessions: int = MAX_SESSIONS):
-        self.hs = hs
-        self.timeout = timeout
-        self.lifetime = lifetime
-        self.clock = clock
-        self.max_sessions = max_sessions
-        self._sessions: OrderedDict[str, GwsSession] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    def __iter__(self):
-        return iter(list(self._sessions.values()))
-
-    @staticmethod
-    def digest(sid: str) -> str:
-        return hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
-
-    # ------------------------------------------------------------------ store (blocking)
-    def open_blocking(self, user: User) -> tuple[str, str, User, int]:
-        sid, csrf = secrets.token_hex(16).upper(), secrets.token_urlsafe(24)
-        self.hs.auth.tickets.session_add(self.digest(sid), self.KIND, user.id, csrf, int(self.clock()),
-                                         int(self.lifetime))
-        row = self.hs.auth.tickets.session_get(self.digest(sid), self.KIND, int(self.clock()), int(self.timeout))
-        return sid, csrf, user, int(row["epoch"]) if row else 0
-
-    def lookup_blocking(self, sid: str | None) -> tuple[str, str, User, int] | None:
-        """The live session ``sid`` as ``(sid, csrf, user, epoch)``, or ``None``."""
-        if not sid or len(sid) > 128:
-            return None
-        row = self.hs.auth.tickets.session_get(self.digest(sid), self.KIND, int(self.clock()), int(self.timeout))
-        if row is None:
-            return None
-        try:
-            user = self.hs.auth.active_user(row["user_id"])
-        except AuthError:
-            return None
-        return sid, row["csrf"], user, int(row["epoch"])
-
-    def open(self, user: User) -> defer.Deferred:
-        return self.hs.run_blocking(self.open_blocking, user).addCallback(lambda r: self.adopt(*r))
-
-    def lookup(self, sid: str | None) -> defer.Deferred:
-        """Deferred[GwsSession | None]: the store's answer for ``sid``, with this worker's local state."""
-        if not sid:
-            return defer.succeed(None)
-
-        def found(r):
-            if r is None:
-                self._sessions.pop(sid, None)
-                return None
-            return self.adopt(*r)
-
-        return self.hs.run_blocking(self.lookup_blocking, sid).addCallback(found)
-
-    # ------------------------------------------------------------------ local state (reactor thread)
-    def adopt(self, sid: str, csrf: str, user: User, epoch: int) -> GwsSession:
-        s = self._sessions.get(sid)
-        if s is None:
-            s = self._sessions[sid] = GwsSession(sid, csrf, user, self.clock())
-            if len(self._sessions) > self.max_sessions:
-                for old in [k for k, o in self._sessions.items() if not o.bayeux]:
-                    if len(self._sessions) <= self.max_sessions:
-                        break
-                    del self._sessions[old]
-        s.user, s.csrf, s.epoch, s.last_used = user, csrf, epoch, self.clock()
-        self._sessions.move_to_end(sid)
-        return s
-
-    def get(self, sid: str | None, touch: bool = True) -> GwsSession | None:
-        """This worker's local state of session ``sid`` (not a validity check: see :meth:`lookup`)."""
-        s = self._sessions.get(sid) if sid else None
-        if s is not None and touch:
-            s.last_used = self.clock()
-        return s
-
-    def drop(self, sid: str) -> None:
-        self._sessions.pop(sid, None)
-
-    def prune(self) -> int:
-        """Forget local state of sessions unused here for the idle timeout (unless a CometD client is bound),
-        and record a use of the bound ones in the store so that they do not idle out."""
-        now = self.clock()
-        dead = [sid for sid, s in self._sessions.items() if not s.bayeux and now - s.last_used > self.timeout]
-        for sid in dead:
-            del self._sessions[sid]
-        bound = [self.digest(sid) for sid, s in self._sessions.items() if s.bayeux]
-        if bound:
-            self.hs.run_blocking(self.hs.auth.tickets.session_touch, bound, int(now)).addErrback(
-                lambda f: log.warning("GWS session touch failed: %s", f.value))
-        return len(dead)
-
-
-# ---------------------------------------------------------------------- Bayeux hooks
-class GwsBayeuxHooks(BayeuxHooks):
-    """Handshakes authenticate like REST calls: the JSESSIONID cookie of a GWS session, or HTTP Basic (which
-    starts a session and, on long-polling, sets its JSESSIONID cookie). The Bayeux client is then bound to
-    that session. Clients may subscribe to any non-meta channel and publish nowhere."""
-
-    def __init__(self, adapter: "GwsWorkbins"):
-        self.adapter = adapter
-
-    def authenticate_handshake(self, request, message):
-        adapter = self.adapter
-        try:
-            parsed = parse_authorization(request.header("authorization"))
-            basic = None
-            if parsed is not None:
-                if parsed[0] != "basic":
-                    raise AuthError("UnsupportedScheme", "Only HTTP Basic authentication is supported")
-                basic = parse_basic(parsed[1])
-        except AuthError as exc:
-            raise Denied(exc.message) from None
-        sid = request.cookies.get(SESSION_COOKIE)
-        address = request.peer.rsplit(":", 1)[0]
-        sessions = adapter.sessions
-
-        def check():  # blocking: the cookie's session from the store, else a new one for Basic credentials
-            found = sessions.lookup_blocking(sid) if sid else None
-            if found is not None and (basic is None or basic[0] == found[2].login):
-                return found, False
-            if basic is None:
-                raise AuthError("MissingCredentials",
-                                "Authentication required: HTTP Basic or the JSESSIONID cookie of GET /api/v2/me")
-            user = adapter.hs.auth.authenticate_password(basic[0], basic[1], address)
-            return sessions.open_blocking(user), True
-
-        def ok(result):
-            found, created = result
-            s = sessions.adopt(*found)
-            req = request.request
-            if created and hasattr(req, "addCookie") and not getattr(req, "startedWriting", True):
-                set_session_cookie(req, s)
-            return {"gws_session": s.id, "gws_user": s.user.id,
-                    **binding(s.user.id, s.epoch, GwsSessions.digest(s.id))}
-
-        def refused(f: Failure):
-            if f.check(StoreUnavailable):
-                raise BayeuxError(503, "StoreUnavailable: the store is unavailable; retry shortly")
-            f.trap(AuthError)
-            raise Denied(f.value.message)
-
-        return adapter.hs.run_blocking(check).addCallbacks(ok, refused)
-
-    def on_session_added(self, session) -> None:
-        s = self.adapter.sessions.get(session.attributes.get("gws_session"))
-        if s is not None:
-            s.bayeux.add(session.id)
-
-    def on_session_removed(self, session, reason: str) -> None:
-        s = self.adapter.sessions.get(session.attributes.get("gws_session"), touch=False)
-        if s is None:
-            return
-        s.bayeux.discard(session.id)
-        s.last_used = self.adapter.sessions.clock()
-        if reason == "disconnect" and not s.bayeux:
-            # "kept informed" ends when the session's last CometD client disconnects
-            s.watches.clear()
-
-
-def set_session_cookie(request, s: GwsSession) -> None:
-    set_cookie(request, SESSION_COOKIE, s.id, http_only=True)
-
-
-# ---------------------------------------------------------------------- the adapter
 class GwsWorkbins:
     def __init__(self, hs, bayeux_settings: BayeuxSettings | None = None):
         self.hs = hs
@@ -661,112 +393,3 @@ def stats_message(stats, reference_id: int) -> dict:
             "messageType": "WorkbinStatsMessage", "referenceId": reference_id}
 
 
-# ---------------------------------------------------------------------- resources
-class _Gws(resource.Resource):
-    """A GWS resource: JSON errors for unsupported methods, never Twisted's HTML pages."""
-
-    isLeaf = True
-    methods: dict[bytes, str] = {}
-
-    def __init__(self, adapter: GwsWorkbins):
-        super().__init__()
-        self.adapter = adapter
-
-    def render(self, request):
-        name = self.methods.get(request.method)
-        if name is None:
-            request.setHeader(b"allow", b", ".join(sorted(self.methods)))
-            self.adapter._write(request, 405, {"statusCode": 10, "statusMessage": "Method not allowed"}, [])
-            return server.NOT_DONE_YET
-        return getattr(self, name)(request)
-
-
-class MeResource(_Gws):
-    methods = {b"GET": "get"}
-
-    def get(self, request):
-        return self.adapter.handle(request, self.adapter.me)
-
-
-class WorkbinsResource(_Gws):
-    """``/api/v2/workbins`` (POST RequestAgentStats, GET list), ``/move`` and ``/{id}``."""
-
-    isLeaf = False
-    methods = {b"GET": "get", b"POST": "post"}
-
-    def getChild(self, path, request):
-        if path == b"":
-            return self
-        if request.postpath:
-            return _NotFound(self.adapter)
-        if path == b"move":
-            return MoveResource(self.adapter)
-        return WorkbinResource(self.adapter, path.decode("utf-8", "replace"))
-
-    def get(self, request):
-        return self.adapter.handle(request, self.adapter.list_workbins)
-
-    def post(self, request):
-        return self.adapter.handle(request, self.adapter.request_agent_stats)
-
-
-class MoveResource(_Gws):
-    methods = {b"POST": "post"}
-
-    def post(self, request):
-        return self.adapter.handle(request, self.adapter.move)
-
-
-class WorkbinResource(_Gws):
-    methods = {b"GET": "get"}
-
-    def __init__(self, adapter, wb_uuid: str):
-        super().__init__(adapter)
-        self.wb_uuid = wb_uuid
-
-    def get(self, request):
-        return self.adapter.handle(request, lambda r, s: self.adapter.workbin_contents(r, s, self.wb_uuid))
-
-
-class UsersResource(_Gws):
-    """``/api/v2/users/{userId}/workbins``."""
-
-    isLeaf = False
-    methods: dict[bytes, str] = {}
-
-    def getChild(self, path, request):
-        if path and request.postpath == [b"workbins"]:
-            return UserWorkbinsResource(self.adapter, path.decode("utf-8", "replace"))
-        return _NotFound(self.adapter)
-
-
-class UserWorkbinsResource(_Gws):
-    methods = {b"POST": "post"}
-
-    def __init__(self, adapter, user_id: str):
-        super().__init__(adapter)
-        self.user_id = user_id
-
-    def render(self, request):
-        request.postpath = []
-        return super().render(request)
-
-    def post(self, request):
-        return self.adapter.handle(request, lambda r, s: self.adapter.request_agent_stats(r, s, self.user_id))
-
-
-class _NotFound(_Gws):
-    def render(self, request):
-        self.adapter._write(request, 404, {"statusCode": 6, "statusMessage": "No such resource"}, [])
-        return server.NOT_DONE_YET
-
-
-def mount(hs, root) -> None:
-    adapter = GwsWorkbins(hs)
-    hs.services["gws.workbins"] = adapter
-    hs.services["gws.bayeux"] = adapter.bayeux
-    adapter.start()
-    mount_at(root, "api/v2/me", MeResource(adapter))
-    mount_at(root, "api/v2/workbins", WorkbinsResource(adapter))
-    mount_at(root, "api/v2/users", UsersResource(adapter))
-    mount_at(root, "api/v2/notifications", adapter.bayeux.resource())

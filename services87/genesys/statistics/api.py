@@ -14,28 +14,26 @@ REST (envelope ``{status:{code,message,detail}, data, errors:[{status}], path}``
 channels ``/statistics/v3/updates`` and ``/statistics/v3/service``), setting ``STATISTICS_SESSIONID``.
 Authentication: ``x-api-key`` plus ``Authorization: Bearer`` (``genesys.require_bearer``). The adapter is
 thin: parsing and serialisation here, statistics in :mod:`services87.engine.statserver`, push logic in
-:mod:`services87.genesys.subscriptions`. See docs/genesys.md.
+:mod:`services87.genesys.statistics.subscriptions`, the HTTP resources in
+:mod:`services87.genesys.statistics.resources`. See docs/genesys.md.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 from functools import partial
 from typing import Any
-from urllib.parse import unquote
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
-from twisted.web import resource, server
 
 from services87.auth.http import parse_authorization
 from services87.auth.service import AuthError
 from services87.cache import ResponseCache
 from services87.bayeux import BayeuxHooks, BayeuxServer, BayeuxSettings, Denied
-from services87.engine.model import EngineError, NotFound, StoreUnavailable, ValidationError
+from services87.engine.model import EngineError, NotFound, StoreUnavailable
 from services87.engine.statserver import (
     InvalidDefinition,
     check_object_type,
@@ -46,9 +44,8 @@ from services87.engine.statserver import (
 from services87.engine.statserver.evaluate import StatEvaluator
 from services87.engine.versionwatch import watch_for
 from services87.genesys.ingest import live_store
-from services87.genesys.subscriptions import SERVICE, UPDATES, Item, Subscription, SubscriptionManager
-from services87.web.tree import mount as mount_at
-from services87.web import jsonguard
+from services87.genesys.statistics.subscriptions import SERVICE, UPDATES, Item, Subscription, SubscriptionManager
+from services87.http import jsonguard
 
 log = logging.getLogger(__name__)
 
@@ -464,151 +461,3 @@ def _verbose(request) -> bool:
 def _cookie(request, name: str) -> str | None:
     raw = request.getCookie(name.encode())
     return raw.decode("latin-1") if raw else None
-
-
-# ---------------------------------------------------------------------- HTTP
-def envelope(data: Any = None, code: int = 0, message: str | None = None, detail: dict | None = None,
-             errors: list | None = None, path: str | None = None) -> dict:
-    status: dict[str, Any] = {"code": code}
-    if message:
-        status["message"] = message
-    if detail:
-        status["detail"] = detail
-    body: dict[str, Any] = {"status": status}
-    if data is not None:
-        body["data"] = data
-    if errors:
-        body["errors"] = errors
-    if path is not None:
-        body["path"] = path
-    return body
-
-
-class V3Resource(resource.Resource):
-    """``/statistics/v3``: ``notifications`` is the Bayeux endpoint, everything else the REST API."""
-
-    def __init__(self, api: StatisticsApi):
-        super().__init__()
-        self.api = api
-
-    def getChild(self, path, request):
-        if path == b"notifications":
-            return self.api.bayeux.resource()
-        return ApiResource(self.api, [path] + list(request.postpath))
-
-    def render(self, request):
-        return ApiResource(self.api, []).render(request)
-
-
-class ApiResource(resource.Resource):
-    isLeaf = True
-
-    def __init__(self, api: StatisticsApi, segments: list[bytes]):
-        super().__init__()
-        self.api = api
-        self.segments = [unquote(s.decode("utf-8", "replace")) for s in segments]
-        while self.segments and self.segments[-1] == "":
-            self.segments.pop()
-
-    def route(self, method: bytes):
-        s, api = self.segments, self.api
-        if s == ["operations", "get-statistic-ex"]:
-            return {b"POST": lambda r, u, b: api.get_statistic_ex(r, u, b)}
-        if len(s) == 2 and s[0] == "statistic-values":
-            return {b"GET": lambda r, u, b: api.get_statistic_value(r, u, s[1])}
-        if s == ["subscriptions"]:
-            return {b"POST": lambda r, u, b: api.create_subscription(r, u, b)}
-        if len(s) == 2 and s[0] == "subscriptions":
-            return {b"DELETE": lambda r, u, b: api.delete_subscription(r, u, s[1])}
-        if len(s) == 3 and s[0] == "subscriptions" and s[2] == "statistic-values":
-            return {b"GET": lambda r, u, b: api.peek_subscription(r, u, s[1])}
-        return None
-
-    def render(self, request):
-        path = request.path.decode("latin-1")
-        routes = self.route(request.method)
-        gone: list[bool] = []
-        request.notifyFinish().addErrback(lambda _: gone.append(True))
-        if routes is None:
-            self._write(request, gone, 404, envelope(code=404, message="No such resource",
-                                                     detail={"kind": "NotFound"}, path=path))
-            return server.NOT_DONE_YET
-        handler = routes.get(request.method)
-        if handler is None:
-            request.setHeader(b"allow", b", ".join(routes))
-            self._write(request, gone, 405, envelope(code=405, message="Method not allowed",
-                                                     detail={"kind": "MethodNotAllowed"}, path=path))
-            return server.NOT_DONE_YET
-        limit = max(self.api.hs.settings.max_body_size, 262144)
-        body_bytes = request.content.read(limit + 1) if request.content else b""
-        if len(body_bytes) > limit:
-            self._write(request, gone, 413, envelope(code=413, message=f"The body is larger than {limit} bytes",
-                                                     detail={"kind": "TooLarge"}, path=path))
-            return server.NOT_DONE_YET
-        key = request.getHeader(b"x-api-key")
-        authz = request.getHeader(b"authorization")
-        key = key.decode("utf-8", "replace") if key else None
-        authz = authz.decode("utf-8", "replace") if authz else None
-
-        def parse_body():
-            body = None
-            if request.method == b"POST":
-                try:
-                    body = jsonguard.loads(body_bytes, max_size=limit, max_depth=self.api.hs.settings.max_json_depth,
-                                           expect=None) if body_bytes.strip() else None
-                except jsonguard.JsonGuardError as exc:
-                    raise ApiError(400, "InvalidJson", f"The body is not valid JSON ({exc.kind}): {exc.message}") from None
-                if body is None:
-                    raise ApiError(400, "InvalidRequest", "A JSON body is required")
-            return body
-
-        if self.segments == ["operations", "get-statistic-ex"] and self.api.cache.enabled:
-            hit = self.api.reactor_hit(key, authz, body_bytes) if request.method == b"POST" else None
-            if hit is not None:
-                self._write(request, gone, 200, envelope(hit))
-                return server.NOT_DONE_YET
-            # credentials, body and answer in one hop to the store threads
-            d = self.api.get_statistic_ex_cached(self.api.credentials_checker(key, authz), parse_body,
-                                                 body_bytes if request.method == b"POST" else None)
-        else:
-            d = self.api.check_credentials(key, authz)
-            d.addCallback(lambda user_id: handler(request, user_id, parse_body()))
-        d.addCallbacks(lambda data: self._write(request, gone, 200, envelope(data)),
-                       lambda f: self._fail(request, gone, f, path))
-        return server.NOT_DONE_YET
-
-    def _write(self, request, gone: list, status: int, body: dict) -> None:
-        if gone:
-            return
-        request.setResponseCode(status)
-        request.setHeader(b"content-type", b"application/json; charset=utf-8")
-        request.setHeader(b"cache-control", b"no-store")
-        request.write(json.dumps(body, ensure_ascii=False).encode())
-        request.finish()
-
-    def _fail(self, request, gone: list, f: Failure, path: str) -> None:
-        exc = f.value
-        if isinstance(exc, ApiError):
-            http, kind, msg, errors = exc.http, exc.kind, exc.message, exc.errors
-        elif isinstance(exc, AuthError):
-            http, kind, msg, errors = 403, exc.kind, exc.message, []
-        elif isinstance(exc, StoreUnavailable):
-            http, kind, msg, errors = 503, "ServiceUnavailable", "Statistics are unavailable: the store is unreachable", []
-            self.api.manager.probe()
-        elif isinstance(exc, defer.TimeoutError):
-            http, kind, msg, errors = 504, "BackendTimeout", "The statistics could not be computed in time", []
-        elif isinstance(exc, (NotFound, ValidationError, EngineError)):
-            http, kind, msg, errors = (404 if isinstance(exc, NotFound) else 400), exc.kind, str(exc), []
-        else:
-            log.error("statistics request failed: %s", f.getTraceback())
-            http, kind, msg, errors = 500, "InternalError", "Internal server error", []
-        self._write(request, gone, http, envelope(code=http, message=msg, detail={"kind": kind}, errors=errors,
-                                                  path=path))
-
-
-def mount(hs, root) -> None:
-    api = StatisticsApi(hs)
-    hs.services["genesys.statistics"] = api
-    hs.services["genesys.bayeux"] = api.bayeux
-    api.start()
-    mount_at(root, "statistics/v3", V3Resource(api))

@@ -43,7 +43,7 @@ class Health(resource.Resource):
             self._ready(request)
             return server.NOT_DONE_YET
         if sub != b"" or len(request.postpath) > 1:
-            from services87.server import NotFoundResource
+            from services87.http.tree import NotFoundResource
 
             return NotFoundResource().render(request)
 

@@ -17,6 +17,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 SAFE_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
+#: The Content-Security-Policy of the status page, which every other HTML answer gets too
+#: (:meth:`services87.http.limits.LimitedRequest.write`).
+PAGE_CSP = (b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+            b"style-src 'self'; script-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'")
 SESSION_PATHS = frozenset({b"/api/v1/session", b"/statuspage/api/login", b"/statuspage/api/logout"})
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from twisted.internet import defer
 
 from services87.auth.service import AuthError, Principal
-from services87.web.cookies import clear_cookie, set_cookie
+from services87.http.cookies import clear_cookie, set_cookie
 
 SESSION_COOKIE = b"services87-session"
 XSRF_COOKIE = b"XSRF-TOKEN"

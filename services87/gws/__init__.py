@@ -1,0 +1,26 @@
+"""Genesys Web Services (GWS) API v2 Workbins at ``/api/v2`` (see docs/workbins.md).
+
+* :mod:`services87.gws.errors` - the ``{statusCode, statusMessage}`` error and its HTTP statuses;
+* :mod:`services87.gws.lenient` - request bodies (JSON with trailing commas allowed);
+* :mod:`services87.gws.sessions` - ``JSESSIONID`` sessions and the CometD hooks bound to them;
+* :mod:`services87.gws.api` - the operations and the CometD delivery of ``WorkbinStatsMessage``;
+* :mod:`services87.gws.resources` - the HTTP resources.
+"""
+
+from __future__ import annotations
+
+from services87.http.tree import mount as mount_at
+
+
+def mount(hs, root) -> None:
+    from services87.gws.api import GwsWorkbins
+    from services87.gws.resources import MeResource, UsersResource, WorkbinsResource
+
+    adapter = GwsWorkbins(hs)
+    hs.services["gws.workbins"] = adapter
+    hs.services["gws.bayeux"] = adapter.bayeux
+    adapter.start()
+    mount_at(root, "api/v2/me", MeResource(adapter))
+    mount_at(root, "api/v2/workbins", WorkbinsResource(adapter))
+    mount_at(root, "api/v2/users", UsersResource(adapter))
+    mount_at(root, "api/v2/notifications", adapter.bayeux.resource())
