@@ -1,0 +1,1 @@
+"""Operations endpoints: health checks and Prometheus metrics."""
