@@ -357,7 +357,14 @@ def cmd_import(args) -> int:
 
 # --------------------------------------------------------------------------- users
 def cmd_users(args) -> int:
-    store = open_store(load_settings(args), create=args.users_cmd == "add")
+    settings = load_settings(args)
+    if args.users_cmd == "add" and args.groups and not args.create_groups:
+        path = sqlite_path(settings.db_url)
+        if path is not None and not path.exists():  # a new database has no groups: refuse before creating it
+            names = ", ".join(repr(n.strip()) for n in args.groups.split(",") if n.strip())
+            raise CliError(f"unknown group(s) {names}: {path} does not exist yet, so it has no groups; add "
+                           f"--create-groups to create them with the database", 2)
+    store = open_store(settings, create=args.users_cmd == "add")
     if args.users_cmd == "list":
         groups = store.reference()["groups"]
         for u in store.list_users():

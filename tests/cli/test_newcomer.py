@@ -168,6 +168,17 @@ def test_users_add_checks_groups_zone_and_language(demo_db):
     assert row.split()[-1] == "Support,Nights" and "Asia/Tokyo" in row and " nb " in row
 
 
+def test_users_add_with_unknown_groups_leaves_a_missing_database_alone(tmp_path):
+    db = tmp_path / "new.db"
+    one_line_error(cli("users", "add", "una", "--db", str(db), "--groups", "Support", cwd=tmp_path, input="pw\n"), 2,
+                   "unknown group(s) 'Support'", "does not exist yet", "--create-groups")
+    assert not db.exists()
+    res = cli("users", "add", "una", "--db", str(db), "--groups", "Support", "--create-groups", cwd=tmp_path,
+              input="pw-una\n")
+    assert res.returncode == 0 and "created group Support" in res.stdout, res.stderr
+    assert db.exists()
+
+
 def test_users_list_into_a_closed_pipe_is_silent(demo_db):
     d, db = demo_db
     read_end, write_end = os.pipe()
