@@ -19,13 +19,14 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 from twisted.web import resource, server
 
-from services87.auth.http import BEARER, SOTICKET, BASIC, authenticate_request
+from services87.auth.http import BEARER, SOTICKET, BASIC, authenticate_request, retry_after
 from services87.auth.service import AuthError
 from services87.engine.live_store import IngestError, LiveStore
-from services87.engine.model import Direction, EngineError, NotFound, Origin, StoreUnavailable, ValidationError
+from services87.engine.model import Direction, Origin, StoreUnavailable, ValidationError
 from services87.engine.statserver.definitions import INSTANT_ACTIONS, canonical_status
 from services87.http.tree import mount as mount_at
 from services87.http import jsonguard
+from services87.http.errors import apply_headers, classify
 
 log = logging.getLogger(__name__)
 
@@ -312,24 +313,23 @@ class EventsResource(resource.Resource):
 
     def _fail(self, request, gone: list, f: Failure) -> None:
         exc = f.value
-        if isinstance(exc, AuthError):
-            status, body = 401, error_body(401, exc.kind, exc.message)
-            request.setHeader(b"www-authenticate", b'Bearer realm="services87"')
-        elif isinstance(exc, BadEvent):
+        c = classify(exc, retry_after(self.hs))
+        extra: dict[str, Any] = {}
+        message = c.message
+        if isinstance(exc, BadEvent):
             extra = {"index": exc.index, "id": exc.event_id} if exc.index >= 0 else {}
-            status, body = 400, error_body(400, exc.kind, str(exc), **extra)
         elif isinstance(exc, IngestError):
-            status, body = 400, error_body(400, exc.kind, str(exc), index=exc.index, id=exc.event_id)
+            extra = {"index": exc.index, "id": exc.event_id}
         elif isinstance(exc, StoreUnavailable):
-            status, body = 503, error_body(503, "StoreUnavailable", "The store is unreachable; nothing was stored. "
-                                           "Retry the batch (event ids make retries safe)")
-            request.setHeader(b"retry-after", b"5")
-        elif isinstance(exc, (NotFound, ValidationError, EngineError)):
-            status, body = 400, error_body(400, getattr(exc, "kind", "Invalid"), str(exc))
-        else:
+            message = "The store is unreachable; nothing was stored. Retry the batch (event ids make retries safe)"
+        elif c.status == 500:
             log.error("ingest failed", exc_info=(f.type, f.value, f.getTracebackObject()))
-            status, body = 500, error_body(500, "InternalError", "The batch could not be stored; nothing was stored")
-        self._write(request, gone, status, body)
+            message = "The batch could not be stored; nothing was stored"
+        if not gone:
+            if c.challenge:
+                request.setHeader(b"www-authenticate", b'Bearer realm="services87"')
+            apply_headers(request, c)
+        self._write(request, gone, c.status, error_body(c.status, c.kind, message, **extra))
 
 
 def mount(hs, root) -> None:

@@ -28,16 +28,17 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 from twisted.web import server
 
-from services87.auth.http import client_address, parse_authorization, parse_basic
+from services87.auth.http import client_address, parse_authorization, parse_basic, retry_after
 from services87.auth.revocation import revocation_watch
 from services87.auth.service import AuthError
 from services87.bayeux import BayeuxServer, BayeuxSettings
-from services87.engine.model import EngineError, NotFound, StoreUnavailable, ValidationError
+from services87.engine.model import NotFound, ValidationError
 from services87.engine.workbin_store import HEX32, Owner, WorkbinStore, canonical_type
 from services87.gws.errors import GwsError
 from services87.gws.lenient import parse_body
 from services87.gws.sessions import SESSION_COOKIE, GwsBayeuxHooks, GwsSession, GwsSessions, set_session_cookie
 from services87.http import jsonguard
+from services87.http.errors import apply_headers, classify
 
 log = logging.getLogger(__name__)
 
@@ -158,27 +159,26 @@ class GwsWorkbins:
 
     def _fail(self, request, f: Failure, gone: list) -> None:
         exc = f.value
+        c = classify(exc, retry_after(self.hs))
+        message = c.message
         if isinstance(exc, GwsError):
-            code, message, status = exc.code, exc.message, exc.http
+            code = exc.code
         elif isinstance(exc, AuthError):
-            code, message = 20, exc.message
-            status = 429 if exc.kind == "TooManyAttempts" else 401
-            if status == 401 and not gone and not request.finished:
-                request.setHeader(b"www-authenticate", b'Basic realm="GWS", charset="UTF-8"')
+            code = 20  # not authenticated
         elif isinstance(exc, NotFound):
-            code, message, status = 6, str(exc), 404
-        elif isinstance(exc, ValidationError):
-            code, message, status = 10, str(exc), 400
-        elif isinstance(exc, StoreUnavailable):
-            code, message, status = 4, "The statistics store is unavailable; retry shortly", 503
-            if not gone and not request.finished:
-                request.setHeader(b"retry-after", b"5")
-        elif isinstance(exc, EngineError):
-            code, message, status = 10, str(exc), 400
+            code = 6
+        elif c.status < 500:
+            code = 10  # input validation
         else:
-            log.error("GWS request failed: %s", f.getTraceback())
-            code, message, status = 4, "Internal error", 500
-        self._write(request, status, {"statusCode": code, "statusMessage": message}, gone)
+            code = 4  # internal error
+            if c.status == 500:
+                log.error("GWS request failed: %s", f.getTraceback())
+                message = "Internal error"
+        if not gone and not request.finished:
+            if c.challenge:
+                request.setHeader(b"www-authenticate", b'Basic realm="GWS", charset="UTF-8"')
+            apply_headers(request, c)
+        self._write(request, c.status, {"statusCode": code, "statusMessage": message}, gone)
 
     def body(self, request) -> dict:
         limit = self.settings.max_body_size

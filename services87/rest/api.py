@@ -27,13 +27,14 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from services87.auth import http as httpauth
 from services87.auth.service import AuthError, Principal
 from services87.cache import ResponseCache
-from services87.engine.model import EngineError, StatContext, StoreUnavailable, UnknownPanel, ValidationError
+from services87.engine.model import EngineError, StatContext, StoreUnavailable, UnknownPanel
 from services87.engine.timebuckets import resolve_zone
 from services87.engine.versionwatch import watch_for
 from services87.i18n import normalize_language
 from services87.rest import media
 from services87.rest.errors import RestError, write_error
 from services87.rest.serialize import Selection, dataset_dict, render_json, render_xml
+from services87.http.errors import classify
 from services87.http.session import sessions_for
 
 log = logging.getLogger(__name__)
@@ -92,13 +93,13 @@ def read_body(hs, request) -> bytes:
 
 
 def _auth_error(request, err: AuthError, hs=None) -> RestError:
-    status = httpauth.status_for(err)
+    c = classify(err, httpauth.retry_after(hs))
     headers = {}
-    if status == 401:
+    if c.challenge:
         headers[b"www-authenticate"] = [v.encode() for v in httpauth.challenge_headers(SCHEMES, err)]
-    elif status == 429:
-        headers[b"retry-after"] = [str(httpauth.retry_after(hs)).encode()]
-    return RestError(status, err.kind, err.message, headers)
+    if c.retry_after is not None:
+        headers[b"retry-after"] = [str(c.retry_after).encode()]
+    return RestError(c.status, c.kind, c.message, headers)
 
 
 @lru_cache(maxsize=1)
@@ -239,25 +240,18 @@ class RestApi:
         e = failure.value
         return write_error(request, e.status, e.kind, e.message, e.headers)
 
-    @app.handle_errors(UnknownPanel)
-    def unknown_panel(self, request, failure):
-        message = str(failure.value)
-        if len(message) > 200:
-            message = message[:200] + "..."
-        return write_error(request, 400, "UnknownPanel", message)
-
-    @app.handle_errors(ValidationError)
-    def validation_error(self, request, failure):
-        return write_error(request, 400, failure.value.kind, str(failure.value))
-
-    @app.handle_errors(StoreUnavailable)
-    def unavailable(self, request, failure):
-        return write_error(request, 503, "StoreUnavailable", "The statistics store is not available; try again",
-                           {b"retry-after": [b"5"]})
-
     @app.handle_errors(EngineError)
     def engine_error(self, request, failure):
-        return write_error(request, 400, failure.value.kind, str(failure.value))
+        """Engine errors: the status from the one mapping (services87/http/errors.py)."""
+        e = failure.value
+        c = classify(e)
+        message = c.message
+        if isinstance(e, UnknownPanel) and len(message) > 200:
+            message = message[:200] + "..."
+        elif isinstance(e, StoreUnavailable):
+            message = "The statistics store is not available; try again"
+        headers = {b"retry-after": [str(c.retry_after).encode()]} if c.retry_after is not None else None
+        return write_error(request, c.status, c.kind, message, headers)
 
     @app.handle_errors(NotFound)
     def not_found(self, request, failure):

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import json
 
+from services87.http.errors import HttpError
 
-class RestError(Exception):
-    def __init__(self, status: int, kind: str, message: str, headers: dict[bytes, list[bytes]] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.kind = kind
-        self.message = message
-        self.headers = headers or {}
+
+class RestError(HttpError):
+    """An error of the REST twin with the status its handler chose (services87/http/errors.py)."""
 
 
 def error_body(status: int, kind: str, message: str, **extra) -> bytes:

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from services87.auth import http as httpauth
 from services87.auth.service import AuthError
+from services87.http.errors import HttpError
 from services87.engine.model import StoreUnavailable
 from services87.rest import media
 from services87.rest.api import read_body
@@ -34,13 +35,14 @@ KNOWN_FIELDS = frozenset({"grant_type", "username", "password", "refresh_token",
                           "client_secret"})
 
 
-class OAuthError(Exception):
+class OAuthError(HttpError):
+    """A token endpoint error. Its status is RFC 6749's (section 5.2), not the general mapping's: wrong user
+    credentials in a password grant are ``400 invalid_grant`` there, a wrong client is ``401 invalid_client``."""
+
     def __init__(self, status: int, error: str, description: str, headers: dict | None = None):
-        super().__init__(description)
-        self.status = status
+        super().__init__(status, error, description, headers)
         self.error = error
         self.description = description
-        self.headers = headers or {}
 
 
 def _write(request, status: int, body: dict, headers: dict | None = None) -> bytes:

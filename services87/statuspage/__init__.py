@@ -28,6 +28,8 @@ from services87.engine.model import ALL_PANELS, EngineError, StatusScreenPanelTy
 from services87.engine.store_prefs import PrefsStore
 from services87.i18n import SUPPORTED, normalize_language
 from services87.http.session import sessions_for
+from services87.auth.http import retry_after
+from services87.http.errors import HttpError, classify
 from services87.http.origin import PAGE_CSP
 from services87.http.tree import NotFoundResource, json_error, mount as mount_at
 from services87.http import jsonguard
@@ -65,10 +67,13 @@ def _finish(request, body: bytes) -> None:
         request.finish()
 
 
-class BadRequest(Exception):
+class BadRequest(HttpError):
     def __init__(self, message: str, kind: str = "ValidationError", code: int = 400):
-        super().__init__(message)
-        self.message, self.kind, self.code = message, kind, code
+        super().__init__(code, kind, message)
+
+    @property
+    def code(self) -> int:
+        return self.status
 
 
 def _read_json(hs, request) -> dict:
@@ -178,22 +183,17 @@ class _Api(resource.Resource):
         _finish(request, _json(request, payload, code))
 
     def _failed(self, failure, request):
-        from services87.auth.http import status_for
-        from services87.auth.service import AuthError
-
         exc = failure.value
-        if isinstance(exc, BadRequest):
-            body = _error(request, exc.code, exc.kind, exc.message)
-        elif isinstance(exc, AuthError):
-            body = _error(request, status_for(exc), exc.kind, exc.message)
-        elif isinstance(exc, StoreUnavailable):
-            body = _error(request, 503, "StoreUnavailable", "The statistics store is unavailable; try again")
-        elif isinstance(exc, EngineError):
-            body = _error(request, 400, exc.kind, str(exc))
-        else:
+        c = classify(exc, retry_after(self.hs))
+        message = c.message
+        if isinstance(exc, StoreUnavailable):
+            message = "The statistics store is unavailable; try again"
+        elif c.status == 500 and not isinstance(exc, HttpError):
             log.error("status page API failed: %s", failure.getTraceback())
-            body = _error(request, 500, "InternalError", "Internal error")
-        _finish(request, body)
+            message = "Internal error"
+        if c.retry_after is not None and c.status != 503:
+            request.setHeader(b"retry-after", str(c.retry_after).encode())
+        _finish(request, _error(request, c.status, c.kind, message))
 
     def _prefs_for(self, user) -> dict:
         """Blocking: the user's saved preferences over the defaults (invalid saved values are ignored)."""

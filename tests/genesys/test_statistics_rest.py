@@ -87,11 +87,11 @@ def err(r, status: int, kind: str | None = None):
 
 def test_auth(api):
     url = api.base + "/statistics/v3/statistic-values/CurrentAgentState?objectType=Agent&objectId=eva"
-    err(requests.get(url, timeout=10), 403, "InvalidApiKey")
-    err(requests.get(url, headers={"x-api-key": "wrong"}, timeout=10), 403, "InvalidApiKey")
-    err(requests.get(url, headers={"x-api-key": API_KEY}, timeout=10), 403, "MissingCredentials")
-    err(requests.get(url, headers={"x-api-key": API_KEY, "Authorization": "Bearer nope"}, timeout=10), 403, "InvalidToken")
-    err(requests.get(url, headers={"x-api-key": API_KEY, "Authorization": "Basic ZGVtbzpkZW1v"}, timeout=10), 403,
+    err(requests.get(url, timeout=10), 401, "InvalidApiKey")
+    err(requests.get(url, headers={"x-api-key": "wrong"}, timeout=10), 401, "InvalidApiKey")
+    err(requests.get(url, headers={"x-api-key": API_KEY}, timeout=10), 401, "MissingCredentials")
+    err(requests.get(url, headers={"x-api-key": API_KEY, "Authorization": "Bearer nope"}, timeout=10), 401, "InvalidToken")
+    err(requests.get(url, headers={"x-api-key": API_KEY, "Authorization": "Basic ZGVtbzpkZW1v"}, timeout=10), 401,
         "UnsupportedScheme")
 
 

@@ -46,6 +46,7 @@ from services87.engine.versionwatch import watch_for
 from services87.genesys.ingest import live_store
 from services87.genesys.statistics.subscriptions import SERVICE, UPDATES, Item, Subscription, SubscriptionManager
 from services87.http import jsonguard
+from services87.http.errors import HttpError
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +58,16 @@ MAX_ID = 200
 BACKEND_TIMEOUT = 30.0
 
 
-class ApiError(Exception):
+class ApiError(HttpError):
     """An error reply: HTTP ``http``; ``kind`` names it; ``errors`` lists per-item problems."""
 
     def __init__(self, http: int, kind: str, message: str, errors: list[dict] | None = None):
-        super().__init__(message)
-        self.http = http
-        self.kind = kind
-        self.message = message
+        super().__init__(http, kind, message)
         self.errors = errors or []
+
+    @property
+    def http(self) -> int:
+        return self.status
 
 
 def item_error(exc: Exception, index: int, statistic_id: str | None = None) -> dict:

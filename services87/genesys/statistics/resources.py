@@ -12,10 +12,11 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 from twisted.web import resource, server
 
-from services87.auth.service import AuthError
-from services87.engine.model import EngineError, NotFound, StoreUnavailable, ValidationError
+from services87.auth.http import BEARER, challenge_headers
+from services87.engine.model import StoreUnavailable
 from services87.genesys.statistics.api import ApiError, StatisticsApi
 from services87.http import jsonguard
+from services87.http.errors import apply_headers, classify
 
 log = logging.getLogger(__name__)
 
@@ -141,19 +142,19 @@ class ApiResource(resource.Resource):
 
     def _fail(self, request, gone: list, f: Failure, path: str) -> None:
         exc = f.value
-        if isinstance(exc, ApiError):
-            http, kind, msg, errors = exc.http, exc.kind, exc.message, exc.errors
-        elif isinstance(exc, AuthError):
-            http, kind, msg, errors = 403, exc.kind, exc.message, []
-        elif isinstance(exc, StoreUnavailable):
-            http, kind, msg, errors = 503, "ServiceUnavailable", "Statistics are unavailable: the store is unreachable", []
+        c = classify(exc)
+        kind, msg, errors = c.kind, c.message, getattr(exc, "errors", [])
+        if isinstance(exc, StoreUnavailable):
+            kind, msg = "ServiceUnavailable", "Statistics are unavailable: the store is unreachable"
             self.api.manager.probe()
         elif isinstance(exc, defer.TimeoutError):
-            http, kind, msg, errors = 504, "BackendTimeout", "The statistics could not be computed in time", []
-        elif isinstance(exc, (NotFound, ValidationError, EngineError)):
-            http, kind, msg, errors = (404 if isinstance(exc, NotFound) else 400), exc.kind, str(exc), []
-        else:
+            msg = "The statistics could not be computed in time"
+        elif c.status == 500:
             log.error("statistics request failed: %s", f.getTraceback())
-            http, kind, msg, errors = 500, "InternalError", "Internal server error", []
-        self._write(request, gone, http, envelope(code=http, message=msg, detail={"kind": kind}, errors=errors,
-                                                  path=path))
+        if not gone:
+            if c.challenge:
+                request.responseHeaders.setRawHeaders(b"www-authenticate",
+                                                      [v.encode() for v in challenge_headers([BEARER], exc)])
+            apply_headers(request, c)
+        self._write(request, gone, c.status, envelope(code=c.status, message=msg, detail={"kind": kind},
+                                                      errors=errors, path=path))
