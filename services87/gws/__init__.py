@@ -9,13 +9,12 @@
 
 from __future__ import annotations
 
+from services87.gws.api import GwsWorkbins
+from services87.gws.resources import MeResource, UsersResource, WorkbinsResource
 from services87.http.tree import mount as mount_at
 
 
 def mount(hs, root) -> None:
-    from services87.gws.api import GwsWorkbins
-    from services87.gws.resources import MeResource, UsersResource, WorkbinsResource
-
     adapter = GwsWorkbins(hs)
     hs.services["gws.workbins"] = adapter
     hs.services["gws.bayeux"] = adapter.bayeux

@@ -55,7 +55,7 @@ class GwsWorkbins:
         self.sessions = GwsSessions(hs, hs.settings.gws_session_timeout, hs.settings.session_max_lifetime)
         guard = partial(jsonguard.loads, max_depth=hs.settings.max_json_depth, expect=None)
         self.bayeux = BayeuxServer(hs.reactor, bayeux_settings or BayeuxSettings(json_loads=guard),
-                                   hooks=GwsBayeuxHooks(self))
+                                   hooks=GwsBayeuxHooks(hs, self.sessions))
         self._pending: set[tuple[str, str]] = set()
         self._pending_all = False
         self._flush_call = None

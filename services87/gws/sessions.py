@@ -9,7 +9,7 @@ import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
@@ -22,9 +22,6 @@ from services87.bayeux.errors import BayeuxError
 from services87.engine.model import StoreUnavailable, User
 from services87.engine.workbin_store import Owner
 from services87.http.cookies import set_cookie
-
-if TYPE_CHECKING:
-    from services87.gws.api import GwsWorkbins
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +166,11 @@ class GwsBayeuxHooks(BayeuxHooks):
     starts a session and, on long-polling, sets its JSESSIONID cookie). The Bayeux client is then bound to
     that session. Clients may subscribe to any non-meta channel and publish nowhere."""
 
-    def __init__(self, adapter: "GwsWorkbins"):
-        self.adapter = adapter
+    def __init__(self, hs, sessions: GwsSessions):
+        self.hs = hs
+        self.sessions = sessions
 
     def authenticate_handshake(self, request, message):
-        adapter = self.adapter
         try:
             parsed = parse_authorization(request.header("authorization"))
             basic = None
@@ -185,7 +182,7 @@ class GwsBayeuxHooks(BayeuxHooks):
             raise Denied(exc.message) from None
         sid = request.cookies.get(SESSION_COOKIE)
         address = request.peer.rsplit(":", 1)[0]
-        sessions = adapter.sessions
+        sessions = self.sessions
 
         def check():  # blocking: the cookie's session from the store, else a new one for Basic credentials
             found = sessions.lookup_blocking(sid) if sid else None
@@ -194,7 +191,7 @@ class GwsBayeuxHooks(BayeuxHooks):
             if basic is None:
                 raise AuthError("MissingCredentials",
                                 "Authentication required: HTTP Basic or the JSESSIONID cookie of GET /api/v2/me")
-            user = adapter.hs.auth.authenticate_password(basic[0], basic[1], address)
+            user = self.hs.auth.authenticate_password(basic[0], basic[1], address)
             return sessions.open_blocking(user), True
 
         def ok(result):
@@ -212,19 +209,19 @@ class GwsBayeuxHooks(BayeuxHooks):
             f.trap(AuthError)
             raise Denied(f.value.message)
 
-        return adapter.hs.run_blocking(check).addCallbacks(ok, refused)
+        return self.hs.run_blocking(check).addCallbacks(ok, refused)
 
     def on_session_added(self, session) -> None:
-        s = self.adapter.sessions.get(session.attributes.get("gws_session"))
+        s = self.sessions.get(session.attributes.get("gws_session"))
         if s is not None:
             s.bayeux.add(session.id)
 
     def on_session_removed(self, session, reason: str) -> None:
-        s = self.adapter.sessions.get(session.attributes.get("gws_session"), touch=False)
+        s = self.sessions.get(session.attributes.get("gws_session"), touch=False)
         if s is None:
             return
         s.bayeux.discard(session.id)
-        s.last_used = self.adapter.sessions.clock()
+        s.last_used = self.sessions.clock()
         if reason == "disconnect" and not s.bayeux:
             # "kept informed" ends when the session's last CometD client disconnects
             s.watches.clear()

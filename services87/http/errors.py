@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from twisted.internet import defer
 

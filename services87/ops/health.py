@@ -16,6 +16,7 @@ from twisted.web import resource, server
 
 from services87 import __version__
 from services87.engine.model import StoreUnavailable
+from services87.http.tree import NotFoundResource
 
 
 def _json(request, status: int, doc: dict) -> None:
@@ -43,8 +44,6 @@ class Health(resource.Resource):
             self._ready(request)
             return server.NOT_DONE_YET
         if sub != b"" or len(request.postpath) > 1:
-            from services87.http.tree import NotFoundResource
-
             return NotFoundResource().render(request)
 
         def ok(version):

@@ -7,13 +7,12 @@
 
 from __future__ import annotations
 
+from services87.genesys.statistics.api import StatisticsApi
+from services87.genesys.statistics.resources import V3Resource
 from services87.http.tree import mount as mount_at
 
 
 def mount(hs, root) -> None:
-    from services87.genesys.statistics.api import StatisticsApi
-    from services87.genesys.statistics.resources import V3Resource
-
     api = StatisticsApi(hs)
     hs.services["genesys.statistics"] = api
     hs.services["genesys.bayeux"] = api.bayeux
