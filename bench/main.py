@@ -229,7 +229,7 @@ def fanout(workdir: Path, clients: int, rate: float, count: int) -> Measure:
 # --------------------------------------------------------------------------- import
 def import_measure(workdir: Path, rows: int) -> Measure:
     from services87.engine import demo, importer
-    from services87.engine.store import Store
+    from services87.engine.storage import Store
 
     db = workdir / f"import-{rows}.db"
     for p in workdir.glob(f"import-{rows}.db*"):

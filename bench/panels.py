@@ -29,7 +29,8 @@ from services87.config import Settings  # noqa: E402
 from services87.engine import demo  # noqa: E402
 from services87.engine.engine import StatisticsEngine  # noqa: E402
 from services87.engine.model import ALL_PANELS, StatContext, StatusScreenPanelType  # noqa: E402
-from services87.engine.store import BusinessCalendar, Store  # noqa: E402
+from services87.engine.business_hours import BusinessCalendar
+from services87.engine.storage import Store  # noqa: E402
 
 
 def pct(samples: list[float], q: float) -> float:

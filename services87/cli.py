@@ -161,7 +161,8 @@ def open_store(settings: Settings, create: bool = True):
     """The store of ``settings.db_url``, migrated to the newest schema (see :func:`check_database`)."""
     import sqlalchemy.exc
 
-    from services87.engine.store import BusinessCalendar, Store
+    from services87.engine.business_hours import BusinessCalendar
+    from services87.engine.storage import Store
 
     check_database(settings.db_url, create)
     try:

@@ -18,7 +18,8 @@ from twisted.web import resource, server
 from services87.auth import AuthService
 from services87.config import Settings
 from services87.engine.engine import StatisticsEngine
-from services87.engine.store import BusinessCalendar, Store
+from services87.engine.business_hours import BusinessCalendar
+from services87.engine.storage import Store
 from services87.http.tree import Root
 
 log = logging.getLogger(__name__)

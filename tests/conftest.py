@@ -3,7 +3,8 @@ import time
 import pytest
 
 from services87.config import Settings
-from services87.engine.store import BusinessCalendar, Store
+from services87.engine.business_hours import BusinessCalendar
+from services87.engine.storage import Store
 from tests import support
 from tests.support import ServerProcess, fresh_db_url
 

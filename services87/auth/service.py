@@ -22,7 +22,8 @@ import jwt
 from services87.auth.passwords import verify_password
 from services87.cache import ResponseCache
 from services87.engine.model import NotFound, User
-from services87.engine.store import Store, TicketStore
+from services87.engine.storage import Store
+from services87.engine.storage.tickets import TicketStore
 
 
 class AuthError(Exception):

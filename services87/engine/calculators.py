@@ -18,7 +18,7 @@ from babel.dates import format_date
 
 from services87.engine import timebuckets as tb
 from services87.engine.model import BaseStatus, DataSet, DataValue, Origin, StatusScreenPanelType as P, UnknownPanel, User
-from services87.engine.store import Store
+from services87.engine.storage import Store
 from services87.i18n import N_, Translator
 
 REGISTRY: dict[P, "Calculator"] = {}

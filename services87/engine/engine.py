@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 from services87.engine import calculators as calc
 from services87.engine.model import ALL_PANELS, DataSet, StatContext, StatusScreenPanelType as P
-from services87.engine.store import Store
+from services87.engine.storage import Store
 from services87.engine.timebuckets import UnknownTimeZone, local_today, resolve_zone
 from services87.i18n import Translator
 

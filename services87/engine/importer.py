@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from services87.engine.model import Direction, Origin, ValidationError
-from services87.engine.store import FULL_ROW, Store
+from services87.engine.storage import Store
+from services87.engine.storage.requests import FULL_ROW
 
 FIELDS = ("external_id", "title", "category", "status", "priority", "origin", "owner", "group", "created", "closed")
 JSONL_FIELDS = FIELDS + ("messages",)

@@ -1,7 +1,7 @@
 """Cross-process change events: a small message bus on PostgreSQL ``LISTEN``/``NOTIFY``.
 
 With ``services87 serve --workers N`` every worker process holds its own store, engine and push subscribers.
-A committed write emits a :class:`~services87.engine.store.ChangeEvent` only in the process that wrote, so
+A committed write emits a :class:`~services87.engine.storage.database.ChangeEvent` only in the process that wrote, so
 :func:`attach_store` forwards each local event on the bus and re-emits the events of the other workers to the
 local listeners: ingest on any worker reaches the push subscribers of every worker. Caches need nothing: they
 are keyed by the data version, read from the database.
@@ -180,7 +180,7 @@ _replaying = threading.local()
 
 def attach_store(store, bus: PgBus) -> None:
     """Forward this process's committed writes to the bus; re-emit the other workers' writes locally."""
-    from services87.engine.store import ChangeEvent
+    from services87.engine.storage.database import ChangeEvent
 
     def local(ev: ChangeEvent) -> None:
         if getattr(_replaying, "active", False):
@@ -195,7 +195,7 @@ def attach_store(store, bus: PgBus) -> None:
                          data.get("detail") or {})
         _replaying.active = True
         try:
-            store._emit(ev)  # listeners expect a non-reactor thread, as after a local commit
+            store.emit(ev)  # listeners expect a non-reactor thread, as after a local commit
         finally:
             _replaying.active = False
 

@@ -21,8 +21,8 @@ from twisted.web import resource, server
 
 from services87.auth.http import BEARER, SOTICKET, BASIC, authenticate_request, retry_after
 from services87.auth.service import AuthError
-from services87.engine.live_store import IngestError, LiveStore
 from services87.engine.model import Direction, Origin, StoreUnavailable, ValidationError
+from services87.engine.storage.live import IngestError, LiveStore
 from services87.engine.statserver.definitions import INSTANT_ACTIONS, canonical_status
 from services87.http.tree import mount as mount_at
 from services87.http import jsonguard

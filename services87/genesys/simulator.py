@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable
 
-from services87.engine.live_store import QUEUE_SUFFIX
+from services87.engine.storage.live import QUEUE_SUFFIX
 from services87.genesys.ingest import normalize_batch
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ Resources (see docs/workbins.md):
 
 The adapter stays thin: sessions (:mod:`services87.gws.sessions`), CSRF, parsing (:mod:`services87.gws.lenient`)
 and serialization here, the resources in :mod:`services87.gws.resources`; workbins, owners, counts and moves
-are in :mod:`services87.engine.workbin_store`, called through ``hs.run_blocking``.
+are in :mod:`services87.engine.storage.workbins`, called through ``hs.run_blocking``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from services87.auth.revocation import revocation_watch
 from services87.auth.service import AuthError
 from services87.bayeux import BayeuxServer, BayeuxSettings
 from services87.engine.model import NotFound, ValidationError
-from services87.engine.workbin_store import HEX32, Owner, WorkbinStore, canonical_type
+from services87.engine.storage.workbins import HEX32, Owner, WorkbinStore, canonical_type
 from services87.gws.errors import GwsError
 from services87.gws.lenient import parse_body
 from services87.gws.sessions import SESSION_COOKIE, GwsBayeuxHooks, GwsSession, GwsSessions, set_session_cookie

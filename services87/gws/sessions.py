@@ -20,7 +20,7 @@ from services87.auth.service import AuthError
 from services87.bayeux import BayeuxHooks, Denied
 from services87.bayeux.errors import BayeuxError
 from services87.engine.model import StoreUnavailable, User
-from services87.engine.workbin_store import Owner
+from services87.engine.storage.workbins import Owner
 from services87.http.cookies import set_cookie
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from pathlib import Path
 from twisted.web import resource, server, static
 
 from services87.engine.model import ALL_PANELS, EngineError, StatusScreenPanelType, StoreUnavailable
-from services87.engine.store_prefs import PrefsStore
+from services87.engine.storage.prefs import PrefsStore
 from services87.i18n import SUPPORTED, normalize_language
 from services87.http.session import sessions_for
 from services87.auth.http import retry_after

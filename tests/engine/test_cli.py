@@ -12,7 +12,7 @@ from services87.auth.passwords import verify_password
 from services87.config import Settings
 from services87.engine.engine import StatisticsEngine
 from services87.engine.model import ALL_PANELS, StatContext, StatusScreenPanelType as P
-from services87.engine.store import Store
+from services87.engine.storage import Store
 from tests.engine.helpers import cli_env, run_cli
 
 NOW = "2026-03-30T12:00:00+00:00"

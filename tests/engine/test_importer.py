@@ -16,7 +16,8 @@ import pytest
 from services87.engine import demo
 from services87.engine.importer import ImportFileError, import_file
 from services87.engine.model import StatContext, StatusScreenPanelType as P
-from services87.engine.store import BusinessCalendar, Store
+from services87.engine.business_hours import BusinessCalendar
+from services87.engine.storage import Store
 from tests.engine.helpers import ROOT, assert_aggregates_consistent, cli_env, run_cli
 
 HEADER = "external_id,title,category,status,priority,origin,owner,group,created,closed\n"

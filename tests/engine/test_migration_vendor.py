@@ -3,7 +3,8 @@
 import sqlalchemy as sa
 
 from services87.engine.migrate import upgrade
-from services87.engine.store import BusinessCalendar, Store
+from services87.engine.business_hours import BusinessCalendar
+from services87.engine.storage import Store
 from tests.support import fresh_db_url
 
 

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from services87.config import Settings
 from services87.engine.engine import StatisticsEngine
 from services87.engine.model import BaseStatus, Direction, StatContext, StatusScreenPanelType as P
-from services87.engine.store import BusinessCalendar, Store
+from services87.engine.business_hours import BusinessCalendar
+from services87.engine.storage import Store
 from tests.support import fresh_db_url
 
 NOW = datetime(2026, 3, 30, 12, 0, tzinfo=timezone.utc)  # Monday; Oslo is UTC+2 since 29 March

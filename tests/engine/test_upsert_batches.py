@@ -7,7 +7,7 @@ import pytest
 
 from services87.engine import demo
 from services87.engine.model import Direction, ValidationError
-from services87.engine.store import FULL_ROW
+from services87.engine.storage.requests import FULL_ROW
 from tests.engine.helpers import assert_aggregates_consistent
 
 T0 = 1772359200

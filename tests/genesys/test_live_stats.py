@@ -8,7 +8,7 @@ import pytest
 
 from services87.config import Settings
 from services87.engine.engine import StatisticsEngine
-from services87.engine.live_store import IngestError, LiveStore
+from services87.engine.storage.live import IngestError, LiveStore
 from services87.engine.model import StoreUnavailable
 from services87.engine.statserver import (
     InvalidDefinition,

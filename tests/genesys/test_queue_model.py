@@ -6,9 +6,9 @@ import pytest
 
 from services87.config import Settings
 from services87.engine.engine import StatisticsEngine
-from services87.engine.live_store import LiveStore
 from services87.engine.statserver import lookup
 from services87.engine.statserver.evaluate import StatEvaluator
+from services87.engine.storage.live import LiveStore
 from tests.genesys.test_live_stats import T0, S, ev
 
 #: Every statistic the status page shows per queue (and for the tenant).

@@ -1,6 +1,6 @@
 """Expired tickets, refresh tokens and revoked-token marks are purged from the store."""
 
-from services87.engine.store import TicketStore
+from services87.engine.storage.tickets import TicketStore
 
 
 def test_purge_expired_removes_only_expired_tickets(store):

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from services87.engine.model import NotFound, ValidationError
-from services87.engine.workbin_store import WorkbinStore, workbin_uuid
+from services87.engine.storage.workbins import WorkbinStore, workbin_uuid
 from services87.gws.errors import GwsError
 from services87.gws.lenient import parse_body, strip_trailing_commas
 

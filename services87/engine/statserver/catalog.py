@@ -4,7 +4,7 @@ The queue model: a Queue object has its calls (``Current_In_Queue``, ``LongestWa
 ``AnsweredCalls``, ``AbandonedCalls``, ``MissedCalls``, ``ServiceLevel``, ``AverageWaitTime``, and
 ``InboundCalls``/``AverageHandlingTime`` over the calls its agents answered) and its agent group's agents
 (``CurrentReadyAgents``, ``CurrentNotReadyAgents``, ``CurrentLoggedInAgents``); see
-:meth:`services87.engine.live_store.LiveStore.resolve` for how a queue finds its agent group.
+:meth:`services87.engine.storage.live.LiveStore.resolve` for how a queue finds its agent group.
 
 Every :class:`~services87.engine.model.StatusScreenPanelType` name is a statistic too: its value is the
 panel's DataSet (``hs.engine.compute``) as JSON, for objectType ``Tenant`` (or ``Agent`` for the panels that

@@ -29,7 +29,7 @@ from services87.engine.statserver.definitions import StatDefinition
 from services87.engine.timebuckets import resolve_zone
 
 if TYPE_CHECKING:  # pragma: no cover
-    from services87.engine.live_store import LiveStore, ObjectRef
+    from services87.engine.storage.live import LiveStore, ObjectRef
 
 INSTANT_FROM_INTERACTION = ("CallEntered", "CallAnswered", "CallDistributed", "CallAbandoned", "CallReleased")
 

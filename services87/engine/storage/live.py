@@ -1,9 +1,9 @@
 """All SQL of the live contact-centre data: timelines, interactions, ingest idempotency, subscriptions.
 
-Writes of statistics data go through :meth:`Store._write` so that they bump the data version and emit a
-:class:`~services87.engine.store.ChangeEvent` (kind ``live``, or ``requests`` when a batch also changed
+Writes of statistics data go through :meth:`Store.write` so that they bump the data version and emit a
+:class:`~services87.engine.storage.database.ChangeEvent` (kind ``live``, or ``requests`` when a batch also changed
 requests; ``detail["live"]`` then says which agents/places/queues changed). Subscription bookkeeping is not
-statistics data and is written directly (like tickets). Everything here is blocking.
+statistics data: its writes pass ``kind=None`` (no version bump, no event, like tickets). Everything here is blocking.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from services87.engine import schema as t
 from services87.engine import schema_live as lt
 from services87.engine.model import BaseStatus, Direction, NotFound, StoreUnavailable, ValidationError
 from services87.engine.statserver.definitions import UnknownObject
-from services87.engine.store import Store
+from services87.engine.storage import Store
+from services87.engine.storage.database import chunks
 
 
 def now_ms() -> int:
@@ -95,7 +96,7 @@ class LiveStore:
         def do(c: Connection) -> list[int]:
             ids = [e["id"] for e in events]
             seen = set()
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(ids, 500):
                 seen.update(r[0] for r in c.execute(sa.select(lt.ingest_events.c.event_id)
                                                     .where(lt.ingest_events.c.event_id.in_(chunk))))
             request_ids: list[int] = []
@@ -121,7 +122,7 @@ class LiveStore:
             return []
         kind = "requests" if any(e["type"] in ("request", "message") for e in events) else "live"
         detail: dict[str, Any] = {}
-        self.store._write(kind, do, ids_of=lambda ids: ids, detail=detail)
+        self.store.write(kind, do, ids_of=lambda ids: ids, detail=detail)
         return out
 
     def _apply(self, c: Connection, ev: dict, touched: dict, request_ids: list[int]) -> None:
@@ -193,14 +194,14 @@ class LiveStore:
             if "status_id" not in row and not c.execute(sa.select(t.requests.c.id).where(
                     t.requests.c.external_id == row["external_id"])).first():
                 raise ValidationError(f"request {row['external_id']!r} does not exist; a new request needs a status")
-            request_ids.extend(self.store._upsert(c, [row]))
+            request_ids.extend(self.store.upsert_requests_in(c, [row]))
             touched["requests"].add(row["external_id"])
         elif typ == "message":
             rid = c.execute(sa.select(t.requests.c.id).where(t.requests.c.external_id == ev["request"])).scalar()
             if rid is None:
                 raise NotFound(f"request {ev['request']!r} not found")
             author = self._user_id(c, ev["author"]) if ev.get("author") else None
-            self.store._add_message(c, rid, Direction(ev["direction"]), author, ev["ts"] // 1000)
+            self.store.add_message_in(c, rid, Direction(ev["direction"]), author, ev["ts"] // 1000)
             request_ids.append(rid)
             touched["requests"].add(ev["request"])
         else:  # pragma: no cover - the ingest layer only passes known types
@@ -435,22 +436,27 @@ class LiveStore:
     def save_subscription(self, sub_id: str, session_cookie: str | None, user_id: int | None, body: dict) -> None:
         self.check_available()
         ls = lt.live_subscriptions
-        with self.engine.begin() as c:
+
+        def do(c: Connection) -> None:
             c.execute(ls.delete().where(ls.c.id == sub_id))
             c.execute(ls.insert().values(id=sub_id, session_cookie=session_cookie, user_id=user_id,
                                          body=json.dumps(body), created_ms=now_ms()))
 
+        self.store.write(None, do)
+
     def delete_subscriptions(self, ids: Iterable[str] | None = None) -> int:
         """Delete the given subscriptions, or all of them with ``ids=None``."""
         ls = lt.live_subscriptions
-        with self.engine.begin() as c:
+
+        def do(c: Connection) -> int:
             if ids is None:
                 return c.execute(ls.delete()).rowcount
-            ids = list(ids)
             n = 0
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(list(ids), 500):
                 n += c.execute(ls.delete().where(ls.c.id.in_(chunk))).rowcount
             return n
+
+        return self.store.write(None, do)
 
     def load_subscriptions(self) -> list[dict]:
         ls = lt.live_subscriptions
@@ -463,8 +469,3 @@ class LiveStore:
                     continue
                 out.append({"id": r.id, "session_cookie": r.session_cookie, "user_id": r.user_id, "body": body})
             return out
-
-
-def _chunks(seq: Sequence, n: int):
-    for i in range(0, len(seq), n):
-        yield seq[i:i + n]

@@ -1,8 +1,8 @@
 """Workbins in the engine: every SQL statement about workbins lives here.
 
 All methods are blocking; protocol layers call them off the reactor thread. Moving a request into or out of
-a workbin is a write through :meth:`Store._write`: one transaction, a data-version bump and a
-:class:`~services87.engine.store.ChangeEvent` of kind ``"workbin"`` whose ``detail`` names the workbins and
+a workbin is a write through :meth:`Store.write`: one transaction, a data-version bump and a
+:class:`~services87.engine.storage.database.ChangeEvent` of kind ``"workbin"`` whose ``detail`` names the workbins and
 owners whose counts changed::
 
     detail = {"request": 42, "from": {"uuid": ..., "owner_type": "Agent", "owner_ref": "3"} | None,
@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from services87.engine import schema as t
 from services87.engine.model import NotFound, ValidationError
 from services87.engine.schema_workbins import OWNER_TYPES, workbin_items, workbins
-from services87.engine.store import Store
+from services87.engine.storage import Store
 
 #: Namespace of the deterministic workbin UUIDs (uuid5 of "type/owner/name").
 WORKBIN_NAMESPACE = uuidlib.UUID("5e2c1b7a-87a0-4c1e-9f5d-0a7b1c2d3e4f")
@@ -158,7 +158,7 @@ class WorkbinStore:
             return out
 
         try:
-            return self.store._write("workbin", do, ids_of=lambda rows: [r["pk"] for r in rows],
+            return self.store.write("workbin", do, ids_of=lambda rows: [r["pk"] for r in rows],
                                      detail={"created": [p[2] for p in prepared]})
         except sa.exc.IntegrityError:
             raise ValidationError("a workbin with that UUID already exists") from None
@@ -240,7 +240,7 @@ class WorkbinStore:
                                                         added_ts=int(time.time())))
 
         owners = [[wb["type"], wb["ownerRef"]] for wb in (current, target) if wb]
-        self.store._write("workbin", do, actor=actor, ids_of=lambda _: [req.id],
+        self.store.write("workbin", do, actor=actor, ids_of=lambda _: [req.id],
                           detail={"request": req.id, "from": _public(current), "to": _public(target),
                                   "owners": owners})
         result["changed"] = True
@@ -258,7 +258,7 @@ class WorkbinStore:
             c.execute(workbin_items.insert(), rows)
             return len(rows)
 
-        return self.store._write("workbin", do, detail={"bulk": True})
+        return self.store.write("workbin", do, detail={"bulk": True})
 
     def open_requests(self, limit: int = 100000) -> list[tuple[int, int | None, int | None]]:
         """``(id, owner_id, group_id)`` of open requests, by id (for demo data)."""

@@ -1,0 +1,66 @@
+"""Working hours and the vendor's time to reply: what the response aggregates count (pure, no SQL)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from datetime import time as dtime
+from functools import lru_cache
+from typing import Iterable
+
+from services87.engine.model import Direction, ValidationError
+from services87.engine.timebuckets import resolve_zone
+
+
+class BusinessCalendar:
+    """Weekly business hours + holidays; computes the business-hours part of an interval."""
+
+    def __init__(self, days: Iterable[int], start: str, end: str, time_zone: str, holidays: Iterable[str] = ()):
+        self.days = frozenset(int(d) for d in days)
+        self.tz = resolve_zone(time_zone)
+        self.open_at = dtime.fromisoformat(start)
+        self.close_at = dtime.fromisoformat(end)
+        if self.close_at <= self.open_at:
+            raise ValidationError("business_hours.end must be after business_hours.start")
+        self.holidays = frozenset(date.fromisoformat(h) for h in holidays)
+
+    @classmethod
+    def from_settings(cls, bh) -> "BusinessCalendar":
+        return cls(bh.days, bh.start, bh.end, bh.time_zone, bh.holidays)
+
+    @lru_cache(maxsize=4096)
+    def _window(self, day_ordinal: int) -> tuple[int, int] | None:
+        d = date.fromordinal(day_ordinal)
+        if d.isoweekday() not in self.days or d in self.holidays:
+            return None
+        ws = int(datetime.combine(d, self.open_at).replace(tzinfo=self.tz).timestamp())
+        we = int(datetime.combine(d, self.close_at).replace(tzinfo=self.tz).timestamp())
+        return ws, we
+
+    def seconds(self, start: int, end: int) -> float:
+        if end <= start:
+            return 0.0
+        first = datetime.fromtimestamp(start, self.tz).date().toordinal()
+        last = datetime.fromtimestamp(end, self.tz).date().toordinal()
+        total = 0
+        for o in range(first, min(last, first + 1200) + 1):
+            w = self._window(o)
+            if w:
+                lo, hi = max(w[0], start), min(w[1], end)
+                if hi > lo:
+                    total += hi - lo
+        return float(total)
+
+
+def time_to_reply(created_ts: int, msgs: Iterable[tuple[int, int]],
+                  calendar: BusinessCalendar) -> tuple[float, float] | None:
+    """The vendor's time to reply of a request: from its creation to its first reply (outbound message), as
+    ``(wall seconds, seconds within the calendar's working hours)``; ``None`` when the request has fewer than
+    two messages or no reply. ``msgs`` are ``(direction, ts)`` in any order."""
+    msgs = list(msgs)
+    if len(msgs) < 2:
+        return None
+    replies = [ts for d, ts in msgs if d == Direction.Outbound]
+    if not replies:
+        return None
+    first = max(min(replies), created_ts)
+    return float(first - created_ts), calendar.seconds(created_ts, first)
