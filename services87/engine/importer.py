@@ -9,7 +9,10 @@ Speed: the file is parsed once; validated rows are kept as compact tuples (:data
 loaded. CSV records are read and validated a chunk at a time, column by column, with each distinct status,
 priority, owner, group, origin and category text resolved once; only records with something unusual go
 through the row-by-row validator, which gives the reason. :func:`validate_row` is the reference the CSV
-path must agree with (tests check it on tricky cells).
+path must agree with (tests check it on tricky cells). The fields a request has whatever way it comes in
+(external id, title, category, origin, closed after created, message direction) are checked by the engine's
+one validator, :func:`services87.engine.model.request_fields` and its ``check_*`` parts, which Genesys ingest
+uses too.
 """
 
 from __future__ import annotations
@@ -26,30 +29,18 @@ from itertools import islice, repeat
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from services87.engine.model import Direction, Origin, ValidationError
+from services87.engine.model import (CONTROL_CHARACTERS, MAX_EXTERNAL_ID, MAX_TITLE, Direction, ValidationError,
+                                     check_category_path, check_direction, check_external_id, check_origin,
+                                     check_period, check_title)
 from services87.engine.storage import Store
 from services87.engine.storage.requests import FULL_ROW
 
 FIELDS = ("external_id", "title", "category", "status", "priority", "origin", "owner", "group", "created", "closed")
 JSONL_FIELDS = FIELDS + ("messages",)
 REQUIRED = ("external_id", "status", "created")
-MAX_LEN = {"external_id": 100, "title": 500}
 #: Earliest and latest accepted timestamps (1970-01-01 .. 9999-12-31): keeps every value a sane epoch second.
 TS_MIN, TS_MAX = 0, 253402300799
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-def _origin(text: str) -> int:
-    """An origin cell: the vendor's name or number (``Email`` or ``1``); empty = Unknown. The former
-    services87 names Manual and Web are read as Internal and CustomerCentre (docs/import.md)."""
-    origin = (text or "").strip()
-    if not origin:
-        return int(Origin.Unknown)
-    try:
-        return int(Origin.parse(origin))
-    except ValidationError:
-        raise _RowFailure(f"unknown origin {origin!r} (one of {', '.join(o.name for o in Origin)}, "
-                          "or their numbers 0-12)") from None
-_DIRECTIONS = {"in": Direction.Inbound, "inbound": Direction.Inbound, "out": Direction.Outbound,
-               "outbound": Direction.Outbound}
 
 
 class ImportFileError(ValidationError):
@@ -104,6 +95,21 @@ def _n(count: int, singular: str, plural: str | None = None) -> str:
 
 class _RowFailure(Exception):
     pass
+
+
+def _checked(check, value: Any) -> Any:
+    """A field through the engine's validator of request fields (:func:`services87.engine.model.request_fields`,
+    shared with Genesys ingest); its error is this row's reason."""
+    try:
+        return check(value)
+    except ValidationError as exc:
+        raise _RowFailure(str(exc)) from None
+
+
+def _origin(text: str) -> int:
+    """An origin cell: the vendor's name or number (``Email`` or ``1``); empty = Unknown. The former
+    services87 names Manual and Web are read as Internal and CustomerCentre (docs/import.md)."""
+    return _checked(check_origin, text)
 
 
 # --------------------------------------------------------------------------- reading
@@ -299,22 +305,7 @@ def _text(obj: dict, key: str) -> str:
         return ""
     if isinstance(value, (dict, list, bool)):
         raise _RowFailure(f"{key}: expected text, got {type(value).__name__}")
-    text = str(value).strip()
-    limit = MAX_LEN.get(key)
-    if limit and len(text) > limit:
-        raise _RowFailure(f"{key}: longer than {limit} characters")
-    return text
-
-
-def _category_path(value: str) -> list[str] | None:
-    if not value:
-        return None
-    parts = [p.strip() for p in value.split("/")]
-    if any(not p for p in parts):
-        raise _RowFailure(f"category {value!r}: empty level in the path (write 'Top/Sub')")
-    if any(len(p) > 200 for p in parts):
-        raise _RowFailure(f"category {value!r}: a level is longer than 200 characters")
-    return parts
+    return str(value).strip()
 
 
 def _messages(value: Any, res: _Resolver) -> list[tuple[int, int | None, int]]:
@@ -327,9 +318,10 @@ def _messages(value: Any, res: _Resolver) -> list[tuple[int, int | None, int]]:
         unknown = set(m) - {"direction", "author", "at"}
         if unknown:
             raise _RowFailure(f"messages[{i}]: unknown field(s) {', '.join(sorted(unknown))}")
-        direction = _DIRECTIONS.get(str(m.get("direction", "")).strip().lower())
-        if direction is None:
-            raise _RowFailure(f"messages[{i}]: direction must be 'in' or 'out', got {m.get('direction')!r}")
+        try:
+            direction = check_direction(m.get("direction"))
+        except ValidationError as exc:
+            raise _RowFailure(f"messages[{i}]: {exc}") from None
         author = m.get("author")
         if author is not None and not isinstance(author, str):
             raise _RowFailure(f"messages[{i}]: author must be a login name")
@@ -349,14 +341,12 @@ def validate_row(obj: dict, res: _Resolver, jsonl: bool) -> dict:
     unknown = [k for k in obj if k not in allowed]
     if unknown:
         raise _RowFailure(f"unknown field(s) {', '.join(repr(k) for k in unknown)}")
-    ext = _text(obj, "external_id")
-    if not ext:
-        raise _RowFailure("external_id is required")
+    ext = _checked(check_external_id, _text(obj, "external_id"))
     status = res.lookup("status", res.status, _text(obj, "status"), required=True)
     row: dict[str, Any] = {
         "external_id": ext,
-        "title": _text(obj, "title"),
-        "category_path": _category_path(_text(obj, "category")),
+        "title": _checked(check_title, _text(obj, "title")),
+        "category_path": _checked(check_category_path, _text(obj, "category")),
         "status_id": status,
         "priority_id": res.lookup("priority", res.priority, _text(obj, "priority")),
         "owner_id": res.user(_text(obj, "owner")),
@@ -367,8 +357,7 @@ def validate_row(obj: dict, res: _Resolver, jsonl: bool) -> dict:
     if created is None:
         raise _RowFailure("created is required")
     closed = parse_timestamp(obj.get("closed"), "closed")
-    if closed is not None and closed < created:
-        raise _RowFailure("closed is before created")
+    _checked(lambda _: check_period(created, closed), None)
     row["created_ts"], row["closed_ts"] = created, closed
     if jsonl and "messages" in obj and obj["messages"] is not None:
         row["messages"] = _messages(obj["messages"], res)
@@ -420,9 +409,9 @@ class _CsvRows:
     def _status(self, cell: str) -> int:
         return self.res.lookup("status", self.res.status, cell.strip(), required=True)
 
-    def _category(self, cell: str):
-        parts = _category_path(cell.strip())
-        return tuple(parts) if parts else None
+    @staticmethod
+    def _category(cell: str):
+        return _checked(check_category_path, cell)
 
     def _priority(self, cell: str):
         return self.res.lookup("priority", self.res.priority, cell.strip())
@@ -438,18 +427,12 @@ class _CsvRows:
         return _origin(cell)
 
     def __call__(self, cells: list[str]) -> tuple:
-        ext = cells[self.ext].strip()
-        if not ext:
-            raise _RowFailure("external_id is required")
-        if len(ext) > MAX_LEN["external_id"]:
-            raise _RowFailure(f"external_id: longer than {MAX_LEN['external_id']} characters")
+        ext = _checked(check_external_id, cells[self.ext])
         cell = cells[self.status]
         status = self.status_cache.get(cell)
         if status is None:
             status = self.status_cache[cell] = self._status(cell)
-        title = "" if self.title is None else cells[self.title].strip()
-        if len(title) > MAX_LEN["title"]:
-            raise _RowFailure(f"title: longer than {MAX_LEN['title']} characters")
+        title = "" if self.title is None else _checked(check_title, cells[self.title])
         looked = []
         for i, cache, resolve in self.lookups:
             cell = "" if i is None else cells[i]
@@ -463,8 +446,7 @@ class _CsvRows:
         closed = None
         if self.closed is not None and cells[self.closed]:
             closed = _csv_timestamp(cells[self.closed], "closed")
-            if closed is not None and closed < created:
-                raise _RowFailure("closed is before created")
+            _checked(lambda _: check_period(created, closed), None)
         category, priority, owner, group, origin = looked
         return ext, title, category, status, priority, origin, owner, group, created, closed, None
 
@@ -487,9 +469,8 @@ class _CsvRows:
             odd.update(i for i, v in enumerate(values) if bad(v))
 
         exts = list(map(str.strip, cols[self.ext]))
-        limit = MAX_LEN["external_id"]
-        if not all(exts) or max(map(len, exts)) > limit:
-            flag(exts, lambda v: not v or len(v) > limit)
+        if not all(exts) or max(map(len, exts)) > MAX_EXTERNAL_ID or CONTROL_CHARACTERS.search("".join(exts)):
+            flag(exts, lambda v: not v or len(v) > MAX_EXTERNAL_ID or CONTROL_CHARACTERS.search(v))
         bad = self._warm(self.status_cache, cols[self.status], self._status)
         statuses = list(map(self.status_cache.get, cols[self.status]))
         if bad:
@@ -498,9 +479,8 @@ class _CsvRows:
             titles: Iterable[str] = repeat("", n)
         else:
             titles = list(map(str.strip, cols[self.title]))
-            limit = MAX_LEN["title"]
-            if max(map(len, titles)) > limit:
-                flag(titles, lambda v: len(v) > limit)
+            if max(map(len, titles)) > MAX_TITLE:
+                flag(titles, lambda v: len(v) > MAX_TITLE)
         looked = []
         for i, cache, _resolve in self.lookups:
             if i is None:

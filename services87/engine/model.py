@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 
 class StatusScreenPanelType(enum.IntEnum):
@@ -160,6 +162,137 @@ class ValidationError(EngineError):
 
 class StoreUnavailable(EngineError):
     kind = "StoreUnavailable"
+
+
+# --------------------------------------------------------------------------- a request's fields
+#: Limits of a request's fields, the same for every way in (``services87 import``, Genesys ingest).
+MAX_EXTERNAL_ID = 100
+MAX_TITLE = 500
+MAX_CATEGORY_LEVEL = 200
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_DIRECTIONS = {"in": Direction.Inbound, "inbound": Direction.Inbound,
+               "out": Direction.Outbound, "outbound": Direction.Outbound}
+_ABSENT: Any = object()
+
+
+class FieldError(ValidationError):
+    """A field of a request has a bad value; ``field`` names it, the message says why."""
+
+    kind = "InvalidField"
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _text(field: str, value: Any) -> str:
+    """A text field: a string (surrounding white space dropped) or a number read as its text; ``None`` is ''."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise FieldError(field, f"{field}: expected text, got {type(value).__name__}")
+
+
+def check_external_id(value: Any) -> str:
+    """The external id identifying a request: 1-100 characters, no control characters."""
+    ext = _text("external_id", value)
+    if not ext:
+        raise FieldError("external_id", "external_id is required")
+    if len(ext) > MAX_EXTERNAL_ID:
+        raise FieldError("external_id", f"external_id: longer than {MAX_EXTERNAL_ID} characters")
+    if CONTROL_CHARACTERS.search(ext):
+        raise FieldError("external_id", "external_id: control characters are not allowed")
+    return ext
+
+
+def check_title(value: Any) -> str:
+    """A request's title: at most 500 characters (line breaks allowed); empty is an empty title."""
+    title = _text("title", value)
+    if len(title) > MAX_TITLE:
+        raise FieldError("title", f"title: longer than {MAX_TITLE} characters")
+    return title
+
+
+def check_category_path(value: Any) -> tuple[str, ...] | None:
+    """A category path from the root, ``"Top/Sub"`` or a list of level names, as a tuple of names; ``None``,
+    an empty or blank text and an empty list mean no category. Every level must have a name (``Top//Sub``,
+    ``Top/`` are errors: dropping the empty level would file the request under another category) of at most
+    200 characters."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        parts = value.split("/")
+    elif isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value):
+        if not value:
+            return None
+        parts = list(value)
+    else:
+        raise FieldError("category", "category: expected a path 'Top/Sub' or a list of names")
+    names = tuple(p.strip() for p in parts)
+    shown = value if isinstance(value, str) else "/".join(parts)
+    if not all(names):
+        raise FieldError("category", f"category {shown!r}: empty level in the path (write 'Top/Sub')")
+    if any(len(p) > MAX_CATEGORY_LEVEL for p in names):
+        raise FieldError("category", f"category {shown!r}: a level is longer than {MAX_CATEGORY_LEVEL} characters")
+    return names
+
+
+def check_origin(value: Any) -> int:
+    """The vendor's origin by name (case-insensitive, the former names Manual and Web included) or number;
+    ``None`` or empty is Unknown."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return int(Origin.Unknown)
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        try:
+            return int(Origin.parse(value))
+        except ValidationError:
+            pass
+    raise FieldError("origin", f"unknown origin {value!r} (one of {', '.join(o.name for o in Origin)}, "
+                     "or their numbers 0-12)")
+
+
+def check_period(created_ts: int | None, closed_ts: int | None) -> None:
+    """A request is not closed before it was created."""
+    if created_ts is not None and closed_ts is not None and closed_ts < created_ts:
+        raise FieldError("closed", "closed is before created")
+
+
+def check_direction(value: Any) -> Direction:
+    """A message's direction: ``in``/``inbound`` (from the customer) or ``out``/``outbound`` (a reply from a
+    user), case-insensitive."""
+    found = _DIRECTIONS.get(value.strip().lower()) if isinstance(value, str) else None
+    if found is None:
+        raise FieldError("direction", f"direction must be 'in' or 'out' (also 'inbound', 'outbound'), got {value!r}")
+    return found
+
+
+def request_fields(external_id: Any = _ABSENT, title: Any = _ABSENT, category: Any = _ABSENT,
+                   origin: Any = _ABSENT, created_ts: int | None = _ABSENT,
+                   closed_ts: int | None = _ABSENT) -> dict[str, Any]:
+    """Validate the given fields of a request, as every way in reads them (import, ingest); a bad value is a
+    :class:`FieldError`. Returns the given fields under the store's names (``external_id``, ``title``,
+    ``category_path``, ``origin``, ``created_ts``, ``closed_ts``), normalised; absent ones are left out.
+    Timestamps are epoch seconds, parsed by the caller (each protocol has its own notation)."""
+    out: dict[str, Any] = {}
+    if external_id is not _ABSENT:
+        out["external_id"] = check_external_id(external_id)
+    if title is not _ABSENT:
+        out["title"] = check_title(title)
+    if category is not _ABSENT:
+        out["category_path"] = check_category_path(category)
+    if origin is not _ABSENT:
+        out["origin"] = check_origin(origin)
+    if created_ts is not _ABSENT:
+        out["created_ts"] = created_ts
+    if closed_ts is not _ABSENT:
+        out["closed_ts"] = closed_ts
+    check_period(out.get("created_ts"), out.get("closed_ts"))
+    return out
 
 
 # --------------------------------------------------------------------------- results

@@ -21,7 +21,7 @@ from twisted.web import resource, server
 
 from services87.auth.http import BEARER, SOTICKET, BASIC, authenticate_request, retry_after
 from services87.auth.service import AuthError
-from services87.engine.model import Direction, Origin, StoreUnavailable, ValidationError
+from services87.engine.model import FieldError, StoreUnavailable, ValidationError, check_direction, request_fields
 from services87.engine.storage.live import IngestError, LiveStore
 from services87.engine.statserver.definitions import INSTANT_ACTIONS, canonical_status
 from services87.http.tree import mount as mount_at
@@ -153,10 +153,10 @@ def normalize_event(raw: Any, index: int, now_ms: int) -> dict:
         out.update(_request(raw, index, now_ms))
     elif typ == "message":
         out["request"] = _name(raw, "request", index)
-        d = str(raw.get("direction", "")).strip().lower()
-        if d not in ("inbound", "outbound"):
-            raise BadEvent(index, eid, "direction must be inbound (from the customer) or outbound (from a user)")
-        out["direction"] = int(Direction.Inbound if d == "inbound" else Direction.Outbound)
+        try:
+            out["direction"] = int(check_direction(raw.get("direction")))
+        except FieldError as exc:
+            raise BadEvent(index, eid, f"{exc} (inbound: from the customer, outbound: from a user)") from None
         out["author"] = _name(raw, "author", index, False)
     return out
 
@@ -169,15 +169,17 @@ def _request(raw: dict, index: int, now_ms: int) -> dict:
     req = raw.get("request")
     if not isinstance(req, dict):
         raise BadEvent(index, eid, "request must be a JSON object")
-    ext = _name(req, "external_id", index, False) or _name(req, "id", index, False)
-    if not ext:
-        raise BadEvent(index, eid, "request.external_id is required")
-    row: dict[str, Any] = {"external_id": ext}
-    if "title" in req:
-        title = req["title"]
-        if not isinstance(title, str) or len(title) > 500:
-            raise BadEvent(index, eid, "request.title must be a string of at most 500 characters")
-        row["title"] = title
+    # the fields every way in shares (the importer checks them with the same validator)
+    given = {k: req[k] for k in ("title", "category", "origin") if k in req}
+    given["external_id"] = req.get("external_id") or req.get("id")
+    if "created" in req:
+        given["created_ts"] = parse_ts(req["created"], now_ms, index, eid, "request.created") // 1000
+    if action == "close":
+        given["closed_ts"] = parse_ts(raw.get("ts"), now_ms, index, eid) // 1000
+    try:
+        row: dict[str, Any] = request_fields(**given)
+    except FieldError as exc:
+        raise BadEvent(index, eid, f"request: {exc}") from None
     if req.get("status"):
         row["status_name"] = _name(req, "status", index)
     elif action == "create":
@@ -188,28 +190,8 @@ def _request(raw: dict, index: int, now_ms: int) -> dict:
         row["owner_login"] = _name(req, "owner", index, False)
     if "group" in req:
         row["group_name"] = _name(req, "group", index, False)
-    if "category" in req:
-        cat = req["category"]
-        parts = cat.split("/") if isinstance(cat, str) else cat if isinstance(cat, list) else None
-        if parts is None or not all(isinstance(p, str) for p in parts):
-            raise BadEvent(index, eid, "request.category must be a path 'Top/Sub' or a list of names")
-        parts = [p.strip() for p in parts if p.strip()]
-        if any(len(p) > 200 for p in parts):
-            raise BadEvent(index, eid, "request.category names are at most 200 characters")
-        row["category_path"] = parts
-    if "origin" in req:
-        o = req["origin"]
-        try:
-            if not isinstance(o, (str, int)) or isinstance(o, bool):
-                raise TypeError(o)
-            row["origin"] = int(Origin.parse(o))  # the vendor's name or number
-        except (ValidationError, TypeError):
-            raise BadEvent(index, eid, f"request.origin {o!r} is unknown (one of {', '.join(x.name for x in Origin)})") from None
-    if "created" in req:
-        row["created_ts"] = parse_ts(req["created"], now_ms, index, eid, "request.created") // 1000
     if action == "close":
         row["_close"] = True
-        row["closed_ts"] = parse_ts(raw.get("ts"), now_ms, index, eid) // 1000
     return {"action": action, "row": row}
 
 

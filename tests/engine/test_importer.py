@@ -68,6 +68,8 @@ BAD_CSV_ROWS = [
     ("G1,dup,,New,,,,,2026-01-01T00:00:00Z,", "external_id 'G1' already on line 2"),
     ("B13," + "x" * 501 + ",,New,,,,,1,", "title: longer than 500 characters"),
     ("B14,t,,New,,,,,99999999999999,", "out of range"),
+    ("B15\x07,t,,New,,,,,1,", "external_id: control characters are not allowed"),
+    ("B16,t,Hardware/,New,,,,,1,", "category 'Hardware/': empty level"),
 ]
 
 
@@ -331,6 +333,9 @@ TRICKY_CELLS = [
     ("x" * 101, "t", "", "New", "", "", "", "", "1", ""),
     ("T22", "t", "", "In progress", "low", "SMS", "bjorn", "Sales", "-1", ""),
     ("T23", "t", "", "New", "", "", "", "", "2026-03-01T10:00:00+00:00 ", ""),
+    ("T\x1f24", "t", "", "New", "", "", "", "", "1", ""),
+    ("T25", "t", "/Hardware", "New", "", "", "", "", "1", ""),
+    ("T26", "t", "  ", "New", "", "", "", "", "1", ""),
 ]
 
 

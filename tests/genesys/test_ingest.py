@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 
 import requests
+import sqlalchemy as sa
 
+from services87.engine import schema as t
+from services87.engine.storage import Store
 from tests.genesys.conftest import API_KEY, uid
 
 
@@ -128,3 +131,42 @@ def test_bad_input(api):
     r = requests.get(url, headers=h, timeout=10)
     assert r.status_code == 405 and r.json()["error"]["kind"] == "MethodNotAllowed"
     assert requests.post(url + "/sub", headers=h, json=[], timeout=10).status_code == 404
+
+
+def test_request_fields_follow_the_importers_rules(api, server):
+    """Ingest checks a request's fields with the importer's validator: an empty category level is an error
+    (not dropped), ``in``/``out`` are directions, an external id has no control characters."""
+    def create(**request):
+        return api.ingest({"id": uid(), "type": "request", "action": "create",
+                           "request": {"status": "New", **request}})
+
+    for category in ("Hardware//Printers", "Hardware/", ["Hardware", " "]):
+        r = create(external_id=uid("CAT-"), category=category)
+        assert r.status_code == 400, r.text
+        e = r.json()["error"]
+        assert e["kind"] == "InvalidEvent" and "empty level in the path" in e["message"], e
+    r = create(external_id="tab\there")
+    assert r.status_code == 400 and "control characters" in r.json()["error"]["message"], r.text
+    r = create(external_id=uid("T-"), title="x" * 501)
+    assert r.status_code == 400 and "longer than 500 characters" in r.json()["error"]["message"], r.text
+
+    ext = uid("DIR-")
+    r = create(external_id=ext, category=" Hardware / Printers ", origin=None)
+    assert r.status_code == 200, r.text
+    r = api.ingest({"id": uid(), "type": "message", "request": ext, "direction": "in",
+                    "ts": int(time.time() * 1000) - 60000},
+                   {"id": uid(), "type": "message", "request": ext, "direction": "OUT", "author": "hans"})
+    assert r.status_code == 200, r.text
+    store = Store(server.db)
+    try:
+        row = store.get_request(external_id=ext)
+        with store.engine.connect() as c:
+            path = c.execute(sa.select(t.categories.c.name, t.categories.c.parent_id)
+                             .where(t.categories.c.id == row["category_id"])).one()
+            directions = [d for (d,) in c.execute(sa.select(t.messages.c.direction)
+                                                  .where(t.messages.c.request_id == row["id"])
+                                                  .order_by(t.messages.c.created_ts))]
+        assert path[0] == "Printers" and path[1] is not None and row["origin"] == 0
+        assert directions == [1, 2]
+    finally:
+        store.close()
