@@ -228,7 +228,8 @@ def fanout(workdir: Path, clients: int, rate: float, count: int) -> Measure:
 
 # --------------------------------------------------------------------------- import
 def import_measure(workdir: Path, rows: int) -> Measure:
-    from services87.engine import demo, importer
+    from services87 import demo
+    from services87.engine import importer
     from services87.engine.storage import Store
 
     db = workdir / f"import-{rows}.db"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from services87.config import Settings  # noqa: E402
-from services87.engine import demo  # noqa: E402
+from services87 import demo  # noqa: E402
 from services87.engine.engine import StatisticsEngine  # noqa: E402
 from services87.engine.model import ALL_PANELS, StatContext, StatusScreenPanelType  # noqa: E402
 from services87.engine.business_hours import BusinessCalendar

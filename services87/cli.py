@@ -212,7 +212,7 @@ def cmd_serve(args) -> int:
                               "(put TLS on the reverse proxy, see docs/operations.md)")
     store = open_store(settings)
     if args.demo and store.count_requests() == 0 and worker_fd is None:
-        from services87.engine import demo
+        from services87 import demo
 
         logging.getLogger("services87").info("filling an empty database with %d demo requests", args.demo_requests)
         demo.generate(store, n_requests=args.demo_requests)
@@ -321,7 +321,7 @@ def _listen(hs, settings: Settings):
 
 # --------------------------------------------------------------------------- demo
 def cmd_demo(args) -> int:
-    from services87.engine import demo
+    from services87 import demo
 
     settings = load_settings(args)
     store = open_store(settings)

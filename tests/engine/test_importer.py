@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from services87.engine import demo
+from services87 import demo
 from services87.engine.importer import ImportFileError, import_file
 from services87.engine.model import StatContext, StatusScreenPanelType as P
 from services87.engine.business_hours import BusinessCalendar

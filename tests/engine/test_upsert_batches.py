@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services87.engine import demo
+from services87 import demo
 from services87.engine.model import Direction, ValidationError
 from services87.engine.storage.requests import FULL_ROW
 from tests.engine.helpers import assert_aggregates_consistent

@@ -75,7 +75,7 @@ def test_move_is_a_write_with_a_change_event(ws, store):
 
 
 def test_demo_data_has_every_owner_type(store):
-    from services87.engine import demo
+    from services87 import demo
 
     demo.generate(store, n_requests=200)
     ws = WorkbinStore(store)
