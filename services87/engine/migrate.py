@@ -19,8 +19,9 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
-    """Upgrade to every head: feature branches (live events, workbins, ...) each start from 0001."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade to ``revision``, by default the one head (``0007_one_head`` joined the feature branches that
+    started from 0001; a new revision builds on the head, so there is never more than one)."""
     command.upgrade(alembic_config(engine), revision)
 
 
@@ -28,7 +29,7 @@ _SCRIPT_HEADS: frozenset[str] | None = None
 
 
 def at_head(engine: Engine) -> tuple[bool, list[str], list[str]]:
-    """(database at every head, the database's revisions, the code's heads): for the readiness probe."""
+    """(database at the head, the database's revisions, the code's head): for the readiness probe."""
     global _SCRIPT_HEADS
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory

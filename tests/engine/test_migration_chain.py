@@ -1,0 +1,62 @@
+"""One linear chain of migrations: a database left at any former head (or at all of them, what every earlier
+release left) upgrades to the one head and ends with the schema of a new database."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.script import ScriptDirectory
+
+from services87.engine.migrate import alembic_config, at_head, upgrade
+from services87.engine.storage import Store
+from tests.support import fresh_db_url
+
+FORMER_HEADS = ("0002_live", "0002_prefs", "0002_workbins", "0004_sessions_security", "0006_time_to_reply")
+
+
+def schema_of(engine: sa.Engine) -> dict:
+    insp = sa.inspect(engine)
+    return {name: sorted((c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(name))
+            for name in insp.get_table_names()}
+
+
+def test_the_code_has_one_head():
+    script = ScriptDirectory.from_config(alembic_config())
+    assert script.get_heads() == ["0007_one_head"]
+    # every former head is an ancestor of it
+    ancestors = {rev.revision for rev in script.walk_revisions("base", "0007_one_head")}
+    assert set(FORMER_HEADS) <= ancestors
+
+
+@pytest.fixture(scope="module")
+def new_schema(tmp_path_factory):
+    store = Store(fresh_db_url(tmp_path_factory.mktemp("new")))
+    store.migrate()
+    try:
+        yield schema_of(store.engine)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("former", [FORMER_HEADS, *((h,) for h in FORMER_HEADS)],
+                         ids=["all-former-heads", *FORMER_HEADS])
+def test_a_database_at_former_heads_upgrades_to_the_head(tmp_path, new_schema, former):
+    store = Store(fresh_db_url(tmp_path))
+    try:
+        cfg = alembic_config(store.engine)
+        for head in former:  # what the releases before the merge left: upgrades to some or all branch heads
+            command.upgrade(cfg, head)
+        ok, current, _code = at_head(store.engine)
+        assert not ok and sorted(current) == sorted(former)
+        with store.engine.begin() as c:
+            c.execute(sa.text("INSERT INTO meta (key, value) VALUES ('data_version', '41')"))
+        store.migrate()
+        ok, current, code = at_head(store.engine)
+        assert ok and current == code == ["0007_one_head"]
+        assert schema_of(store.engine) == new_schema
+        assert store.data_version() == 41  # the data stayed
+        upgrade(store.engine)  # at the head: nothing to do
+        assert at_head(store.engine)[1] == ["0007_one_head"]
+    finally:
+        store.close()
