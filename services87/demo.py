@@ -13,11 +13,12 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from services87.auth.passwords import hash_password
 from services87.engine.model import BaseStatus, Direction, Origin
 from services87.engine.storage import Store
+from services87.engine.storage.workbins import generate_demo as demo_workbins
 
 GROUPS = ["Support", "Sales", "Billing", "Technical", "Management"]
 CATEGORIES = {
@@ -194,8 +195,6 @@ def generate(store: Store, n_requests: int = 5000, seed: int = 87, now: int | No
         have = {(u, r["id"]) for u in {u for u, _ in hot} for r in store.hotlist_for(u)}
         if new := [pair for pair in hot if pair not in have]:
             store.add_hotlist_bulk(new)
-    from services87.engine.storage.workbins import generate_demo as demo_workbins
-
     demo_workbins(store, refs.users, seed=seed)
     return refs
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from datetime import time as dtime
-from functools import lru_cache
-from typing import Iterable
+from collections.abc import Iterable
 
 from services87.engine.model import Direction, ValidationError
 from services87.engine.timebuckets import resolve_zone
@@ -22,19 +21,24 @@ class BusinessCalendar:
         if self.close_at <= self.open_at:
             raise ValidationError("business_hours.end must be after business_hours.start")
         self.holidays = frozenset(date.fromisoformat(h) for h in holidays)
+        self._windows: dict[int, tuple[int, int] | None] = {}  # day ordinal -> working window (epoch seconds)
 
     @classmethod
-    def from_settings(cls, bh) -> "BusinessCalendar":
+    def from_settings(cls, bh) -> BusinessCalendar:
         return cls(bh.days, bh.start, bh.end, bh.time_zone, bh.holidays)
 
-    @lru_cache(maxsize=4096)
     def _window(self, day_ordinal: int) -> tuple[int, int] | None:
+        if day_ordinal in self._windows:
+            return self._windows[day_ordinal]
         d = date.fromordinal(day_ordinal)
-        if d.isoweekday() not in self.days or d in self.holidays:
-            return None
-        ws = int(datetime.combine(d, self.open_at).replace(tzinfo=self.tz).timestamp())
-        we = int(datetime.combine(d, self.close_at).replace(tzinfo=self.tz).timestamp())
-        return ws, we
+        window = None
+        if d.isoweekday() in self.days and d not in self.holidays:
+            window = (int(datetime.combine(d, self.open_at).replace(tzinfo=self.tz).timestamp()),
+                      int(datetime.combine(d, self.close_at).replace(tzinfo=self.tz).timestamp()))
+        if len(self._windows) >= 4096:
+            self._windows.clear()
+        self._windows[day_ordinal] = window
+        return window
 
     def seconds(self, start: int, end: int) -> float:
         if end <= start:

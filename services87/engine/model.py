@@ -160,6 +160,12 @@ class ValidationError(EngineError):
     kind = "ValidationError"
 
 
+class UnknownObject(NotFound):
+    """A Stat Server object (agent, place, group, queue, tenant) that does not exist."""
+
+    kind = "UnknownObject"
+
+
 class StoreUnavailable(EngineError):
     kind = "StoreUnavailable"
 

@@ -25,7 +25,10 @@ import os
 import queue
 import threading
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
+from services87.engine.storage.database import ChangeEvent
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,7 @@ class PgBus:
         """Queue a message; it is sent in order by the sender thread. Never blocks."""
         self._out.put((topic, data))
 
-    def start(self, timeout: float = 30.0) -> "PgBus":
+    def start(self, timeout: float = 30.0) -> PgBus:
         for target, name in ((self._listen, "services87-bus-listen"), (self._send_loop, "services87-bus-send")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
@@ -180,7 +183,6 @@ _replaying = threading.local()
 
 def attach_store(store, bus: PgBus) -> None:
     """Forward this process's committed writes to the bus; re-emit the other workers' writes locally."""
-    from services87.engine.storage.database import ChangeEvent
 
     def local(ev: ChangeEvent) -> None:
         if getattr(_replaying, "active", False):

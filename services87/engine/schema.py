@@ -1,8 +1,10 @@
-"""SQLAlchemy Core tables. All SQL of the project lives in the engine's store modules.
+"""SQLAlchemy Core tables. All SQL of the project lives in ``services87/engine/storage/``. The feature tables
+are in their own modules on the same metadata (``schema_live``, ``schema_prefs``, ``schema_sessions``,
+``schema_workbins``); the migrations' environment imports them all.
 
 Timestamps are integer epoch seconds (UTC): portable between SQLite and PostgreSQL and cheap to bucket.
 
-Besides the base tables there are three aggregate tables, maintained in the same transaction as every
+Besides the base tables there are aggregate tables, maintained in the same transaction as every
 write (so they can never disagree with the base tables after a commit):
 
 * ``open_counts(dim, k1, k2, n)``: open requests counted per dimension (category, priority, ...).
@@ -10,6 +12,7 @@ write (so they can never disagree with the base tables after a commit):
   time-zone offset in use is a multiple of 15 minutes, so any local day/week/month boundary falls on a slot edge.
 * ``response_slots(slot, n, wall_sum, business_sum)``: requests counted for the time to reply, per slot of their
   creation, with the sums of their times to reply (migration 0006).
+* ``created_days`` / ``response_days``: the same per UTC day (migration 0003), so long ranges sum few rows.
 """
 
 from sqlalchemy import (
@@ -230,8 +233,3 @@ tickets = Table(
     Column("kind", String(16), nullable=False, default="ticket"),
 )
 
-
-# Feature tables live in their own modules on the same metadata.
-from services87.engine import schema_live, schema_workbins  # noqa: E402,F401
-from services87.engine import schema_prefs  # noqa: E402,F401
-from services87.engine import schema_sessions  # noqa: E402,F401

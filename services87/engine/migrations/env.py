@@ -1,5 +1,7 @@
 from alembic import context
 
+# the feature tables live in their own modules on the same metadata: import them all
+from services87.engine import schema_live, schema_prefs, schema_sessions, schema_workbins  # noqa: F401
 from services87.engine.schema import metadata
 
 config = context.config

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import time as dtime
 from typing import Any, Mapping
 
-from services87.engine.model import NotFound, ValidationError
+from services87.engine.model import NotFound, UnknownObject, ValidationError
 
 
 class InvalidDefinition(ValidationError):
@@ -23,10 +23,6 @@ class InvalidDefinition(ValidationError):
 
 class UnknownStatistic(NotFound):
     kind = "UnknownStatistic"
-
-
-class UnknownObject(NotFound):
-    kind = "UnknownObject"
 
 
 class InvalidObjectType(ValidationError):

@@ -1,7 +1,8 @@
 """The aggregate tables (``open_counts``, ``created_slots``/``created_days``, ``response_slots``/``response_days``):
 the deltas a write applies, and the recount they must always equal (``tests/engine/test_invariants.py``).
 
-The ``apply_*`` functions run on the connection of a write (:meth:`services87.engine.storage.database.Database.write`)."""
+The ``apply_*`` functions run on the connection of a write
+(:meth:`services87.engine.storage.database.Database.write`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from services87.engine import schema as t
@@ -112,9 +114,7 @@ def _add_counts_stmt(dialect: str, table: sa.Table, key_cols: tuple[str, ...], v
                 f"ON CONFLICT ({', '.join(key_cols)}) DO UPDATE SET "
                 + ", ".join(f"{v} = {table.name}.{v} + excluded.{v}" for v in value_cols))
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-
-        ins = insert(table)
+        ins = pg_insert(table)
         return ins.on_conflict_do_update(index_elements=[table.c[k] for k in key_cols],
                                          set_={v: table.c[v] + ins.excluded[v] for v in value_cols})
     return None
@@ -145,7 +145,7 @@ class AggregateStore(Database):
                                             rq.group_id, sa.func.count()).where(rq.is_open == sa.true())
                                   .group_by(rq.category_id, rq.priority_id, rq.status_id, rq.origin, rq.owner_id,
                                             rq.group_id)):
-                for k in open_keys(dict(r._mapping)):
+                for k in open_keys(dict(r._asdict())):
                     open_counts[k] += r[-1]
             created = Counter()
             for ts, in conn.execute(sa.select(rq.created_ts)):
@@ -157,7 +157,8 @@ class AggregateStore(Database):
                 acc[0] += 1
                 acc[1] += w
                 acc[2] += b
-            return {"open": {k: v for k, v in open_counts.items() if v}, "created": dict(created), "response": dict(resp),
+            return {"open": {k: v for k, v in open_counts.items() if v}, "created": dict(created),
+                    "response": dict(resp),
                     "created_days": {d: v[0] for d, v in by_day(created).items()},
                     "response_days": {d: v for d, v in by_day(resp).items()}}
         finally:
@@ -171,7 +172,8 @@ class AggregateStore(Database):
                 "created": {r.slot: r.n for r in c.execute(sa.select(t.created_slots))},
                 "response": {r.slot: [r.n, r.wall_sum, r.business_sum] for r in c.execute(sa.select(t.response_slots))},
                 "created_days": {r.day: r.n for r in c.execute(sa.select(t.created_days))},
-                "response_days": {r.day: [r.n, r.wall_sum, r.business_sum] for r in c.execute(sa.select(t.response_days))},
+                "response_days": {r.day: [r.n, r.wall_sum, r.business_sum]
+                                  for r in c.execute(sa.select(t.response_days))},
             }
 
     def rebuild_aggregates(self) -> None:
@@ -186,7 +188,8 @@ class AggregateStore(Database):
                 c.execute(t.response_days.insert(), [{"day": d, "n": v[0], "wall_sum": v[1], "business_sum": v[2]}
                                                       for d, v in agg["response_days"].items()])
             if agg["open"]:
-                c.execute(t.open_counts.insert(), [{"dim": d, "k1": a, "k2": b, "n": n} for (d, a, b), n in agg["open"].items()])
+                c.execute(t.open_counts.insert(), [{"dim": d, "k1": a, "k2": b, "n": n}
+                                                   for (d, a, b), n in agg["open"].items()])
             if agg["created"]:
                 c.execute(t.created_slots.insert(), [{"slot": s, "n": n} for s, n in agg["created"].items()])
             if agg["response"]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from services87.engine import schema as t
 from services87.engine.business_hours import BusinessCalendar
+from services87.engine.migrate import upgrade
 from services87.engine.model import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,6 @@ class Database:
     # ------------------------------------------------------------------ lifecycle
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
-        from services87.engine.migrate import upgrade
-
         upgrade(self.engine)
         self.after_migrate()
 

@@ -12,15 +12,15 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from services87.engine import schema as t
 from services87.engine import schema_live as lt
-from services87.engine.model import BaseStatus, Direction, NotFound, StoreUnavailable, ValidationError
-from services87.engine.statserver.definitions import UnknownObject
+from services87.engine.model import BaseStatus, Direction, NotFound, StoreUnavailable, UnknownObject, ValidationError
 from services87.engine.storage import Store
 from services87.engine.storage.database import chunks
 
@@ -277,7 +277,8 @@ class LiveStore:
         return uid
 
     def _group_id(self, c: Connection, name: str) -> int:
-        gid = c.execute(sa.select(t.user_groups.c.id).where(sa.func.lower(t.user_groups.c.name) == name.lower())).scalar()
+        gid = c.execute(sa.select(t.user_groups.c.id)
+                        .where(sa.func.lower(t.user_groups.c.name) == name.lower())).scalar()
         if gid is None:
             raise NotFound(f"unknown agent group {name!r} (agent groups are the server's user groups)")
         return gid
@@ -334,7 +335,8 @@ class LiveStore:
                     users = tuple(r[0] for r in c.execute(sa.select(t.user_group_members.c.user_id)
                                                           .where(t.user_group_members.c.group_id == gid)))
                     return ObjectRef(object_type, object_id, users=users)
-                places = tuple(r[0] for r in c.execute(sa.select(lt.live_places.c.id).where(lt.live_places.c.group_id == gid)))
+                places = tuple(r[0] for r in c.execute(
+                    sa.select(lt.live_places.c.id).where(lt.live_places.c.group_id == gid)))
                 return ObjectRef(object_type, object_id, places=places)
             if object_type == "Queue":
                 qid = c.execute(sa.select(lt.live_queues.c.id).where(lt.live_queues.c.name == object_id)).scalar()
@@ -370,7 +372,7 @@ class LiveStore:
         if ref.queues is not None and ref.users is None:
             return []
         with self.engine.connect() as c:
-            return [dict(r._mapping) for r in c.execute(
+            return [dict(r._asdict()) for r in c.execute(
                 sa.select(lt.live_states, t.users.c.login, lt.live_places.c.name.label("place"))
                 .select_from(lt.live_states.outerjoin(t.users, t.users.c.id == s.user_id)
                              .outerjoin(lt.live_places, lt.live_places.c.id == s.place_id))
@@ -380,7 +382,8 @@ class LiveStore:
         """Interactions of the object that are open, or had an event at or after ``since_ms``."""
         self.check_available()
         i = lt.live_interactions.c
-        cond = [sa.or_(i.ended_ms.is_(None), i.ended_ms >= since_ms, i.offered_ms >= since_ms, i.answered_ms >= since_ms)]
+        cond = [sa.or_(i.ended_ms.is_(None), i.ended_ms >= since_ms, i.offered_ms >= since_ms,
+                       i.answered_ms >= since_ms)]
         if ref.queues is not None:
             cond.append(i.queue_id.in_(ref.queues) if ref.queues else sa.false())
         elif ref.users is not None:  # a queue's users are its agent group: its calls are the queue's own
@@ -392,7 +395,7 @@ class LiveStore:
                     lt.live_states.c.kind == "agent", lt.live_states.c.place_id.in_(ref.places or [-1])))]
             cond.append(i.user_id.in_(users) if users else sa.false())
         with self.engine.connect() as c:
-            return [dict(r._mapping) for r in c.execute(
+            return [dict(r._asdict()) for r in c.execute(
                 sa.select(lt.live_interactions, lt.live_queues.c.name.label("queue"), t.users.c.login)
                 .select_from(lt.live_interactions.outerjoin(lt.live_queues, lt.live_queues.c.id == i.queue_id)
                              .outerjoin(t.users, t.users.c.id == i.user_id))
@@ -422,8 +425,9 @@ class LiveStore:
     def open_interactions(self) -> list[dict]:
         i = lt.live_interactions.c
         with self.engine.connect() as c:
-            return [dict(r._mapping) for r in c.execute(
-                sa.select(i.interaction_id, i.offered_ms, i.answered_ms, t.users.c.login, lt.live_queues.c.name.label("queue"))
+            return [dict(r._asdict()) for r in c.execute(
+                sa.select(i.interaction_id, i.offered_ms, i.answered_ms, t.users.c.login,
+                          lt.live_queues.c.name.label("queue"))
                 .select_from(lt.live_interactions.outerjoin(t.users, t.users.c.id == i.user_id)
                              .outerjoin(lt.live_queues, lt.live_queues.c.id == i.queue_id))
                 .where(i.ended_ms.is_(None)))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import lru_cache
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -29,7 +29,7 @@ class ReadStore(Database):
                                    .where(rq.is_open == sa.true(), rq.category_id.in_(chunk))
                                    .group_by(rq.category_id, rq.priority_id, rq.status_id, rq.origin, rq.owner_id,
                                              rq.group_id)):
-                    for k in open_keys(dict(r._mapping)):
+                    for k in open_keys(dict(r._asdict())):
                         out[k] += r[-1]
         return out
 
@@ -43,7 +43,7 @@ class ReadStore(Database):
             return [tuple(x) for x in sums]
         edges = [(-(-a // SLOT) * SLOT, -(-b // SLOT) * SLOT) for a, b in bounds]
         lo, hi = min(a for a, _b in edges), max(b for _a, b in edges)
-        rq, m = t.requests.c, t.messages.c
+        rq = t.requests.c
         with self.engine.connect() as c:
             for chunk in chunks(cats, 500):
                 if table == "created":
@@ -161,7 +161,7 @@ class ReadStore(Database):
         rq = t.requests.c
         hidden = frozenset(hidden)
         with self.engine.connect() as c:
-            return [dict(r._mapping) for r in c.execute(
+            return [dict(r._asdict()) for r in c.execute(
                 sa.select(rq.id, rq.external_id, rq.title, rq.status_id, rq.created_ts, rq.is_open, rq.category_id)
                 .select_from(t.hotlist.join(t.requests, t.hotlist.c.request_id == rq.id))
                 .where(t.hotlist.c.user_id == user_id).order_by(rq.created_ts))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -44,7 +45,8 @@ class ReferenceStore(Database):
             row = c.execute(sa.select(table.c.id).where(*cond)).first()
         if row:
             return row[0]
-        return self.write("reference", lambda c: c.execute(table.insert().values(**key, **extra)).inserted_primary_key[0])
+        return self.write("reference",
+                          lambda c: c.execute(table.insert().values(**key, **extra)).inserted_primary_key[0])
 
     def reference(self) -> dict[str, Any]:
         """Categories, statuses, priorities, groups and users, for labelling."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from itertools import compress, repeat
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -267,7 +267,7 @@ class RequestStore(ReferenceStore, AggregateStore):
             c.execute(t.messages.delete().where(m.request_id.in_(chunk)))
 
     # ------------------------------------------------------------------ time to reply
-    def priority_calendar(self, c: Connection, priority_id: int | None) -> "BusinessCalendar":
+    def priority_calendar(self, c: Connection, priority_id: int | None) -> BusinessCalendar:
         """The working hours of a priority (the vendor sets them per priority), or the global business hours
         when the priority has none."""
         cache = self.__dict__.setdefault("_prio_calendars", {})
@@ -327,7 +327,8 @@ class RequestStore(ReferenceStore, AggregateStore):
                     acc[0] += 1
                     acc[1] += new[0]
                     acc[2] += new[1]
-                if (slot, new) != (r.reply_slot, (r.reply_seconds, r.reply_business_seconds) if r.reply_slot is not None else None):
+                stored = (r.reply_seconds, r.reply_business_seconds) if r.reply_slot is not None else None
+                if (slot, new) != (r.reply_slot, stored):
                     updates.append({"b_id": r.id, "reply_slot": slot, "reply_seconds": new[0] if new else None,
                                     "reply_business_seconds": new[1] if new else None})
             if updates:
@@ -382,7 +383,7 @@ class RequestStore(ReferenceStore, AggregateStore):
             row = c.execute(sa.select(t.requests).where(cond)).first()
         if not row:
             raise NotFound(f"request {request_id if request_id is not None else external_id!r} not found")
-        return dict(row._mapping)
+        return dict(row._asdict())
 
     def set_hotlist(self, user_id: int, request_id: int, on: bool = True) -> None:
         def do(c: Connection) -> None:
@@ -393,5 +394,6 @@ class RequestStore(ReferenceStore, AggregateStore):
         self.write("hotlist", do, actor=user_id, ids_of=lambda _: [request_id])
 
     def add_hotlist_bulk(self, pairs: Sequence[tuple[int, int]]) -> None:
-        self.write("hotlist", lambda c: c.execute(t.hotlist.insert(), [{"user_id": u, "request_id": r} for u, r in pairs]))
+        self.write("hotlist", lambda c: c.execute(t.hotlist.insert(),
+                                                  [{"user_id": u, "request_id": r} for u, r in pairs]))
 

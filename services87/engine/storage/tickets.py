@@ -4,7 +4,8 @@ revocations bump ``auth_version`` instead."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -22,7 +23,7 @@ class TicketStore:
     truth every worker reads. Not statistics data: writes do not bump the data version. Store errors are
     :class:`StoreUnavailable`."""
 
-    def __init__(self, store: "Store"):
+    def __init__(self, store: Store):
         self.store = store
         self.engine = store.engine
 
@@ -34,7 +35,7 @@ class TicketStore:
     def get(self, digest: str, kind: str) -> dict | None:
         row = self.store.read(lambda c: c.execute(
             sa.select(t.tickets).where(t.tickets.c.hash == digest, t.tickets.c.kind == kind)).first())
-        return dict(row._mapping) if row else None
+        return dict(row._asdict()) if row else None
 
     def revoke(self, digest: str) -> bool:
         def do(c: Connection) -> bool:
@@ -89,7 +90,7 @@ class TicketStore:
         row = self.store.read(lambda c: c.execute(q).first())
         if row is None:
             return None
-        m = dict(row._mapping)
+        m = dict(row._asdict())
         if (not m["active"] or int(m["credential_epoch"]) != int(m["epoch"]) or m["expires_ts"] <= now_ts
                 or now_ts - m["last_seen_ts"] > idle):
             return None
@@ -110,7 +111,7 @@ class TicketStore:
             if row.ticket_hash:
                 c.execute(t.tickets.update().where(t.tickets.c.hash == row.ticket_hash).values(revoked=True))
             bump_auth_version(c)
-            return dict(row._mapping)
+            return dict(row._asdict())
 
         return self.store.write(None, do)
 
@@ -138,7 +139,8 @@ class TicketStore:
         """Failures counted per key in its current window (keys without a live window are left out)."""
         lt = login_throttle
         rows = self.store.read(lambda c: c.execute(
-            sa.select(lt.c.key, lt.c.failures).where(lt.c.key.in_(list(keys)), lt.c.window_start > now_ts - window)).all())
+            sa.select(lt.c.key, lt.c.failures)
+            .where(lt.c.key.in_(list(keys)), lt.c.window_start > now_ts - window)).all())
         return {r[0]: int(r[1]) for r in rows}
 
     def throttle_record(self, keys: Sequence[str], now_ts: int, window: int) -> None:

@@ -18,12 +18,13 @@ import re
 import time
 import uuid as uuidlib
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from services87.engine import schema as t
+from services87.engine import schema_live  # noqa: F401  (its tables join the metadata _live_table looks in)
 from services87.engine.model import NotFound, ValidationError
 from services87.engine.schema_workbins import OWNER_TYPES, workbin_items, workbins
 from services87.engine.storage import Store
