@@ -4,6 +4,9 @@ One line per measure on stdout, ``<measure>: ratio=<x> <figures>``; the same lin
 docs/performance.md and docs/performance.png, and a full run (every measure, no ``--set``) also rewrites the
 table between the ``bench table`` markers of README.md. Nothing is asserted: the bench measures, the reader judges.
 
+``bench/run --scaling`` runs bench/scaling.py instead (how cost grows with data, worker processes and push clients;
+docs/performance.md, "How cost grows"); the other arguments go to it.
+
 ``--set key=value`` (repeatable) passes a setting of ``services87 serve`` (docs/configuration.md) to every
 server the run starts, so a before/after comparison of one setting is two commands that differ in one flag.
 
@@ -440,6 +443,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--scaling" in argv:
+        import scaling
+
+        return scaling.main([a for a in argv if a != "--scaling"])
     args = parse_args(argv)
     started = time.time()
     only = set((args.only or "soap,rest,bayeux,import").split(","))

@@ -87,6 +87,7 @@ async function main() {
     if (i % 50 === 49) await new Promise((r) => setTimeout(r, 10));
   }
   await readyP;
+  console.error(`ready ${CLIENTS}`); // bench/scaling.py reads the server's memory now
   await new Promise((r) => setTimeout(r, 300)); // every second connect is held now
   await post("/publish?rate=" + RATE + "&count=" + COUNT, {}, new Map());
   const expected = CLIENTS * COUNT;
