@@ -133,7 +133,12 @@ def panels_at(path: Path, runs: int) -> dict:
             engine = StatisticsEngine(store, settings)
             cold.append(timed(lambda: engine.compute(ctx, panels)))
             warm.append(timed(lambda: engine.compute(ctx, panels)))
+        per_panel = {}  # each panel alone, cold: which of them grow with the data
+        for panel in panels:
+            per_panel[panel.name] = pct([timed(lambda: StatisticsEngine(store, settings).compute(ctx, [panel]))
+                                         for _ in range(3)], 0.5)
         return {"requests": store.count_requests(), "runs": runs, "db_mb": path.stat().st_size / 1e6,
+                "cold_panel_ms": per_panel,
                 "cold_p50_ms": pct(cold, 0.5), "cold_p99_ms": pct(cold, 0.99),
                 "warm_p50_ms": pct(warm, 0.5), "warm_p99_ms": pct(warm, 0.99),
                 "base_p50_ms": pct(base, 0.5), "base_runs": len(base)}
@@ -206,6 +211,12 @@ def bearer(srv: lib.Proc) -> str:
     return r.json()["access_token"]
 
 
+#: Every load generator connects from 127.0.0.1: the per-address connection cap (128 by default, sized for
+#: clients behind one NAT) would refuse most long-polling clients of one machine.
+PUSH_CONFIG = ("[http]\nmax_connections = 20000\nmax_connections_per_address = 20000\n"
+               "[genesys]\ncometd_timeout_ms = 10000\nmax_subscriptions = 20000\n")
+
+
 def workers_series(workdir: Path, admin: str, demo_requests: int, seconds: float, push: tuple[int, float, int]
                    ) -> list[dict]:
     from main import all_zones
@@ -218,8 +229,7 @@ def workers_series(workdir: Path, admin: str, demo_requests: int, seconds: float
             extra = ("--workers", str(workers)) + (("--demo", "--demo-requests", str(demo_requests))
                                                    if workers == 1 else ())
             row = {"workers": workers}
-            srv = lib.serve(workdir, db, name=f"pg-w{workers}", extra=extra,
-                            config="[genesys]\ncometd_timeout_ms = 10000\n")
+            srv = lib.serve(workdir, db, name=f"pg-w{workers}", extra=extra, config=PUSH_CONFIG)
             try:
                 ticket = lib.soap_login(srv.url("").rstrip("/"))
                 body = workdir / f"w{workers}-warm.body"
@@ -308,6 +318,7 @@ def longpoll_series(workdir: Path, clients: list[int], rate: float, count: int) 
             p.stop()
         row = {"clients": n, "offered_msg_s": n * rate, "msg_s": r["msg_s"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
                "delivered": r["delivered"], "expected": r["expected"], "errors": r["errors"],
+               "first_error": r.get("first_error"),
                "kb_per_session": (r["rss_ready_kb"] - before) / n, "rss_before_mb": before / 1024}
         print("longpoll: " + " ".join(f"{k}={lib._fmt(v)}" for k, v in row.items()), flush=True)
         out.append(row)
@@ -325,10 +336,19 @@ def write(res: dict, path_md: Path, path_png: Path) -> None:
     plot(res, path_png)
 
 
+def _n(v, spec: str = ",.0f") -> str:
+    return "–" if v is None else format(v, spec)
+
+
 def report(res: dict) -> str:
-    c = res["conditions"]
-    out = [f"Latest `{res['command']}`: {c['when']}, {c['cpus']} CPUs, load average {c['load_before']} before "
-           f"and {c['load_after']} after, Python {c['python']}, {c['minutes']:.0f} min.", ""]
+    out = []
+    for name in ("panels", "workers", "longpoll"):
+        c = res.get("conditions", {}).get(name)
+        if c:
+            out.append(f"* `{name}`: `{c['command']}`, {c['when']}, {c['cpus']} CPUs, load average "
+                       f"{c['load_before']} before and {c['load_after']} after, Python {c['python']}, "
+                       f"{c['minutes']:.1f} min.")
+    out.append("")
     if res.get("panels"):
         out += ["| demo requests | all 17 panels cold p50 / p99 ms | warm p50 / p99 ms | baseline `COUNT(*) GROUP BY` "
                 "p50 ms | database MB |", "|---|---|---|---|---|"]
@@ -342,6 +362,15 @@ def report(res: dict) -> str:
                 f"{last['cold_p50_ms'] / first['cold_p50_ms']:.2f}, warm p50 × "
                 f"{last['warm_p50_ms'] / first['warm_p50_ms']:.2f}, the baseline × "
                 f"{last['base_p50_ms'] / first['base_p50_ms']:.0f}."]
+        if first.get("cold_panel_ms") and last.get("cold_panel_ms"):
+            growth = sorted(((last["cold_panel_ms"][k] / max(v, 1e-6), k) for k, v in first["cold_panel_ms"].items()
+                             if k in last["cold_panel_ms"]), reverse=True)
+            out += ["", "Each panel alone, cold, p50 of 3 (ms) — the growth column is the last size ÷ the first:", "",
+                    "| panel | " + " | ".join(f"{r['requests']:,}" for r in res["panels"]) + " | growth |",
+                    "|---|" + "---|" * (len(res["panels"]) + 1)]
+            for g, k in growth:
+                out.append(f"| {k} | " + " | ".join(f"{r['cold_panel_ms'].get(k, 0):,.1f}" for r in res["panels"])
+                           + f" | × {g:,.1f} |")
         if res.get("skipped"):
             out += ["", "Not measured: " + "; ".join(res["skipped"]) + "."]
         out.append("")
@@ -351,23 +380,35 @@ def report(res: dict) -> str:
                 f"CometD push: updates/s (p50 / p99 ms), {res['push'][0]:,} clients | memory per push session |",
                 "|---|---|---|---|---|"]
         for n, r in sorted(w.items()):
-            out.append(f"| {n} | {r['warm_req_s']:,.0f} ({r['warm_p99_ms']:.0f}) | {r['cold_req_s']:,.0f} "
-                       f"({r['cold_p99_ms']:.0f}) | {r['push_msg_s']:,.0f} ({r['push_p50_ms']:,.0f} / "
-                       f"{r['push_p99_ms']:,.0f}), {r['push_delivered']:,} of {r['push_expected']:,} | "
-                       f"{r['push_kb_per_session']:,.1f} kB |")
+            out.append(f"| {n} | {_n(r.get('warm_req_s'))} ({_n(r.get('warm_p99_ms'))}) | {_n(r.get('cold_req_s'))} "
+                       f"({_n(r.get('cold_p99_ms'))}) | {_n(r.get('push_msg_s'))} ({_n(r.get('push_p50_ms'))} / "
+                       f"{_n(r.get('push_p99_ms'))}), {_n(r.get('push_delivered'))} of {_n(r.get('push_expected'))}"
+                       f"{', errors: ' + _n(r.get('push_errors')) if r.get('push_errors') else ''} | "
+                       f"{_n(r.get('push_kb_per_session'), ',.1f')} kB |")
+        errs = [f"{r['workers']} worker(s): {r['push_first_error']}" for r in w.values() if r.get("push_first_error")]
+        if errs:
+            out += ["", "First push error: " + "; ".join(errs)]
         if 1 in w and 2 in w:
-            out += ["", "2 workers ÷ 1 worker: SOAP warm "
-                    f"{w[2]['warm_req_s'] / w[1]['warm_req_s']:.2f}, SOAP cold {w[2]['cold_req_s'] / w[1]['cold_req_s']:.2f}, "
-                    f"push {w[2]['push_msg_s'] / w[1]['push_msg_s']:.2f} (updates/s)."]
+            def ratio(k):
+                a, b = w[2].get(k), w[1].get(k)
+                return f"{a / b:.2f}" if a is not None and b else "–"
+
+            out += ["", f"2 workers ÷ 1 worker: SOAP warm {ratio('warm_req_s')}, SOAP cold {ratio('cold_req_s')}, "
+                    f"push {ratio('push_msg_s')} (updates/s)."]
         out.append("")
     if res.get("longpoll"):
         out += [f"| long-polling clients (bench/bayeux_server.py) | offered msg/s | delivered msg/s | p50 / p99 ms | "
                 "delivered | memory per session |", "|---|---|---|---|---|---|"]
         for r in res["longpoll"]:
-            out.append(f"| {r['clients']:,} | {r['offered_msg_s']:,.0f} | {r['msg_s']:,.0f} | "
-                       f"{r['p50_ms']:,.0f} / {r['p99_ms']:,.0f} | "
-                       f"{r['delivered']:,} of {r['expected']:,} | {r['kb_per_session']:,.1f} kB |")
+            out.append(f"| {r['clients']:,} | {r['offered_msg_s']:,.0f} | {_n(r['msg_s'])} | "
+                       f"{_n(r['p50_ms'])} / {_n(r['p99_ms'])} | {r['delivered']:,} of {r['expected']:,}"
+                       f"{', errors: ' + _n(r['errors']) if r['errors'] else ''} | {r['kb_per_session']:,.1f} kB |")
+        errs = [f"{r['clients']:,} clients: {r['first_error']}" for r in res["longpoll"] if r.get("first_error")]
+        if errs:
+            out += ["", "First error: " + "; ".join(errs)]
         out.append("")
+    if res.get("failed"):
+        out += ["Failed: " + "; ".join(res["failed"]), ""]
     out += ["![how cost grows](scaling.png)", "", "Raw figures:", "", "```json",
             json.dumps({k: v for k, v in res.items() if k != "conditions"}, indent=None, default=str), "```"]
     return "\n".join(out)
@@ -384,10 +425,16 @@ def plot(res: dict, path: Path) -> None:
     if res.get("panels"):
         xs = [r["requests"] for r in res["panels"]]
         for key, label, style in (("cold_p50_ms", "17 panels, cold p50", "o-"),
-                                  ("cold_p99_ms", "17 panels, cold p99", "o:"),
                                   ("warm_p50_ms", "17 panels, warm p50", "s-"),
                                   ("base_p50_ms", "baseline COUNT(*) GROUP BY p50", "^--")):
             ax.plot(xs, [r[key] for r in res["panels"]], style, label=label)
+        per = [r.get("cold_panel_ms") for r in res["panels"]]
+        if all(per):
+            growth = sorted(per[0], key=lambda k: per[-1].get(k, 0) / max(per[0][k], 1e-6), reverse=True)
+            for k in growth[:2]:  # the two panels that grow most, alone, and the other 15 together
+                ax.plot(xs, [d.get(k, 0) for d in per], "x:", label=f"{k} alone, cold")
+            ax.plot(xs, [sum(v for k, v in d.items() if k not in growth[:2]) for d in per], "d-.",
+                    label="the other 15 panels, cold (sum)")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("demo requests in the database")
@@ -399,14 +446,14 @@ def plot(res: dict, path: Path) -> None:
         w = sorted(res["workers"], key=lambda r: r["workers"])
         groups = [("SOAP warm", "warm_req_s"), ("SOAP cold", "cold_req_s"), ("CometD push", "push_msg_s")]
         for i, r in enumerate(w):
-            vals = [r[k] / w[0][k] if w[0][k] else 0 for _, k in groups]
+            vals = [(r.get(k) or 0) / w[0][k] if w[0].get(k) else 0 for _, k in groups]
             xs = [g + (i - 0.5) * 0.38 for g in range(len(groups))]
             ax.bar(xs, vals, width=0.36, label=f"--workers {r['workers']}")
             for x, v, (_, k) in zip(xs, vals, groups):
-                ax.text(x, v, f"{r[k]:,.0f}/s", ha="center", va="bottom", fontsize=7)
+                ax.text(x, v, f"{r.get(k) or 0:,.0f}/s", ha="center", va="bottom", fontsize=7)
         ax.set_xticks(range(len(groups)), [g for g, _ in groups])
         ax.set_ylabel("throughput ÷ 1 worker (labels: absolute)")
-        ax.set_title(f"serve --workers on PostgreSQL ({res['conditions']['cpus']} CPUs)")
+        ax.set_title(f"serve --workers on PostgreSQL ({res['conditions']['workers']['cpus']} CPUs)")
         ax.legend(fontsize=7)
     ax = axes[2]
     if res.get("longpoll"):
@@ -416,15 +463,17 @@ def plot(res: dict, path: Path) -> None:
         ax.set_xlabel("long-polling clients")
         ax.set_ylabel("msg/s")
         ax2 = ax.twinx()
-        ax2.plot(xs, [r["p99_ms"] for r in res["longpoll"]], "s--", color="#d64", label="p99 ms")
+        ax2.plot(xs, [r["p99_ms"] if r["p99_ms"] is not None else float("nan") for r in res["longpoll"]], "s--", color="#d64", label="p99 ms")
         ax2.set_ylabel("p99 ms", color="#d64")
         for r in res["longpoll"]:
             ax.annotate(f"{r['kb_per_session']:.0f} kB/session", (r["clients"], r["msg_s"]), fontsize=7,
                         textcoords="offset points", xytext=(0, 6), ha="center")
         ax.set_title("Bayeux fan-out against clients")
         ax.legend(loc="upper left", fontsize=7)
-    fig.suptitle(f"services87: how cost grows ({res['conditions']['when']}, {res['conditions']['cpus']} CPUs, "
-                 f"load {res['conditions']['load_before']})", fontsize=9)
+    when = sorted({c["when"][:10] for c in res["conditions"].values()})
+    loads = sorted({c["load_before"] for c in res["conditions"].values()})
+    fig.suptitle(f"services87: how cost grows ({', '.join(when)}, {os.cpu_count()} CPUs shared, load average "
+                 f"{loads[0]}–{loads[-1]}; docs/performance.md)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -443,7 +492,16 @@ def main(argv=None) -> int:
     ap.add_argument("--pg", help="PostgreSQL admin URL (default $SERVICES87_TEST_PG_ADMIN, else scripts/pg-start)")
     ap.add_argument("--cache-dir", default=str(ROOT / ".bench-cache"))
     ap.add_argument("--no-write", action="store_true", help="do not write docs/performance.md and docs/scaling.png")
+    ap.add_argument("--from-json", metavar="FILE",
+                    help="measure nothing: write the report and plot of a saved run (every run saves its figures "
+                         "to .bench-cache/scaling-last.json)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="forget the last run's figures (by default a run of some series keeps the others)")
     args = ap.parse_args(argv)
+    if args.from_json:
+        write(json.loads(Path(args.from_json).read_text()), ROOT / "docs" / "performance.md",
+              ROOT / "docs" / "scaling.png")
+        return 0
     only = set((args.only or "panels,workers,longpoll").split(","))
     if args.quick:
         sizes, clients, seconds, push, lp = [10_000, 100_000], [100, 1000], 4, (100, 2, 6), (2, 6)
@@ -453,20 +511,43 @@ def main(argv=None) -> int:
         sizes = [int(float(s)) for s in args.sizes.split(",")]
     if args.clients:
         clients = [int(c) for c in args.clients.split(",")]
-    started = time.time()
-    res: dict = {"command": "bench/run --scaling" + (" --quick" if args.quick else ""), "push": push,
-                 "conditions": {"when": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "cpus": os.cpu_count(),
-                                "python": platform.python_version(),
-                                "load_before": f"{os.getloadavg()[0]:.1f}"}}
+    saved = Path(args.cache_dir) / "scaling-last.json"
+    # a run of some series keeps the other series of the last run (each series names its own conditions)
+    res: dict = {"conditions": {}}
+    if saved.exists() and not args.fresh:
+        res = json.loads(saved.read_text())
+    res.pop("failed", None)
+    command = "bench/run --scaling " + " ".join(argv if argv is not None else sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="services87-scaling-") as tmp:
         workdir = Path(tmp)
-        if "panels" in only:
-            res["panels"], res["skipped"] = panels_series(sizes, args.runs, Path(args.cache_dir), args.build_minutes)
-        if "workers" in only:
-            res["workers"] = workers_series(workdir, pg_admin(args.pg), 10_000, seconds, push)
-        if "longpoll" in only:
-            res["longpoll"] = longpoll_series(workdir, clients, *lp)
-    res["conditions"].update(load_after=f"{os.getloadavg()[0]:.1f}", minutes=(time.time() - started) / 60)
+        series = {
+            "panels": lambda: panels_series(sizes, args.runs, Path(args.cache_dir), args.build_minutes),
+            "workers": lambda: workers_series(workdir, pg_admin(args.pg), 10_000, seconds, push),
+            "longpoll": lambda: longpoll_series(workdir, clients, *lp),
+        }
+        for name, run in series.items():
+            if name not in only:
+                continue
+            started = time.time()
+            cond = {"command": command.strip(), "when": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+                    "cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_before": f"{os.getloadavg()[0]:.1f}"}
+            try:
+                if name == "panels":
+                    res["panels"], res["skipped"] = run()
+                else:
+                    res[name] = run()
+                    if name == "workers":
+                        res["push"] = push
+            except Exception as exc:  # one series failing does not lose the others
+                log(f"{name}: {exc}")
+                res.setdefault("failed", []).append(f"{name}: {str(exc)[:300]}")
+                continue
+            cond.update(load_after=f"{os.getloadavg()[0]:.1f}", minutes=(time.time() - started) / 60)
+            res["conditions"][name] = cond
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(res, indent=1))
+    log(f"figures saved to {saved}")
     if not args.no_write:
         write(res, ROOT / "docs" / "performance.md", ROOT / "docs" / "scaling.png")
         log("wrote docs/performance.md (How cost grows) and docs/scaling.png")

@@ -47,7 +47,8 @@ function post(path, body, cookies, extra) {
 
 const latencies = [];
 const sentAt = [];  // ingest POST times, in order
-let delivered = 0, firstT = Infinity, lastAt = 0, errors = 0, stopping = false;
+let delivered = 0, firstT = Infinity, lastAt = 0, errors = 0, stopping = false, firstError = null;
+const fail = (e) => { errors++; if (firstError === null) firstError = String(e).slice(0, 300); };
 
 function newestSentBefore(t) {
   let lo = 0, hi = sentAt.length - 1, best = -1;
@@ -73,7 +74,7 @@ async function client(i, ready) {
     try {
       replies = await post(NOTIFY, [{ channel: "/meta/connect", clientId, connectionType: "long-polling" }], cookies, AUTH);
     } catch (e) {
-      errors++;
+      fail(e);
       if (stopping) break;
       await new Promise((r) => setTimeout(r, 100));
       continue;
@@ -87,7 +88,7 @@ async function client(i, ready) {
         latencies.push(t - sent);
         lastAt = t;
       } else if (m.channel === "/meta/connect" && !m.successful) {
-        errors++;
+        fail(JSON.stringify(m));
       }
     }
     if (first) { first = false; ready(); }
@@ -104,7 +105,7 @@ async function main() {
   const t0 = now();
   const tasks = [];
   for (let i = 0; i < CLIENTS; i++) {
-    tasks.push(client(i, ready).catch((e) => { errors++; ready(); console.error(String(e)); }));
+    tasks.push(client(i, ready).catch((e) => { fail(e); ready(); }));
     if (i % 20 === 19) await new Promise((r) => setTimeout(r, 20));
   }
   await readyP;
@@ -123,7 +124,7 @@ async function main() {
     sentAt.push(t);
     if (t < firstT) firstT = t;
     // not awaited: the events keep their rate however long the server takes to accept each
-    ingests.push(post("/api/ingest/events", ev, null, { authorization: basic }).catch((e) => { errors++; console.error(String(e)); }));
+    ingests.push(post("/api/ingest/events", ev, null, { authorization: basic }).catch(fail));
   }
   await Promise.all(ingests);
   const expected = CLIENTS * COUNT;
@@ -131,9 +132,9 @@ async function main() {
   while (delivered < expected && now() < deadline) await new Promise((r) => setTimeout(r, 50));
   stopping = true;
   latencies.sort((a, b) => a - b);
-  const seconds = (lastAt - firstT) / 1000;
+  const seconds = lastAt > firstT ? (lastAt - firstT) / 1000 : 0;
   console.log(JSON.stringify({
-    clients: CLIENTS, rate: RATE, count: COUNT, expected, delivered, errors, setup_s: setupS,
+    clients: CLIENTS, rate: RATE, count: COUNT, expected, delivered, errors, first_error: firstError, setup_s: setupS,
     msg_s: seconds > 0 ? delivered / seconds : 0, seconds,
     p50_ms: pct(latencies, 0.5), p99_ms: pct(latencies, 0.99), max_ms: latencies[latencies.length - 1] ?? null,
   }));

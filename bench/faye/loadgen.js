@@ -36,7 +36,8 @@ function post(path, body, cookies) {
 }
 
 const latencies = [];
-let delivered = 0, firstT = Infinity, lastAt = 0, errors = 0, stopping = false;
+let delivered = 0, firstT = Infinity, lastAt = 0, errors = 0, stopping = false, firstError = null;
+const fail = (e) => { errors++; if (firstError === null) firstError = String(e).slice(0, 300); };
 const perClient = new Array(CLIENTS).fill(0);
 
 async function client(i, ready) {
@@ -53,7 +54,7 @@ async function client(i, ready) {
     try {
       replies = await post(path, [{ channel: "/meta/connect", clientId, connectionType: "long-polling" }], cookies);
     } catch (e) {
-      errors++;
+      fail(e);
       if (stopping) break;
       await new Promise((r) => setTimeout(r, 100));
       continue;
@@ -66,7 +67,7 @@ async function client(i, ready) {
         if (m.data.t < firstT) firstT = m.data.t;
         lastAt = t;
       } else if (m.channel === "/meta/connect" && !m.successful) {
-        errors++;
+        fail(JSON.stringify(m));
       }
     }
     if (first) { first = false; ready(); }
@@ -83,7 +84,7 @@ async function main() {
   const ready = () => { if (++readyCount === CLIENTS) allReady(); };
   const tasks = [];
   for (let i = 0; i < CLIENTS; i++) {
-    tasks.push(client(i, ready).catch((e) => { errors++; ready(); console.error(String(e)); }));
+    tasks.push(client(i, ready).catch((e) => { fail(e); ready(); }));
     if (i % 50 === 49) await new Promise((r) => setTimeout(r, 10));
   }
   await readyP;
@@ -97,7 +98,7 @@ async function main() {
   latencies.sort((a, b) => a - b);
   const seconds = (lastAt - firstT) / 1000;
   console.log(JSON.stringify({
-    clients: CLIENTS, rate: RATE, count: COUNT, expected, delivered, errors,
+    clients: CLIENTS, rate: RATE, count: COUNT, expected, delivered, errors, first_error: firstError,
     msg_s: seconds > 0 ? delivered / seconds : 0, seconds,
     p50_ms: pct(latencies, 0.5), p99_ms: pct(latencies, 0.99), max_ms: latencies[latencies.length - 1] ?? null,
     min_per_client: Math.min(...perClient),
