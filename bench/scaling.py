@@ -459,6 +459,8 @@ def plot(res: dict, path: Path) -> None:
     if res.get("longpoll"):
         xs = [r["clients"] for r in res["longpoll"]]
         ax.plot(xs, [r["msg_s"] for r in res["longpoll"]], "o-", label="delivered msg/s")
+        ax.plot(xs, [r["offered_msg_s"] for r in res["longpoll"]], ":", color="grey", label="offered msg/s")
+        ax.set_yscale("log")
         ax.set_xscale("log")
         ax.set_xlabel("long-polling clients")
         ax.set_ylabel("msg/s")
@@ -506,7 +508,7 @@ def main(argv=None) -> int:
     if args.quick:
         sizes, clients, seconds, push, lp = [10_000, 100_000], [100, 1000], 4, (100, 2, 6), (2, 6)
     else:
-        sizes, clients, seconds, push, lp = [10**4, 10**5, 10**6, 10**7], [100, 1000, 5000], 8, (500, 2, 20), (2, 10)
+        sizes, clients, seconds, push, lp = [10**4, 10**5, 10**6, 10**7], [100, 1000, 5000], 8, (200, 2, 20), (2, 10)
     if args.sizes:
         sizes = [int(float(s)) for s in args.sizes.split(",")]
     if args.clients:

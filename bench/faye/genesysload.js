@@ -47,7 +47,7 @@ function post(path, body, cookies, extra) {
 
 const latencies = [];
 const sentAt = [];  // ingest POST times, in order
-let delivered = 0, firstT = Infinity, lastAt = 0, errors = 0, stopping = false, firstError = null;
+let delivered = 0, firstT = Infinity, lastAt = 0, errors = 0, stopping = false, firstError = null, rehandshakes = 0;
 const fail = (e) => { errors++; if (firstError === null) firstError = String(e).slice(0, 300); };
 
 function newestSentBefore(t) {
@@ -59,13 +59,18 @@ function newestSentBefore(t) {
   return best < 0 ? null : sentAt[best];
 }
 
-async function client(i, ready) {
-  const cookies = new Map();
+async function join(cookies) {
   const hs = await post(NOTIFY, [{ channel: "/meta/handshake", version: "1.0", supportedConnectionTypes: ["long-polling"] }], cookies, AUTH);
   const clientId = hs[0].clientId;
   if (!clientId) throw new Error("handshake failed: " + JSON.stringify(hs));
   const sub = await post(NOTIFY, [{ channel: "/meta/subscribe", clientId, subscription: "/statistics/v3/updates" }], cookies, AUTH);
   if (!sub.find((m) => m.channel === "/meta/subscribe" && m.successful)) throw new Error("subscribe failed " + JSON.stringify(sub));
+  return clientId;
+}
+
+async function client(i, ready) {
+  const cookies = new Map();
+  let clientId = await join(cookies);
   await post("/statistics/v3/subscriptions", { operationId: "c" + i, data: { statistics: [
     { statisticId: "ready", name: "CurrentReadyAgents", objectType: "Tenant", objectId: "Environment" }] } }, cookies, AUTH);
   let first = true;
@@ -89,6 +94,11 @@ async function client(i, ready) {
         lastAt = t;
       } else if (m.channel === "/meta/connect" && !m.successful) {
         fail(JSON.stringify(m));
+        if (m.advice && m.advice.reconnect === "handshake" && !stopping) {
+          // as a CometD client does: a new session; the statistics subscription stays bound to the cookie
+          rehandshakes++;
+          try { clientId = await join(cookies); } catch (e) { fail(e); }
+        }
       }
     }
     if (first) { first = false; ready(); }
@@ -134,7 +144,7 @@ async function main() {
   latencies.sort((a, b) => a - b);
   const seconds = lastAt > firstT ? (lastAt - firstT) / 1000 : 0;
   console.log(JSON.stringify({
-    clients: CLIENTS, rate: RATE, count: COUNT, expected, delivered, errors, first_error: firstError, setup_s: setupS,
+    clients: CLIENTS, rate: RATE, count: COUNT, expected, delivered, errors, rehandshakes, first_error: firstError, setup_s: setupS,
     msg_s: seconds > 0 ? delivered / seconds : 0, seconds,
     p50_ms: pct(latencies, 0.5), p99_ms: pct(latencies, 0.99), max_ms: latencies[latencies.length - 1] ?? null,
   }));
