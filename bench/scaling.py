@@ -105,7 +105,8 @@ def panels_at(path: Path, runs: int) -> dict:
     from services87.config import Settings
     from services87.engine.engine import StatisticsEngine
     from services87.engine.model import ALL_PANELS, StatContext, StatusScreenPanelType
-    from services87.engine.store import BusinessCalendar, Store
+    from services87.engine.business_hours import BusinessCalendar
+    from services87.engine.storage import Store
 
     url = "sqlite:///" + str(path)
     settings = Settings.load(env={}, db_url=url)
