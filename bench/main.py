@@ -310,9 +310,9 @@ def write_report(measures_by_size: list[tuple[str, list[Measure]]], args, starte
     out = [head.rstrip() + "\n", "<!-- bench results -->\n",
            f"## Latest run: `bench/run{' --quick' if args.quick else ''}`\n",
            f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, Python "
-           f"{platform.python_version()}, {time.time() - started:.0f} s{_settings_note(args)}. Ratio = ours / baseline measured in the same "
-           "run (HTTP: req/s of a bare Twisted resource answering the same bytes; Bayeux: delivered msg/s of the "
-           "faye Node server; import: time of raw `sqlite3.executemany` / ours).\n",
+           f"{platform.python_version()}, {time.time() - started:.0f} s{_settings_note(args)}. "
+           "Ratio = ours / baseline measured in the same run (HTTP: req/s of a bare Twisted resource answering the "
+           "same bytes; Bayeux: delivered msg/s of the faye Node server; import: time of raw `sqlite3.executemany` / ours).\n",
            "| data | measure | ratio | ours | baseline | p50 / p99 ms (ours) | p50 / p99 ms (baseline) | note |",
            "|---|---|---|---|---|---|---|---|"]
     for size, m in lines:

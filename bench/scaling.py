@@ -36,11 +36,21 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+import requests
+import sqlalchemy as sa
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lib  # noqa: E402
+import lib  # noqa: E402  (bench/lib.py also puts the checkout first on sys.path)
+from main import all_zones, ensure_faye  # noqa: E402
+
+from services87.config import Settings  # noqa: E402
+from services87.engine.business_hours import BusinessCalendar  # noqa: E402
+from services87.engine.engine import StatisticsEngine  # noqa: E402
+from services87.engine.model import ALL_PANELS, StatContext, StatusScreenPanelType  # noqa: E402
+from services87.engine.storage import Store  # noqa: E402
 
 ROOT = lib.ROOT
 SOAP_PATH = "/Remote/Services87/CustomerService.svc"
@@ -51,6 +61,10 @@ END = "<!-- /scaling results -->"
 
 def log(msg: str) -> None:
     print(f"[scaling {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def fmt(v) -> str:
+    return f"{v:.0f}" if isinstance(v, float) and abs(v) >= 100 else f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -100,14 +114,6 @@ def cached_db(n: int, cache_dir: Path, budget_s: float) -> Path | None:
 
 
 def panels_at(path: Path, runs: int) -> dict:
-    import sqlalchemy as sa
-
-    from services87.config import Settings
-    from services87.engine.engine import StatisticsEngine
-    from services87.engine.model import ALL_PANELS, StatContext, StatusScreenPanelType
-    from services87.engine.business_hours import BusinessCalendar
-    from services87.engine.storage import Store
-
     url = "sqlite:///" + str(path)
     settings = Settings.load(env={}, db_url=url)
     store = Store(url, BusinessCalendar.from_settings(settings.business_hours))
@@ -132,11 +138,11 @@ def panels_at(path: Path, runs: int) -> dict:
             if i < max(3, runs // 4) or sum(base) < 20_000:  # the baseline grows with the data: bounded
                 base.append(timed(baseline))
             engine = StatisticsEngine(store, settings)
-            cold.append(timed(lambda: engine.compute(ctx, panels)))
-            warm.append(timed(lambda: engine.compute(ctx, panels)))
+            cold.append(timed(lambda e=engine: e.compute(ctx, panels)))
+            warm.append(timed(lambda e=engine: e.compute(ctx, panels)))
         per_panel = {}  # each panel alone, cold: which of them grow with the data
         for panel in panels:
-            per_panel[panel.name] = pct([timed(lambda: StatisticsEngine(store, settings).compute(ctx, [panel]))
+            per_panel[panel.name] = pct([timed(lambda p=panel: StatisticsEngine(store, settings).compute(ctx, [p]))
                                          for _ in range(3)], 0.5)
         return {"requests": store.count_requests(), "runs": runs, "db_mb": path.stat().st_size / 1e6,
                 "cold_panel_ms": per_panel,
@@ -188,8 +194,6 @@ def pg_admin(given: str | None) -> str:
 
 
 def pg_database(admin: str) -> tuple[str, callable]:
-    import sqlalchemy as sa
-
     name = "bench_scaling_" + uuid.uuid4().hex[:10]
     eng = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
     with eng.connect() as c:
@@ -204,8 +208,6 @@ def pg_database(admin: str) -> tuple[str, callable]:
 
 
 def bearer(srv: lib.Proc) -> str:
-    import requests
-
     r = requests.post(srv.url("/auth/v3/oauth/token"), auth=("demo-client", "demo-secret"), timeout=60,
                       data={"grant_type": "password", "username": "demo", "password": "demo"})
     r.raise_for_status()
@@ -220,8 +222,6 @@ PUSH_CONFIG = ("[http]\nmax_connections = 20000\nmax_connections_per_address = 2
 
 def workers_series(workdir: Path, admin: str, demo_requests: int, seconds: float, push: tuple[int, float, int]
                    ) -> list[dict]:
-    from main import all_zones
-
     db, drop = pg_database(admin)
     out = []
     try:
@@ -258,7 +258,7 @@ def workers_series(workdir: Path, admin: str, demo_requests: int, seconds: float
                 row.update(cold_req_s=r.rps, cold_p99_ms=r.p99_ms, cold_errors=r.errors)
             finally:
                 srv.stop()
-            print("workers: " + " ".join(f"{k}={lib._fmt(v)}" for k, v in row.items()), flush=True)
+            print("workers: " + " ".join(f"{k}={fmt(v)}" for k, v in row.items()), flush=True)
             out.append(row)
     finally:
         drop()
@@ -303,8 +303,6 @@ def run_node(args: list[str], server_pid: int, timeout: float) -> dict:
 
 # --------------------------------------------------------------------------- long-polling clients
 def longpoll_series(workdir: Path, clients: list[int], rate: float, count: int) -> list[dict]:
-    from main import ensure_faye
-
     ensure_faye()
     out = []
     for n in clients:
@@ -317,11 +315,12 @@ def longpoll_series(workdir: Path, clients: list[int], rate: float, count: int) 
                           str(count), "30"], p.proc.pid, timeout=count / rate + 300)
         finally:
             p.stop()
-        row = {"clients": n, "offered_msg_s": n * rate, "msg_s": r["msg_s"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
+        row = {"clients": n, "offered_msg_s": n * rate, "msg_s": r["msg_s"], "p50_ms": r["p50_ms"],
+               "p99_ms": r["p99_ms"],
                "delivered": r["delivered"], "expected": r["expected"], "errors": r["errors"],
                "first_error": r.get("first_error"),
                "kb_per_session": (r["rss_ready_kb"] - before) / n, "rss_before_mb": before / 1024}
-        print("longpoll: " + " ".join(f"{k}={lib._fmt(v)}" for k, v in row.items()), flush=True)
+        print("longpoll: " + " ".join(f"{k}={fmt(v)}" for k, v in row.items()), flush=True)
         out.append(row)
     return out
 
@@ -366,7 +365,7 @@ def report(res: dict) -> str:
         if first.get("cold_panel_ms") and last.get("cold_panel_ms"):
             growth = sorted(((last["cold_panel_ms"][k] / max(v, 1e-6), k) for k, v in first["cold_panel_ms"].items()
                              if k in last["cold_panel_ms"]), reverse=True)
-            out += ["", "Each panel alone, cold, p50 of 3 (ms) — the growth column is the last size ÷ the first:", "",
+            out += ["", "Each panel alone, cold, p50 of 3 (ms); growth = the last size ÷ the first:", "",
                     "| panel | " + " | ".join(f"{r['requests']:,}" for r in res["panels"]) + " | growth |",
                     "|---|" + "---|" * (len(res["panels"]) + 1)]
             for g, k in growth:
@@ -398,7 +397,7 @@ def report(res: dict) -> str:
                     f"push {ratio('push_msg_s')} (updates/s)."]
         out.append("")
     if res.get("longpoll"):
-        out += [f"| long-polling clients (bench/bayeux_server.py) | offered msg/s | delivered msg/s | p50 / p99 ms | "
+        out += ["| long-polling clients (bench/bayeux_server.py) | offered msg/s | delivered msg/s | p50 / p99 ms | "
                 "delivered | memory per session |", "|---|---|---|---|---|---|"]
         for r in res["longpoll"]:
             out.append(f"| {r['clients']:,} | {r['offered_msg_s']:,.0f} | {_n(r['msg_s'])} | "
@@ -416,10 +415,10 @@ def report(res: dict) -> str:
 
 
 def plot(res: dict, path: Path) -> None:
-    import matplotlib
+    import matplotlib  # noqa: PLC0415  (only when plotting: --no-write runs need no matplotlib)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415  (after use("Agg"))
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
     ax = axes[0]
@@ -466,7 +465,8 @@ def plot(res: dict, path: Path) -> None:
         ax.set_xlabel("long-polling clients")
         ax.set_ylabel("msg/s")
         ax2 = ax.twinx()
-        ax2.plot(xs, [r["p99_ms"] if r["p99_ms"] is not None else float("nan") for r in res["longpoll"]], "s--", color="#d64", label="p99 ms")
+        p99 = [r["p99_ms"] if r["p99_ms"] is not None else float("nan") for r in res["longpoll"]]
+        ax2.plot(xs, p99, "s--", color="#d64", label="p99 ms")
         ax2.set_ylabel("p99 ms", color="#d64")
         for r in res["longpoll"]:
             ax.annotate(f"{r['kb_per_session']:.0f} kB/session", (r["clients"], r["msg_s"]), fontsize=7,
@@ -532,7 +532,7 @@ def main(argv=None) -> int:
             if name not in only:
                 continue
             started = time.time()
-            cond = {"command": command.strip(), "when": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+            cond = {"command": command.strip(), "when": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
                     "cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_before": f"{os.getloadavg()[0]:.1f}"}
             try:
