@@ -26,7 +26,8 @@ from services87.engine.storage.live import IngestError, LiveStore
 from services87.engine.statserver.definitions import INSTANT_ACTIONS, canonical_status
 from services87.http.tree import mount as mount_at
 from services87.http import jsonguard
-from services87.http.errors import apply_headers, classify
+from services87.http.body import read_body
+from services87.http.errors import HttpError, apply_headers, classify
 
 log = logging.getLogger(__name__)
 
@@ -249,14 +250,10 @@ class EventsResource(resource.Resource):
         if request.method != b"POST":
             request.setHeader(b"allow", b"POST")
             return _json(request, 405, error_body(405, "MethodNotAllowed", "Use POST"))
-        limit = self.hs.settings.genesys.ingest_max_body
         try:
-            length = int(request.getHeader(b"content-length") or 0)
-        except ValueError:
-            length = 0
-        body = request.content.read(limit + 1) if request.content else b""
-        if length > limit or len(body) > limit:
-            return _json(request, 413, error_body(413, "TooLarge", f"The body is larger than {limit} bytes"))
+            body = read_body(request, self.hs.settings.genesys.ingest_max_body, kind="TooLarge")
+        except HttpError as exc:
+            return _json(request, exc.status, error_body(exc.status, exc.kind, exc.message))
         gone: list[bool] = []
         request.notifyFinish().addErrback(lambda _: gone.append(True))
         d = self._authenticate(request)

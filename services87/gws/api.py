@@ -38,6 +38,7 @@ from services87.gws.errors import GwsError
 from services87.gws.lenient import parse_body
 from services87.gws.sessions import SESSION_COOKIE, GwsBayeuxHooks, GwsSession, GwsSessions, set_session_cookie
 from services87.http import jsonguard
+from services87.http.body import read_body
 from services87.http.errors import apply_headers, classify
 
 log = logging.getLogger(__name__)
@@ -181,17 +182,8 @@ class GwsWorkbins:
         self._write(request, c.status, {"statusCode": code, "statusMessage": message}, gone)
 
     def body(self, request) -> dict:
-        limit = self.settings.max_body_size
-        try:
-            length = int(request.getHeader(b"content-length") or 0)
-        except ValueError:
-            length = 0
-        if length > limit:
-            raise GwsError(10, f"The request body is larger than {limit} bytes", http=413)
-        raw = request.content.read(limit + 1) if request.content else b""
-        if len(raw) > limit:
-            raise GwsError(10, f"The request body is larger than {limit} bytes", http=413)
-        return parse_body(raw, self.settings.max_json_depth)
+        """The JSON object body (at most ``max_body_size`` bytes: 413 with statusCode 10 through :meth:`_fail`)."""
+        return parse_body(read_body(request, self.settings.max_body_size), self.settings.max_json_depth)
 
     # ------------------------------------------------------------------ operations
     def me(self, request, s: GwsSession) -> dict:

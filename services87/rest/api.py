@@ -34,7 +34,8 @@ from services87.i18n import normalize_language
 from services87.rest import media
 from services87.rest.errors import RestError, write_error
 from services87.rest.serialize import Selection, dataset_dict, render_json, render_xml
-from services87.http.errors import classify
+from services87.http import body
+from services87.http.errors import HttpError, classify
 from services87.http.session import sessions_for
 
 log = logging.getLogger(__name__)
@@ -76,20 +77,8 @@ def query_params(request) -> list[tuple[str, str]]:
 
 
 def read_body(hs, request) -> bytes:
-    """The request body, refusing one larger than ``max_body_size`` with 413."""
-    limit = hs.settings.max_body_size
-    declared = request.getHeader(b"content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise RestError(413, "RequestTooLarge", f"The request body is larger than {limit} bytes")
-        except ValueError:
-            raise RestError(400, "MalformedRequest", "Content-Length is not a number") from None
-    request.content.seek(0)
-    raw = request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise RestError(413, "RequestTooLarge", f"The request body is larger than {limit} bytes")
-    return raw
+    """The request body, refusing one larger than ``max_body_size`` with 413 (services87/http/body.py)."""
+    return body.read_body(request, hs.settings.max_body_size)
 
 
 def _auth_error(request, err: AuthError, hs=None) -> RestError:
@@ -235,7 +224,7 @@ class RestApi:
         return openapi_document()
 
     # ------------------------------------------------------------------ errors
-    @app.handle_errors(RestError)
+    @app.handle_errors(HttpError)
     def rest_error(self, request, failure):
         e = failure.value
         return write_error(request, e.status, e.kind, e.message, e.headers)

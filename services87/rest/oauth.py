@@ -26,7 +26,6 @@ from services87.http.errors import HttpError
 from services87.engine.model import StoreUnavailable
 from services87.rest import media
 from services87.rest.api import read_body
-from services87.rest.errors import RestError
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +136,7 @@ class OAuthTokenApi:
         e = failure.value
         return _write(request, e.status, {"error": e.error, "error_description": e.description}, e.headers)
 
-    @app.handle_errors(RestError)
+    @app.handle_errors(HttpError)
     def rest_error(self, request, failure):
         e = failure.value
         kind = "invalid_request"

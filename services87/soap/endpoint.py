@@ -20,6 +20,8 @@ from services87.auth.service import AuthError
 from services87.cache import ResponseCache
 from services87.engine.model import EngineError
 from services87.engine.versionwatch import watch_for
+from services87.http.body import read_body
+from services87.http.errors import HttpError, RequestTooLarge
 from services87.soap import compat, envelope, guard, services, statistics_xml, wsdl
 from services87.soap.models import TNS
 
@@ -35,6 +37,16 @@ _CONTENT_TYPE = {"1.1": b"text/xml; charset=utf-8", "1.2": b"application/soap+xm
 
 def _text(value) -> str | None:
     return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _read_body(request, limit: int) -> bytes:
+    """The body through the shared reader (services87/http/body.py), its refusals as the guard's."""
+    try:
+        return read_body(request, limit)
+    except RequestTooLarge:
+        raise guard.GuardError("MessageTooLarge", f"The message is larger than the maximum of {limit} bytes") from None
+    except HttpError as exc:
+        raise guard.GuardError(exc.kind, exc.message) from None
 
 
 class SoapEndpoint(resource.Resource):
@@ -86,10 +98,7 @@ class SoapEndpoint(resource.Resource):
         settings = self.hs.settings
         body = None
         try:
-            length = request.getHeader(b"content-length")
-            guard.check_size(int(length) if length and length.isdigit() else None, settings.max_body_size)
-            request.content.seek(0)
-            body = request.content.read(settings.max_body_size + 1)
+            body = _read_body(request, settings.max_body_size)
             seen = self._parsed.get((content_type, body))
             if seen is not None:  # the very bytes of a GetStatistics already parsed (the guard is deterministic)
                 soap, canonical, credentials = seen

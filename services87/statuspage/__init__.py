@@ -29,6 +29,7 @@ from services87.engine.storage.prefs import PrefsStore
 from services87.i18n import SUPPORTED, normalize_language
 from services87.http.session import sessions_for
 from services87.auth.http import retry_after
+from services87.http.body import read_body
 from services87.http.errors import HttpError, classify
 from services87.http.origin import PAGE_CSP
 from services87.http.tree import NotFoundResource, json_error, mount as mount_at
@@ -77,13 +78,9 @@ class BadRequest(HttpError):
 
 
 def _read_json(hs, request) -> dict:
-    ctype = (request.getHeader("content-type") or "").split(";")[0].strip().lower()
-    if ctype not in ("application/json", "text/json"):
-        raise BadRequest("Send the body as application/json", "UnsupportedMediaType", 415)
     limit = hs.settings.max_body_size
-    body = request.content.read(limit + 1) if request.content is not None else b""
-    if len(body) > limit:
-        raise BadRequest(f"Request body larger than {limit} bytes", "RequestTooLarge", 413)
+    body = read_body(request, limit, media_types=("application/json", "text/json"),
+                     media_message="Send the body as application/json")
     try:
         return jsonguard.loads(body, max_size=limit, max_depth=hs.settings.max_json_depth)
     except jsonguard.JsonGuardError as exc:
@@ -167,8 +164,8 @@ class _Api(resource.Resource):
             return _error(request, 405, "MethodNotAllowed", f"{method} is not allowed here ({allowed})")
         try:
             body = _read_json(self.hs, request) if method in ("POST", "PUT") and self.takes_body else None
-        except BadRequest as exc:
-            return _error(request, exc.code, exc.kind, exc.message)
+        except HttpError as exc:
+            return _error(request, exc.status, exc.kind, exc.message)
         if self.anonymous:
             d = self.hs.run_blocking(handler, request, body, None)
         else:

@@ -16,9 +16,13 @@ from services87.auth.http import BEARER, challenge_headers
 from services87.engine.model import StoreUnavailable
 from services87.genesys.statistics.api import ApiError, StatisticsApi
 from services87.http import jsonguard
-from services87.http.errors import apply_headers, classify
+from services87.http.body import read_body
+from services87.http.errors import HttpError, apply_headers, classify
 
 log = logging.getLogger(__name__)
+
+#: The smallest body cap of the Statistics API (a get-statistic-ex of max_statistics items fits), bytes.
+BODY_FLOOR = 262144
 
 
 def envelope(data: Any = None, code: int = 0, message: str | None = None, detail: dict | None = None,
@@ -93,11 +97,12 @@ class ApiResource(resource.Resource):
             self._write(request, gone, 405, envelope(code=405, message="Method not allowed",
                                                      detail={"kind": "MethodNotAllowed"}, path=path))
             return server.NOT_DONE_YET
-        limit = max(self.api.hs.settings.max_body_size, 262144)
-        body_bytes = request.content.read(limit + 1) if request.content else b""
-        if len(body_bytes) > limit:
-            self._write(request, gone, 413, envelope(code=413, message=f"The body is larger than {limit} bytes",
-                                                     detail={"kind": "TooLarge"}, path=path))
+        limit = max(self.api.hs.settings.max_body_size, BODY_FLOOR)
+        try:
+            body_bytes = read_body(request, limit, kind="TooLarge")
+        except HttpError as exc:
+            self._write(request, gone, exc.status, envelope(code=exc.status, message=exc.message,
+                                                            detail={"kind": exc.kind}, path=path))
             return server.NOT_DONE_YET
         key = request.getHeader(b"x-api-key")
         authz = request.getHeader(b"authorization")
