@@ -17,7 +17,7 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
-from twisted.web import resource, server
+from klein import Klein
 
 from services87.auth.http import BEARER, SOTICKET, BASIC, authenticate_request, retry_after
 from services87.auth.service import AuthError
@@ -28,6 +28,7 @@ from services87.http.tree import mount as mount_at
 from services87.http import jsonguard
 from services87.http.body import read_body
 from services87.http.errors import HttpError, apply_headers, classify
+from services87.http.routing import Routes, detached, json_errors
 
 log = logging.getLogger(__name__)
 
@@ -237,19 +238,19 @@ def error_body(status: int, kind: str, message: str, **extra: Any) -> dict:
     return {"error": {"kind": kind, "message": message, **extra}, "status": status}
 
 
-class EventsResource(resource.Resource):
-    isLeaf = True
+class IngestApi:
+    """``/api/ingest/events``: a Klein app (services87/http/routing.py); only ``POST /`` is routed."""
+
+    app = Klein()
 
     def __init__(self, hs):
-        super().__init__()
         self.hs = hs
 
-    def render(self, request):
-        if request.postpath not in ([], [b""]):
-            return _json(request, 404, error_body(404, "NotFound", "No such resource"))
-        if request.method != b"POST":
-            request.setHeader(b"allow", b"POST")
-            return _json(request, 405, error_body(405, "MethodNotAllowed", "Use POST"))
+    def resource(self):
+        return Routes(self.app, _routing_error)
+
+    @app.route("/", methods=["POST"], strict_slashes=False)
+    def events(self, request):
         try:
             body = read_body(request, self.hs.settings.genesys.ingest_max_body, kind="TooLarge")
         except HttpError as exc:
@@ -260,7 +261,7 @@ class EventsResource(resource.Resource):
         d.addCallback(lambda _principal: self._process(body))
         d.addCallbacks(lambda result: self._write(request, gone, 200, result),
                        lambda f: self._fail(request, gone, f))
-        return server.NOT_DONE_YET
+        return detached(d)
 
     def _authenticate(self, request) -> defer.Deferred:
         key = request.getHeader(b"x-api-key")
@@ -311,5 +312,12 @@ class EventsResource(resource.Resource):
         self._write(request, gone, c.status, error_body(c.status, c.kind, message, **extra))
 
 
+def _routing_error(request, status: int, kind: str, message: str) -> bytes:
+    return _json(request, status, error_body(status, kind, message))
+
+
+json_errors(IngestApi.app, _routing_error, not_allowed=lambda allowed: "Use POST")
+
+
 def mount(hs, root) -> None:
-    mount_at(root, "api/ingest/events", EventsResource(hs))
+    mount_at(root, "api/ingest/events", IngestApi(hs).resource())

@@ -4,13 +4,13 @@
 * :mod:`services87.gws.lenient` - request bodies (JSON with trailing commas allowed);
 * :mod:`services87.gws.sessions` - ``JSESSIONID`` sessions and the CometD hooks bound to them;
 * :mod:`services87.gws.api` - the operations and the CometD delivery of ``WorkbinStatsMessage``;
-* :mod:`services87.gws.resources` - the HTTP resources.
+* :mod:`services87.gws.resources` - the routes (Klein) and the Bayeux endpoint.
 """
 
 from __future__ import annotations
 
 from services87.gws.api import GwsWorkbins
-from services87.gws.resources import MeResource, UsersResource, WorkbinsResource
+from services87.gws.resources import V2Resource
 from services87.http.tree import mount as mount_at
 
 
@@ -19,7 +19,4 @@ def mount(hs, root) -> None:
     hs.services["gws.workbins"] = adapter
     hs.services["gws.bayeux"] = adapter.bayeux
     adapter.start()
-    mount_at(root, "api/v2/me", MeResource(adapter))
-    mount_at(root, "api/v2/workbins", WorkbinsResource(adapter))
-    mount_at(root, "api/v2/users", UsersResource(adapter))
-    mount_at(root, "api/v2/notifications", adapter.bayeux.resource())
+    mount_at(root, "api/v2", V2Resource(adapter))

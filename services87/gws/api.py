@@ -26,7 +26,6 @@ from typing import Any, Callable
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
-from twisted.web import server
 
 from services87.auth.http import client_address, parse_authorization, parse_basic, retry_after
 from services87.auth.revocation import revocation_watch
@@ -40,6 +39,7 @@ from services87.gws.sessions import SESSION_COOKIE, GwsBayeuxHooks, GwsSession, 
 from services87.http import jsonguard
 from services87.http.body import read_body
 from services87.http.errors import apply_headers, classify
+from services87.http.routing import detached
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class GwsWorkbins:
         d.addCallback(authed)
         d.addCallbacks(lambda result: self._reply(request, result, gone), lambda f: self._fail(request, f, gone))
         d.addErrback(lambda f: log.error("GWS reply failed: %s", f.getTraceback()))
-        return server.NOT_DONE_YET
+        return detached(d)
 
     def authenticate(self, request) -> defer.Deferred:
         """Deferred[(GwsSession, created)]: the JSESSIONID session (checked in the store), or a new one for
@@ -144,10 +144,7 @@ class GwsWorkbins:
     def _write(self, request, status: int, body: dict, gone: list) -> None:
         if gone or request.finished:
             return
-        request.setResponseCode(status)
-        request.setHeader(b"content-type", b"application/json;charset=UTF-8")
-        request.setHeader(b"cache-control", b"no-cache, no-store")
-        request.write(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        request.write(json_reply(request, status, body))
         request.finish()
 
     def _reply(self, request, result, gone: list) -> None:
@@ -377,6 +374,14 @@ class GwsWorkbins:
 
             d = self.hs.run_blocking(self.workbins.stats, owner)
             d.addCallbacks(send, lambda f: log.warning("workbin stats refresh failed: %s", f.value))
+
+
+def json_reply(request, status: int, body: dict) -> bytes:
+    """A GWS JSON reply: status and headers set on ``request``, the body returned."""
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", b"application/json;charset=UTF-8")
+    request.setHeader(b"cache-control", b"no-cache, no-store")
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def stats_message(stats, reference_id: int) -> dict:

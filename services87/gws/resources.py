@@ -1,106 +1,72 @@
-"""The GWS resources under ``/api/v2``: ``me``, ``workbins`` (``/move``, ``/{id}``) and ``users/{userId}/workbins``."""
+"""The GWS routes under ``/api/v2``: ``me``, ``workbins`` (``/move``, ``/{id}``) and ``users/{userId}/workbins``, a
+Klein app (services87/http/routing.py); ``notifications`` is the Bayeux endpoint."""
 
 from __future__ import annotations
 
-from twisted.web import resource, server
+from klein import Klein
+from twisted.web import resource
+from werkzeug.exceptions import MethodNotAllowed
 
-from services87.gws.api import GwsWorkbins
+from services87.gws.api import GwsWorkbins, json_reply
+from services87.http.routing import Routes, json_errors
 
 
-class _Gws(resource.Resource):
-    """A GWS resource: JSON errors for unsupported methods, never Twisted's HTML pages."""
-
-    isLeaf = True
-    methods: dict[bytes, str] = {}
+class V2Resource(resource.Resource):
+    """``/api/v2``: ``notifications`` is the Bayeux endpoint, everything else :class:`GwsRoutes`."""
 
     def __init__(self, adapter: GwsWorkbins):
         super().__init__()
         self.adapter = adapter
+        self.routes = Routes(GwsRoutes(adapter).app, _routing_error)
+
+    def getChild(self, path, request):
+        if path == b"notifications":
+            return self.adapter.bayeux.resource()
+        request.postpath.insert(0, request.prepath.pop())  # the routes see the whole rest of the path
+        return self.routes
 
     def render(self, request):
-        name = self.methods.get(request.method)
-        if name is None:
-            request.setHeader(b"allow", b", ".join(sorted(self.methods)))
-            self.adapter._write(request, 405, {"statusCode": 10, "statusMessage": "Method not allowed"}, [])
-            return server.NOT_DONE_YET
-        return getattr(self, name)(request)
+        return self.routes.render(request)
 
 
-class MeResource(_Gws):
-    methods = {b"GET": "get"}
+class GwsRoutes:
+    app = Klein()
 
-    def get(self, request):
+    def __init__(self, adapter: GwsWorkbins):
+        self.adapter = adapter
+
+    @app.route("/me", methods=["GET"], strict_slashes=False)
+    def me(self, request):
         return self.adapter.handle(request, self.adapter.me)
 
-
-class WorkbinsResource(_Gws):
-    """``/api/v2/workbins`` (POST RequestAgentStats, GET list), ``/move`` and ``/{id}``."""
-
-    isLeaf = False
-    methods = {b"GET": "get", b"POST": "post"}
-
-    def getChild(self, path, request):
-        if path == b"":
-            return self
-        if request.postpath:
-            return _NotFound(self.adapter)
-        if path == b"move":
-            return MoveResource(self.adapter)
-        return WorkbinResource(self.adapter, path.decode("utf-8", "replace"))
-
-    def get(self, request):
+    @app.route("/workbins", methods=["GET"], strict_slashes=False)
+    def list_workbins(self, request):
         return self.adapter.handle(request, self.adapter.list_workbins)
 
-    def post(self, request):
+    @app.route("/workbins", methods=["POST"], strict_slashes=False)
+    def request_agent_stats(self, request):
         return self.adapter.handle(request, self.adapter.request_agent_stats)
 
-
-class MoveResource(_Gws):
-    methods = {b"POST": "post"}
-
-    def post(self, request):
+    @app.route("/workbins/move", methods=["POST"], strict_slashes=False)
+    def move(self, request):
         return self.adapter.handle(request, self.adapter.move)
 
+    @app.route("/workbins/<wb_uuid>", methods=["GET"], strict_slashes=False)
+    def workbin_contents(self, request, wb_uuid):
+        if wb_uuid == "move":  # GET on the move operation: the method is wrong, not the workbin
+            raise MethodNotAllowed(valid_methods=["POST"])
+        return self.adapter.handle(request, lambda r, s: self.adapter.workbin_contents(r, s, wb_uuid))
 
-class WorkbinResource(_Gws):
-    methods = {b"GET": "get"}
-
-    def __init__(self, adapter, wb_uuid: str):
-        super().__init__(adapter)
-        self.wb_uuid = wb_uuid
-
-    def get(self, request):
-        return self.adapter.handle(request, lambda r, s: self.adapter.workbin_contents(r, s, self.wb_uuid))
-
-
-class UsersResource(_Gws):
-    """``/api/v2/users/{userId}/workbins``."""
-
-    isLeaf = False
-    methods: dict[bytes, str] = {}
-
-    def getChild(self, path, request):
-        if path and request.postpath == [b"workbins"]:
-            return UserWorkbinsResource(self.adapter, path.decode("utf-8", "replace"))
-        return _NotFound(self.adapter)
+    @app.route("/users/<user_id>/workbins", methods=["POST"], strict_slashes=False)
+    def user_workbins(self, request, user_id):
+        return self.adapter.handle(request, lambda r, s: self.adapter.request_agent_stats(r, s, user_id))
 
 
-class UserWorkbinsResource(_Gws):
-    methods = {b"POST": "post"}
-
-    def __init__(self, adapter, user_id: str):
-        super().__init__(adapter)
-        self.user_id = user_id
-
-    def render(self, request):
-        request.postpath = []
-        return super().render(request)
-
-    def post(self, request):
-        return self.adapter.handle(request, lambda r, s: self.adapter.request_agent_stats(r, s, self.user_id))
+def _routing_error(request, status: int, kind: str, message: str) -> bytes:
+    if status == 404:
+        return json_reply(request, 404, {"statusCode": 6, "statusMessage": "No such resource"})
+    return json_reply(request, status, {"statusCode": 10, "statusMessage": "Method not allowed" if status == 405
+                                        else message})
 
 
-class _NotFound(_Gws):
-    def render(self, request):
-        self.adapter._write(request, 404, {"statusCode": 6, "statusMessage": "No such resource"}, [])
-        return server.NOT_DONE_YET
+json_errors(GwsRoutes.app, _routing_error)

@@ -22,7 +22,9 @@ import json
 import logging
 from pathlib import Path
 
-from twisted.web import resource, server, static
+from klein import Klein
+from twisted.internet import defer
+from twisted.web import resource, static
 
 from services87.engine.model import ALL_PANELS, EngineError, StatusScreenPanelType, StoreUnavailable
 from services87.engine.storage.prefs import PrefsStore
@@ -32,6 +34,7 @@ from services87.auth.http import retry_after
 from services87.http.body import read_body
 from services87.http.errors import HttpError, classify
 from services87.http.origin import PAGE_CSP
+from services87.http.routing import Routes, detached, json_errors
 from services87.http.tree import NotFoundResource, json_error, mount as mount_at
 from services87.http import jsonguard
 
@@ -140,30 +143,25 @@ def validate_prefs(data: dict, base: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- resources
-class _Api(resource.Resource):
-    """A small JSON endpoint: ``do_<METHOD>(request, body, principal)`` runs on the thread pool and returns
-    ``(status, payload)``. ``anonymous`` endpoints get no principal; all others need the session cookie and,
-    for unsafe methods, the matching ``X-XSRF-TOKEN`` header (checked by the shared session store)."""
+class _Api:
+    """A small JSON endpoint: its handlers ``(request, body, principal)`` run on the thread pool and return
+    ``(status, payload)``; :class:`StatusPageApi` routes to them. ``anonymous`` endpoints get no principal; all
+    others need the session cookie and, for unsafe methods, the matching ``X-XSRF-TOKEN`` header (checked by
+    the shared session store)."""
 
-    isLeaf = True
     anonymous = False
     takes_body = True
 
     def __init__(self, hs):
-        super().__init__()
         self.hs = hs
         self.sessions = sessions_for(hs)
         self.prefs = PrefsStore(hs.store)
 
-    def render(self, request):
-        method = request.method.decode("ascii", "replace")
-        handler = getattr(self, "do_" + method, None)
-        if handler is None:
-            allowed = ", ".join(sorted(m[3:] for m in dir(self) if m.startswith("do_")))
-            request.setHeader(b"allow", allowed.encode())
-            return _error(request, 405, "MethodNotAllowed", f"{method} is not allowed here ({allowed})")
+    def run(self, request, handler):
+        """Read the body, authenticate, run ``handler`` off the reactor and answer; a Deferred that fires once
+        the answer is written (or the bytes of an early refusal)."""
         try:
-            body = _read_json(self.hs, request) if method in ("POST", "PUT") and self.takes_body else None
+            body = _read_json(self.hs, request) if request.method in (b"POST", b"PUT") and self.takes_body else None
         except HttpError as exc:
             return _error(request, exc.status, exc.kind, exc.message)
         if self.anonymous:
@@ -173,7 +171,7 @@ class _Api(resource.Resource):
             d.addCallback(lambda principal: self.hs.run_blocking(handler, request, body, principal))
         d.addCallback(self._done, request)
         d.addErrback(self._failed, request)
-        return server.NOT_DONE_YET
+        return detached(d)
 
     def _done(self, result, request):
         code, payload = result
@@ -211,7 +209,7 @@ class Login(_Api):
 
     anonymous = True
 
-    def do_POST(self, request, body, _principal):
+    def post(self, request, body, _principal):
         login, password = body.get("login"), body.get("password")
         if not isinstance(login, str) or not isinstance(password, str) or not login.strip():
             raise BadRequest('Send {"login": "...", "password": "..."}', "MalformedBody")
@@ -226,6 +224,7 @@ class Login(_Api):
         d.addCallback(lambda s: _finish(request, _json(request, {"login": user.login, "fullName": user.full_name,
                                                                  "xsrfToken": s.xsrf})))
         d.addErrback(self._failed, request)
+        return d
 
 
 class Logout(_Api):
@@ -234,22 +233,17 @@ class Logout(_Api):
     anonymous = True
     takes_body = False
 
-    def render(self, request):
-        if request.method != b"POST":
-            return super().render(request)
+    def post(self, request) -> defer.Deferred:
         d = self.sessions.logout(self.hs, request)
         d.addCallback(lambda had: _finish(request, _json(request, {"loggedOut": bool(had)})))
         d.addErrback(self._failed, request)
-        return server.NOT_DONE_YET
-
-    def do_POST(self, request, body, _principal):  # pragma: no cover - render handles POST
-        return 200, {}
+        return detached(d)
 
 
 class Me(_Api):
     """``GET``: the user, their preferences, the panel catalogue, agents, Statistics API credentials."""
 
-    def do_GET(self, request, body, principal):
+    def get(self, request, body, principal):
         user = principal.user
         agents = [{"login": u.login, "name": u.full_name} for u in self.hs.store.list_users() if u.active]
         tokens = self.hs.auth.issue_tokens(user, session=principal.session)
@@ -283,14 +277,56 @@ class Me(_Api):
 class Prefs(_Api):
     """``GET`` the saved preferences; ``PUT`` a partial object ``{panels?, language?, timeZone?}``."""
 
-    def do_GET(self, request, body, principal):
+    def get(self, request, body, principal):
         return 200, self._prefs_for(principal.user)
 
-    def do_PUT(self, request, body, principal):
+    def put(self, request, body, principal):
         user = principal.user
         prefs = validate_prefs(body, self._prefs_for(user))
         self.prefs.put(user.id, prefs)
         return 200, prefs
+
+
+class StatusPageApi:
+    """``/statuspage/api``: a Klein app (services87/http/routing.py) over the endpoints above."""
+
+    app = Klein()
+
+    def __init__(self, hs):
+        self.login, self.logout, self.me, self.prefs = Login(hs), Logout(hs), Me(hs), Prefs(hs)
+
+    def resource(self):
+        return Routes(self.app, _routing_error)
+
+    @app.route("/login", methods=["POST"], strict_slashes=False)
+    def login_post(self, request):
+        return self.login.run(request, self.login.post)
+
+    @app.route("/logout", methods=["POST"], strict_slashes=False)
+    def logout_post(self, request):
+        return self.logout.post(request)
+
+    @app.route("/me", methods=["GET"], strict_slashes=False)
+    def me_get(self, request):
+        return self.me.run(request, self.me.get)
+
+    @app.route("/prefs", methods=["GET"], strict_slashes=False)
+    def prefs_get(self, request):
+        return self.prefs.run(request, self.prefs.get)
+
+    @app.route("/prefs", methods=["PUT"], strict_slashes=False)
+    def prefs_put(self, request):
+        return self.prefs.run(request, self.prefs.put)
+
+
+def _routing_error(request, status: int, kind: str, message: str) -> bytes:
+    if status == 405:
+        message = f"{request.method.decode('ascii', 'replace')} is not allowed here " \
+                  f"({request.responseHeaders.getRawHeaders(b'allow', [b''])[0].decode()})"
+    return _error(request, status, kind, message)
+
+
+json_errors(StatusPageApi.app, _routing_error)
 
 
 class StaticFiles(static.File):
@@ -352,7 +388,4 @@ class IndexPage(resource.Resource):
 def mount(hs, root) -> None:
     root.index = IndexPage()
     mount_at(root, "static/statuspage", StaticFiles(str(STATIC_DIR)))
-    mount_at(root, "statuspage/api/login", Login(hs))
-    mount_at(root, "statuspage/api/logout", Logout(hs))
-    mount_at(root, "statuspage/api/me", Me(hs))
-    mount_at(root, "statuspage/api/prefs", Prefs(hs))
+    mount_at(root, "statuspage/api", StatusPageApi(hs).resource())

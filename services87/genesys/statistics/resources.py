@@ -10,7 +10,8 @@ from urllib.parse import unquote
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
-from twisted.web import resource, server
+from klein import Klein
+from twisted.web import resource
 
 from services87.auth.http import BEARER, challenge_headers
 from services87.engine.model import StoreUnavailable
@@ -18,11 +19,24 @@ from services87.genesys.statistics.api import ApiError, StatisticsApi
 from services87.http import jsonguard
 from services87.http.body import read_body
 from services87.http.errors import HttpError, apply_headers, classify
+from services87.http.routing import Routes, detached, json_errors
 
 log = logging.getLogger(__name__)
 
 #: The smallest body cap of the Statistics API (a get-statistic-ex of max_statistics items fits), bytes.
 BODY_FLOOR = 262144
+
+
+def _envelope_bytes(request, status: int, body: dict) -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", b"application/json; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def _routing_error(request, status: int, kind: str, message: str) -> bytes:
+    return _envelope_bytes(request, status, envelope(code=status, message=message, detail={"kind": kind},
+                                                     path=request.path.decode("latin-1")))
 
 
 def envelope(data: Any = None, code: int = 0, message: str | None = None, detail: dict | None = None,
@@ -43,67 +57,69 @@ def envelope(data: Any = None, code: int = 0, message: str | None = None, detail
 
 
 class V3Resource(resource.Resource):
-    """``/statistics/v3``: ``notifications`` is the Bayeux endpoint, everything else the REST API."""
+    """``/statistics/v3``: ``notifications`` is the Bayeux endpoint, everything else the REST API
+    (:class:`StatisticsRoutes`)."""
 
     def __init__(self, api: StatisticsApi):
         super().__init__()
         self.api = api
+        self.rest = StatisticsRoutes(api).resource()
 
     def getChild(self, path, request):
         if path == b"notifications":
             return self.api.bayeux.resource()
-        return ApiResource(self.api, [path] + list(request.postpath))
+        request.postpath.insert(0, request.prepath.pop())  # the REST app routes on the whole rest of the path
+        return self.rest
 
     def render(self, request):
-        return ApiResource(self.api, []).render(request)
+        return self.rest.render(request)
 
 
-class ApiResource(resource.Resource):
-    isLeaf = True
+class StatisticsRoutes:
+    """The REST operations: a Klein app (services87/http/routing.py), one route per operation."""
 
-    def __init__(self, api: StatisticsApi, segments: list[bytes]):
-        super().__init__()
+    app = Klein()
+
+    def __init__(self, api: StatisticsApi):
         self.api = api
-        self.segments = [unquote(s.decode("utf-8", "replace")) for s in segments]
-        while self.segments and self.segments[-1] == "":
-            self.segments.pop()
 
-    def route(self, method: bytes):
-        s, api = self.segments, self.api
-        if s == ["operations", "get-statistic-ex"]:
-            return {b"POST": lambda r, u, b: api.get_statistic_ex(r, u, b)}
-        if len(s) == 2 and s[0] == "statistic-values":
-            return {b"GET": lambda r, u, b: api.get_statistic_value(r, u, s[1])}
-        if s == ["subscriptions"]:
-            return {b"POST": lambda r, u, b: api.create_subscription(r, u, b)}
-        if len(s) == 2 and s[0] == "subscriptions":
-            return {b"DELETE": lambda r, u, b: api.delete_subscription(r, u, s[1])}
-        if len(s) == 3 and s[0] == "subscriptions" and s[2] == "statistic-values":
-            return {b"GET": lambda r, u, b: api.peek_subscription(r, u, s[1])}
-        return None
+    def resource(self):
+        return Routes(self.app, _routing_error)
 
-    def render(self, request):
+    @app.route("/operations/get-statistic-ex", methods=["POST"], strict_slashes=False)
+    def get_statistic_ex(self, request):
+        return self._call(request, self.api.get_statistic_ex, cached=self.api.cache.enabled)
+
+    @app.route("/statistic-values/<name>", methods=["GET"], strict_slashes=False)
+    def get_statistic_value(self, request, name):
+        name = unquote(name)
+        return self._call(request, lambda r, u, b: self.api.get_statistic_value(r, u, name))
+
+    @app.route("/subscriptions", methods=["POST"], strict_slashes=False)
+    def create_subscription(self, request):
+        return self._call(request, self.api.create_subscription)
+
+    @app.route("/subscriptions/<sub_id>", methods=["DELETE"], strict_slashes=False)
+    def delete_subscription(self, request, sub_id):
+        sub_id = unquote(sub_id)
+        return self._call(request, lambda r, u, b: self.api.delete_subscription(r, u, sub_id))
+
+    @app.route("/subscriptions/<sub_id>/statistic-values", methods=["GET"], strict_slashes=False)
+    def peek_subscription(self, request, sub_id):
+        sub_id = unquote(sub_id)
+        return self._call(request, lambda r, u, b: self.api.peek_subscription(r, u, sub_id))
+
+    def _call(self, request, handler, cached: bool = False):
+        """Read the body, check the credentials, run ``handler(request, user_id, body)`` and write the envelope."""
         path = request.path.decode("latin-1")
-        routes = self.route(request.method)
         gone: list[bool] = []
         request.notifyFinish().addErrback(lambda _: gone.append(True))
-        if routes is None:
-            self._write(request, gone, 404, envelope(code=404, message="No such resource",
-                                                     detail={"kind": "NotFound"}, path=path))
-            return server.NOT_DONE_YET
-        handler = routes.get(request.method)
-        if handler is None:
-            request.setHeader(b"allow", b", ".join(routes))
-            self._write(request, gone, 405, envelope(code=405, message="Method not allowed",
-                                                     detail={"kind": "MethodNotAllowed"}, path=path))
-            return server.NOT_DONE_YET
         limit = max(self.api.hs.settings.max_body_size, BODY_FLOOR)
         try:
             body_bytes = read_body(request, limit, kind="TooLarge")
         except HttpError as exc:
-            self._write(request, gone, exc.status, envelope(code=exc.status, message=exc.message,
-                                                            detail={"kind": exc.kind}, path=path))
-            return server.NOT_DONE_YET
+            return _envelope_bytes(request, exc.status, envelope(code=exc.status, message=exc.message,
+                                                                 detail={"kind": exc.kind}, path=path))
         key = request.getHeader(b"x-api-key")
         authz = request.getHeader(b"authorization")
         key = key.decode("utf-8", "replace") if key else None
@@ -116,33 +132,29 @@ class ApiResource(resource.Resource):
                     body = jsonguard.loads(body_bytes, max_size=limit, max_depth=self.api.hs.settings.max_json_depth,
                                            expect=None) if body_bytes.strip() else None
                 except jsonguard.JsonGuardError as exc:
-                    raise ApiError(400, "InvalidJson", f"The body is not valid JSON ({exc.kind}): {exc.message}") from None
+                    raise ApiError(400, "InvalidJson",
+                                   f"The body is not valid JSON ({exc.kind}): {exc.message}") from None
                 if body is None:
                     raise ApiError(400, "InvalidRequest", "A JSON body is required")
             return body
 
-        if self.segments == ["operations", "get-statistic-ex"] and self.api.cache.enabled:
-            hit = self.api.reactor_hit(key, authz, body_bytes) if request.method == b"POST" else None
+        if cached:
+            hit = self.api.reactor_hit(key, authz, body_bytes)
             if hit is not None:
-                self._write(request, gone, 200, envelope(hit))
-                return server.NOT_DONE_YET
+                return _envelope_bytes(request, 200, envelope(hit))
             # credentials, body and answer in one hop to the store threads
-            d = self.api.get_statistic_ex_cached(self.api.credentials_checker(key, authz), parse_body,
-                                                 body_bytes if request.method == b"POST" else None)
+            d = self.api.get_statistic_ex_cached(self.api.credentials_checker(key, authz), parse_body, body_bytes)
         else:
             d = self.api.check_credentials(key, authz)
             d.addCallback(lambda user_id: handler(request, user_id, parse_body()))
         d.addCallbacks(lambda data: self._write(request, gone, 200, envelope(data)),
                        lambda f: self._fail(request, gone, f, path))
-        return server.NOT_DONE_YET
+        return detached(d)
 
     def _write(self, request, gone: list, status: int, body: dict) -> None:
         if gone:
             return
-        request.setResponseCode(status)
-        request.setHeader(b"content-type", b"application/json; charset=utf-8")
-        request.setHeader(b"cache-control", b"no-store")
-        request.write(json.dumps(body, ensure_ascii=False).encode())
+        request.write(_envelope_bytes(request, status, body))
         request.finish()
 
     def _fail(self, request, gone: list, f: Failure, path: str) -> None:
@@ -163,3 +175,6 @@ class ApiResource(resource.Resource):
             apply_headers(request, c)
         self._write(request, gone, c.status, envelope(code=c.status, message=msg, detail={"kind": kind},
                                                       errors=errors, path=path))
+
+
+json_errors(StatisticsRoutes.app, _routing_error)

@@ -1,0 +1,79 @@
+"""One routing style for the JSON adapters: a `Klein <https://klein.readthedocs.io>`_ app whose routes are methods
+of an adapter object (REST, OAuth, Genesys Statistics, ingest, GWS and the status page; SOAP stays on Spyne).
+
+:func:`json_errors` registers what every app answers for a path it has no route for and for a method its route
+does not take, in the adapter's own body shape: 404, and 405 with ``Allow``. Klein (werkzeug) answers ``HEAD``
+wherever ``GET`` is routed, as RFC 9110 asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from klein import Klein
+from klein.resource import KleinResource
+from twisted.internet import defer
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+log = logging.getLogger(__name__)
+
+#: shape(request, status, kind, message) -> body bytes, with the status and content type set on ``request``
+Shape = Callable[[object, int, str, str], bytes]
+
+
+def allowed_methods(failure) -> list[str]:
+    return sorted(set(getattr(failure.value, "valid_methods", None) or ()))
+
+
+class Routes(KleinResource):
+    """The resource of an adapter's Klein app, mounted at the adapter's path: the mount point itself is the
+    app's ``/``, and a path that is not UTF-8 names no route (a 404 in the adapter's ``shape``), not an
+    exception in the router."""
+
+    def __init__(self, app: Klein, shape: Shape):
+        super().__init__(app)
+        self.shape = shape
+
+    def render(self, request):
+        if not request.postpath:
+            request.postpath = [b""]
+        try:
+            for seg in request.postpath:
+                seg.decode("utf-8")
+        except UnicodeDecodeError:
+            return self.shape(request, 404, "NotFound", "No such resource")
+        return super().render(request)
+
+
+def json_errors(app: Klein, shape: Shape, not_found: str = "No such resource",
+                not_allowed: Callable[[list[str]], str] = lambda allowed: "Method not allowed") -> None:
+    """Register the 404 / 405 / other routing answers of ``app`` in the body ``shape`` of its adapter.
+
+    Call it after the app's own error handlers: Klein tries handlers in the order they were registered."""
+
+    def unknown_path(_self, request, failure):
+        return shape(request, 404, "NotFound", not_found)
+
+    def wrong_method(_self, request, failure):
+        allowed = allowed_methods(failure)
+        request.setHeader(b"allow", ", ".join(allowed).encode())
+        return shape(request, 405, "MethodNotAllowed", not_allowed(allowed))
+
+    def other_http(_self, request, failure):
+        e = failure.value
+        return shape(request, e.code or 400, type(e).__name__, e.description or e.name)
+
+    app.handle_errors(NotFound)(unknown_path)
+    app.handle_errors(MethodNotAllowed)(wrong_method)
+    app.handle_errors(HTTPException)(other_http)
+
+
+def detached(d: defer.Deferred) -> defer.Deferred:
+    """A Deferred that fires as ``d`` does, for a route to return. Klein cancels what a route returned when the
+    client goes away; the work behind ``d`` (a store write, say) is not cancelled with it: it finishes, and its
+    answer is dropped."""
+    out: defer.Deferred = defer.Deferred()
+    d.addBoth(lambda result: (None if out.called else out.callback(None), result)[1])
+    d.addErrback(lambda f: log.error("route failed after answering: %s", f.getTraceback()))
+    return out
