@@ -16,6 +16,7 @@ from services87 import __version__
 from services87.config import ConfigError, Settings
 from services87.engine.model import ALL_PANELS, EngineError, StatContext, StatusScreenPanelType as P, StoreUnavailable
 from services87.i18n import SUPPORTED
+from services87.engine.storage.urls import describe_db, sqlite_path
 
 
 class CliError(Exception):
@@ -82,27 +83,6 @@ def apply_runtime(settings: Settings) -> Settings:
 
     passwords.configure(settings.password_hash_profile)
     return settings
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite URL (absolute), or None (another database, in-memory SQLite)."""
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" or u.database.startswith("file:"):
-        return None
-    return Path(u.database).expanduser().resolve()
-
-
-def describe_db(url: str) -> str:
-    """A SQLite database as its file, any other as its URL without the password."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        path = sqlite_path(url)
-        return str(path) if path else make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL at all: check_database says so
-        return url
 
 
 _URL_HINT = "give a file path, sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE"

@@ -115,7 +115,7 @@ def run_parent(args, settings) -> int:
         tmp.write_text(str(actual))
         tmp.replace(args.port_file)
     from services87 import __version__
-    from services87.cli import describe_db
+    from services87.engine.storage.urls import describe_db
 
     print(f"services87 {__version__} listening on http://{settings.host}:{actual}/ with {args.workers} workers "
           f"(database {describe_db(settings.db_url)})", flush=True)

@@ -34,22 +34,11 @@ from __future__ import annotations
 import os
 import threading
 
+from services87.engine.storage.urls import sqlite_path
+
 #: wal-index header (48 bytes) x 2
 _SHM_HEADER = 96
 _WAL_HEADER = 32
-
-
-def sqlite_path(url: str) -> str | None:
-    """The database file of an SQLite URL, ``None`` for other stores and in-memory databases."""
-    if not url.startswith("sqlite"):
-        return None
-    _, sep, rest = url.partition(":///")
-    if not sep:
-        return None
-    path = rest.split("?", 1)[0]
-    if not path or path == ":memory:" or path.startswith("file::memory:"):
-        return None
-    return os.path.abspath(path)
 
 
 class _OpenFiles:
@@ -133,7 +122,8 @@ class VersionWatch:
     @classmethod
     def for_store(cls, store) -> VersionWatch:
         """Watch ``store`` (registered as its versions observer and change listener)."""
-        path = sqlite_path(store.url) if getattr(store, "is_sqlite", False) else None
+        file = sqlite_path(store.url) if getattr(store, "is_sqlite", False) else None
+        path = str(file) if file else None
         watch = cls((lambda: sqlite_signal(path)) if path else None)
         store.version_watch = watch
         store.add_listener(watch.mark_dirty)
