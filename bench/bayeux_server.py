@@ -48,6 +48,17 @@ class Publish(resource.Resource):
         return b'{"ok":true}'
 
 
+class ProductSite(server.Site):
+    """A ``Site`` configured as the product's (``LimitedSite``): POST bodies are not parsed into
+    ``request.args`` (Bayeux reads its own body) and Twisted's combined-format access log is off."""
+
+    def __init__(self, root):
+        super().__init__(root, parsePOSTFormSubmission=False)
+
+    def log(self, request):
+        pass
+
+
 class Health(resource.Resource):
     isLeaf = True
 
@@ -66,7 +77,7 @@ def main() -> None:
     root.putChild(b"cometd", bayeux.resource())
     root.putChild(b"publish", Publish(bayeux))
     root.putChild(b"health", Health())
-    site = server.Site(root)
+    site = ProductSite(root)
     site.displayTracebacks = False
     port = reactor.listenTCP(0, site, interface="127.0.0.1", backlog=4096)
     tmp = Path(args.port_file + ".tmp")

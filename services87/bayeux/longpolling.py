@@ -8,17 +8,19 @@ handed to the WebSocket transport, so both transports share one URL.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 from autobahn.twisted.resource import WebSocketResource
-from twisted.internet.defer import ensureDeferred
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from .errors import BayeuxError
 from .request import RequestInfo, parse_cookie_header
+from .session import HeldConnect
 from .protocol import BatchError, batch_error_reply, decode_batch, encode
 from .transport import BatchOutcome, BayeuxCore, cookie_values, set_cookie_header
 from .websocket import BayeuxWebSocketFactory
@@ -77,31 +79,34 @@ class BayeuxResource(Resource):
             return self._error(request, error.http_status, error)
 
         info, new_cookies = self._request_info(request)
-        gone: list[bool] = []
-        request.notifyFinish().addErrback(lambda _: gone.append(True))
-        d = ensureDeferred(self.bayeux.process(messages, info))
-        d.addCallback(self._answer, request, new_cookies, gone)
-        d.addErrback(self._crash, request, gone)
+        poll = _Poll(self.bayeux, request, new_cookies)
+        request.notifyFinish().addErrback(poll.lost)
+        outcome = self.bayeux.handle(messages, info)
+        if isinstance(outcome, Deferred):
+            outcome.addCallback(self._answer, poll).addErrback(self._crash, poll)
+        else:
+            try:
+                self._answer(outcome, poll)
+            except Exception:
+                self._crash(Failure(), poll)
         return NOT_DONE_YET
 
     # -------------------------------------------------------------- helpers
     def _request_info(self, request: Request) -> tuple[RequestInfo, list[tuple[str, str]]]:
-        headers = {
-            name.decode("latin-1").lower(): b",".join(values).decode("latin-1")
-            for name, values in request.requestHeaders.getAllRawHeaders()
-        }
-        cookies = parse_cookie_header(headers.get("cookie"))
-        browser, browser_new, session_value, _ = cookie_values(self.bayeux.settings, cookies)
+        cookie = request.requestHeaders.getRawHeaders(b"cookie")
+        cookies = parse_cookie_header(b",".join(cookie).decode("latin-1") if cookie else None)
+        settings = self.bayeux.settings
+        browser, browser_new, session_value, _ = cookie_values(settings, cookies)
         new_cookies: list[tuple[str, str]] = []
         if browser_new:
-            new_cookies.append((self.bayeux.settings.browser_cookie_name, browser))
+            new_cookies.append((settings.browser_cookie_name, browser))
         if session_value is not None:
             # Always (re)set: clients such as the Genesys Java one wait for it.
-            new_cookies.append((self.bayeux.settings.session_cookie_name, session_value))  # type: ignore[arg-type]
+            new_cookies.append((settings.session_cookie_name, session_value))  # type: ignore[arg-type]
         peer = request.getClientAddress()
         info = RequestInfo(
             transport=LONG_POLLING,
-            headers=headers,
+            headers=HeaderView(request.requestHeaders),
             cookies=cookies,
             peer=f"{getattr(peer, 'host', '')}:{getattr(peer, 'port', '')}",
             path=request.path.decode("latin-1"),
@@ -111,24 +116,27 @@ class BayeuxResource(Resource):
         )
         return info, new_cookies
 
-    def _answer(self, outcome: BatchOutcome, request: Request, new_cookies: list[tuple[str, str]],
-                gone: list[bool]) -> None:
+    def _answer(self, outcome: BatchOutcome, poll: "_Poll") -> None:
+        request = poll.request
         if outcome.handshake_succeeded:
-            for name, value in new_cookies:
-                request.responseHeaders.addRawHeader(b"Set-Cookie", set_cookie_header(self.bayeux.settings, name, value).encode())
-        if outcome.held is None:
-            self._write(request, 200, outcome.replies, gone)
-            return
+            for name, value in poll.new_cookies:
+                request.responseHeaders.addRawHeader(
+                    b"Set-Cookie", set_cookie_header(self.bayeux.settings, name, value).encode())
         held = outcome.held
-        if gone:
+        if held is None:
+            self._write(poll, 200, outcome.replies)
+        elif poll.gone:
             self.bayeux.cancel_held(held)
-            return
-        request.notifyFinish().addErrback(lambda _: self.bayeux.cancel_held(held))
-        held.deferred.addCallback(lambda messages: self._write(request, 200, outcome.replies + messages, gone))
+        else:
+            poll.held = held
+            held.deferred.addCallback(self._release, poll, outcome.replies)
 
-    def _crash(self, failure: Failure, request: Request, gone: list[bool]) -> None:
+    def _release(self, messages: list[dict[str, Any]], poll: "_Poll", replies: list[dict[str, Any]]) -> None:
+        self._write(poll, 200, replies + messages if replies else messages)
+
+    def _crash(self, failure: Failure, poll: "_Poll") -> None:
         log.failure("Bayeux long-polling request failed", failure)
-        self._write(request, 200, batch_error_reply(BayeuxError(500, "Internal error")), gone)
+        self._write(poll, 200, batch_error_reply(BayeuxError(500, "Internal error")))
 
     def _error(self, request: Request, status: int, error: BayeuxError) -> bytes:
         request.setResponseCode(status)
@@ -140,10 +148,60 @@ class BayeuxResource(Resource):
         request.setHeader(b"Content-Type", b"application/json;charset=UTF-8")
         request.setHeader(b"Cache-Control", b"no-cache, no-store")
 
-    def _write(self, request: Request, status: int, messages: list[dict[str, Any]], gone: list[bool]) -> None:
-        if gone or request.finished:
+    def _write(self, poll: "_Poll", status: int, messages: list[dict[str, Any]]) -> None:
+        request = poll.request
+        if poll.gone or request.finished:
             return
+        body = encode(messages)
         request.setResponseCode(status)
         self._headers(request)
-        request.write(encode(messages))
+        request.setHeader(b"Content-Length", b"%d" % len(body))
+        request.write(body)
         request.finish()
+
+
+class _Poll:
+    """One long-polling request being answered."""
+
+    __slots__ = ("bayeux", "request", "new_cookies", "gone", "held")
+
+    def __init__(self, bayeux: BayeuxCore, request: Request, new_cookies: list[tuple[str, str]]) -> None:
+        self.bayeux = bayeux
+        self.request = request
+        self.new_cookies = new_cookies
+        self.gone = False
+        self.held: HeldConnect | None = None
+
+    def lost(self, failure: Failure) -> None:
+        """The client went away before the answer: forget its held connect (the queue stays)."""
+        self.gone = True
+        if self.held is not None:
+            self.bayeux.cancel_held(self.held)
+
+
+class HeaderView(Mapping[str, str]):
+    """The request headers as :attr:`RequestInfo.headers` shows them (names lower-cased, repeated headers
+    joined by ``,``), read from Twisted's headers when asked: most messages (connects) never look."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Headers) -> None:
+        self._headers = headers
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            values = self._headers.getRawHeaders(name.encode("latin-1"))
+        except (AttributeError, UnicodeEncodeError):
+            raise KeyError(name) from None
+        if values is None:
+            raise KeyError(name)
+        return b",".join(values).decode("latin-1")
+
+    def __iter__(self) -> Iterator[str]:
+        return (name.decode("latin-1").lower() for name, _ in self._headers.getAllRawHeaders())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._headers.getAllRawHeaders())
+
+    def __repr__(self) -> str:
+        return f"HeaderView({dict(self)!r})"

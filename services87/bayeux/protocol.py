@@ -53,7 +53,7 @@ def stdlib_json_loads(text: str, *, max_size: int) -> Any:
     if len(text) > max_size:
         raise ValueError(f"longer than {max_size} characters")
     try:
-        value = json.loads(text, parse_constant=_not_a_number, parse_float=_finite_float)
+        value = _decode(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
     return value
@@ -64,6 +64,9 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"the number {text[:40]} is too large")
     return value
+
+
+_decode = json.JSONDecoder(parse_constant=_not_a_number, parse_float=_finite_float).decode
 
 
 def new_token(nbytes: int = 20) -> str:
@@ -96,7 +99,7 @@ def decode_batch(body: bytes | str, *, max_size: int, max_batch: int,
     if stripped.startswith("message="):
         values = parse_qs(stripped, max_num_fields=1).get("message") or [""]
         stripped = values[0]
-    if not stripped.strip():
+    if not stripped:
         raise BatchError(400, 400, "Malformed JSON")
     try:
         data = json_loads(stripped, max_size=max_size)
@@ -110,9 +113,31 @@ def decode_batch(body: bytes | str, *, max_size: int, max_batch: int,
     return items
 
 
+_encode_one = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+class Message(dict):  # type: ignore[type-arg]
+    """A message queued for delivery, possibly to many sessions: a ``dict`` that keeps its JSON once encoded,
+    so a publish to N subscribers is encoded once, not N times. It must not be changed after it was queued."""
+
+    __slots__ = ("_json",)
+
+    def encoded(self) -> bytes:
+        try:
+            return self._json
+        except AttributeError:
+            self._json: bytes = _encode_one(self).encode("utf-8")
+            return self._json
+
+
 def encode(messages: list[dict[str, Any]]) -> bytes:
-    """Serialise a reply batch."""
-    return json.dumps(messages, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+    """Serialise a reply batch (a JSON array; compact, UTF-8, unknown types as ``str``).
+
+    The same bytes as ``json.dumps(messages, separators=(",", ":"), ensure_ascii=False, default=str)``:
+    an array's text is its items' texts joined by ``,``, so each :class:`Message` contributes the text it
+    was encoded to for the first of its recipients."""
+    return b"[" + b",".join([m.encoded() if type(m) is Message else _encode_one(m).encode("utf-8")
+                             for m in messages]) + b"]"
 
 
 def error_reply(message: Any, error: BayeuxError) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
+from http.cookies import CookieError, Morsel, SimpleCookie
 from typing import Any, Mapping
 
 
@@ -38,15 +39,29 @@ class RequestInfo:
         return self.headers.get(name.lower(), default)
 
 
+#: ``name=value`` with plain characters only: what the standard library's parser returns unchanged
+_PLAIN_COOKIE = re.compile(r"([A-Za-z0-9_.-]+)=([A-Za-z0-9_.-]*)")
+_ATTRIBUTES = Morsel()
+
+
 def parse_cookie_header(value: str | None) -> dict[str, str]:
-    """Parse a ``Cookie:`` header leniently (bad cookies are skipped)."""
+    """Parse a ``Cookie:`` header leniently (bad cookies are skipped); the first of a repeated name wins.
+
+    Each ``;``-separated part is parsed by :class:`http.cookies.SimpleCookie`, except a plain ``name=value``
+    (letters, digits, ``_.-``; the tokens this server and most others issue) that is not a cookie attribute
+    name (``Path``, ``Expires``, ...): the standard parser gives that pair unchanged, so it is taken as is."""
     cookies: dict[str, str] = {}
     if not value:
         return cookies
     for part in value.split(";"):
+        part = part.strip()
+        plain = _PLAIN_COOKIE.fullmatch(part)
+        if plain is not None and not _ATTRIBUTES.isReservedKey(plain[1]):
+            cookies.setdefault(plain[1], plain[2])
+            continue
         try:
             jar = SimpleCookie()
-            jar.load(part.strip())
+            jar.load(part)
         except CookieError:
             continue
         for key, morsel in jar.items():

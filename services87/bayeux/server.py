@@ -12,7 +12,9 @@ called from it too (use ``reactor.callFromThread`` from worker threads).
 
 from __future__ import annotations
 
+import heapq
 import inspect
+import itertools
 import time
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
@@ -25,7 +27,7 @@ from .channel import META_PREFIX, ChannelId
 from .errors import BayeuxError, Denied
 from .hooks import BayeuxHooks
 from .longpolling import BayeuxResource
-from .protocol import BAYEUX_VERSION, error_reply, new_token
+from .protocol import BAYEUX_VERSION, Message, error_reply, new_token
 from .request import RequestInfo
 from .session import HeldConnect, Session
 from .settings import BayeuxSettings
@@ -35,6 +37,9 @@ log = Logger()
 
 #: Reason codes passed to ``on_session_removed``.
 REMOVAL_REASONS = ("disconnect", "expired", "removed", "reset", "stop")
+
+#: Held connects answered per reactor turn when messages wake many at once (see ``BayeuxServer._wake``).
+WAKE_BATCH = 64
 
 UNKNOWN_CLIENT_ADVICE = {"reconnect": "handshake", "interval": 0}
 
@@ -50,6 +55,11 @@ async def _resolve(value: Any) -> Any:
     if isinstance(value, Deferred) or inspect.isawaitable(value):
         return await value
     return value
+
+
+def _pending(value: Any) -> bool:
+    """Whether a handler's result is still to be awaited (a coroutine or Deferred)."""
+    return isinstance(value, Deferred) or inspect.isawaitable(value)
 
 
 class BayeuxServer:
@@ -71,6 +81,15 @@ class BayeuxServer:
         self._sessions: dict[str, Session] = {}
         self._index: dict[str, set[str]] = {}
         self._held = 0
+        #: held connects by deadline ``(reactor time, sequence, held)``; entries of connects answered early stay
+        #: until they reach the top (or the heap is compacted), and one timer waits for the earliest deadline
+        self._deadlines: list[tuple[float, int, HeldConnect]] = []
+        self._sequence = itertools.count()
+        self._deadline_timer: Any = None
+        self._deadline_at = 0.0
+        #: held connects to answer on the next reactor turn, and the one timer that does it
+        self._waking: list[HeldConnect] = []
+        self._wake_timer: Any = None
         self._stopped = False
         self._resource: BayeuxResource | None = None
         #: set by :class:`services87.bayeux.cluster.BayeuxCluster` when sessions are shared by several processes
@@ -87,6 +106,8 @@ class BayeuxServer:
             "/meta/unsubscribe": self._unsubscribe,
             "/meta/disconnect": self._disconnect,
         }
+        #: the advice of a connect reply (the settings are frozen); replies share it and never change it
+        self._connect_advice = self._advice()
         self._sweeper = LoopingCall(self.sweep)
         self._sweeper.clock = reactor
         self._sweeper.start(self.settings.sweep_period, now=False).addErrback(
@@ -128,13 +149,13 @@ class BayeuxServer:
         session = target if isinstance(target, Session) else self._sessions.get(target)
         if session is None or session.removed:
             return False
-        message: dict[str, Any] = {"channel": channel, "data": data}
+        message = Message(channel=channel, data=data)
         if ext:
             message["ext"] = ext
         if self.cluster is not None and not self.cluster.owns(session):
-            self.cluster.forward_deliver(session, message)  # the worker that owns the session queues it
+            self.cluster.forward_deliver(session, dict(message))  # the worker that owns the session queues it
             return True
-        self._enqueue(session, message)
+        self._enqueue(session, message, time.monotonic())
         return True
 
     def publish(self, channel: str, data: Any, *, ext: dict[str, Any] | None = None) -> int:
@@ -147,19 +168,20 @@ class BayeuxServer:
         if not channel_id.is_broadcast:
             raise ValueError(f"{channel} is not a broadcast channel")
         recipients = self.subscribers(channel)
-        if self.cluster is not None:
-            message = {"channel": channel, "data": data}
-            if ext:
-                message["ext"] = ext
-            self.cluster.forward_publish(channel, message)  # every worker queues it for the sessions it owns
-            self.counters["published"] += 1
-            return len(recipients)
-        for session in recipients:
-            message: dict[str, Any] = {"channel": channel, "data": data}
-            if ext:
-                message["ext"] = ext
-            self._enqueue(session, message)
         self.counters["published"] += 1
+        if self.cluster is not None:
+            forwarded = {"channel": channel, "data": data}
+            if ext:
+                forwarded["ext"] = ext
+            self.cluster.forward_publish(channel, forwarded)  # every worker queues it for the sessions it owns
+            return len(recipients)
+        # One message object for every recipient: it is encoded once, when the first of them is answered.
+        message = Message(channel=channel, data=data)
+        if ext:
+            message["ext"] = ext
+        stamp = time.monotonic()
+        for session in recipients:
+            self._enqueue(session, message, stamp)
         return len(recipients)
 
     def remove_session(self, target: Session | str, reason: str = "removed") -> bool:
@@ -185,6 +207,12 @@ class BayeuxServer:
         self._stopped = True
         for session in list(self._sessions.values()):
             self._remove(session, "stop")
+        for timer in (self._deadline_timer, self._wake_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._deadline_timer = self._wake_timer = None
+        self._deadlines.clear()
+        self._waking.clear()
 
     def stats(self) -> dict[str, int]:
         """Counters plus current session/held/queued totals."""
@@ -204,23 +232,61 @@ class BayeuxServer:
 
         Never raises: every problem becomes a ``successful: false`` reply.
         """
-        outcome = BatchOutcome()
-        for message in messages:
-            try:
-                result = await self._process_one(message, request)
-            except BayeuxError as error:
-                self.counters["rejected"] += 1
-                result = [error_reply(message, error)]
-            except Exception:
-                log.failure("Bayeux message handling failed")
-                result = [error_reply(message, BayeuxError(500, "Internal error"))]
-            if isinstance(result, HeldConnect):
-                if outcome.held is not None:
-                    self._release(outcome.held)
-                outcome.held = result
-            else:
-                outcome.replies.extend(result)
+        outcome = self.handle(messages, request)
+        if isinstance(outcome, Deferred):
+            return await outcome
         return outcome
+
+    def handle(self, messages: list[Any], request: RequestInfo) -> BatchOutcome | Deferred[BatchOutcome]:
+        """:meth:`process` without a coroutine when no message has to wait: a batch of connects,
+        unsubscribes and disconnects (the bulk of the traffic) is answered at once; a batch with a message
+        that waits (a hook's Deferred, a handshake, a subscribe) gives a Deferred. Never fails."""
+        outcome = BatchOutcome()
+        for position, message in enumerate(messages):
+            try:
+                result = self._process_one(message, request)
+            except Exception as error:
+                result = self._failed(message, error)
+            if _pending(result):
+                return ensureDeferred(self._finish(result, messages, position, request, outcome))
+            self._collect(outcome, result)
+        return outcome
+
+    async def _finish(self, pending: Any, messages: list[Any], position: int, request: RequestInfo,
+                      outcome: BatchOutcome) -> BatchOutcome:
+        """The rest of :meth:`handle` once a message has to wait: *pending* is the awaitable result of
+        ``messages[position]``."""
+        self._collect(outcome, await self._settle(messages[position], pending))
+        for message in messages[position + 1:]:
+            try:
+                result = self._process_one(message, request)
+            except Exception as error:
+                result = self._failed(message, error)
+            if _pending(result):
+                result = await self._settle(message, result)
+            self._collect(outcome, result)
+        return outcome
+
+    async def _settle(self, message: Any, pending: Any) -> list[dict[str, Any]] | HeldConnect:
+        try:
+            return await pending
+        except Exception as error:
+            return self._failed(message, error)
+
+    def _failed(self, message: Any, error: Exception) -> list[dict[str, Any]]:
+        if isinstance(error, BayeuxError):
+            self.counters["rejected"] += 1
+            return [error_reply(message, error)]
+        log.failure("Bayeux message handling failed")
+        return [error_reply(message, BayeuxError(500, "Internal error"))]
+
+    def _collect(self, outcome: BatchOutcome, result: list[dict[str, Any]] | HeldConnect) -> None:
+        if isinstance(result, HeldConnect):
+            if outcome.held is not None:
+                self._release(outcome.held)
+            outcome.held = result
+        else:
+            outcome.replies.extend(result)
 
     def cancel_held(self, held: HeldConnect) -> None:
         """The transport lost the request of *held*: forget it without
@@ -228,8 +294,6 @@ class BayeuxServer:
         if held.done:
             return
         held.done = True
-        if held.timer is not None and held.timer.active():
-            held.timer.cancel()
         self._unhold(held)
 
     def sweep(self) -> None:
@@ -245,7 +309,8 @@ class BayeuxServer:
                 self._remove(session, "expired")
 
     # ------------------------------------------------------------------ internals
-    async def _process_one(self, message: Any, request: RequestInfo) -> list[dict[str, Any]] | HeldConnect:
+    def _process_one(self, message: Any, request: RequestInfo) -> Any:
+        """The replies to one message, a held connect, or an awaitable of either (hooks may wait)."""
         if not isinstance(message, dict):
             raise BayeuxError(400, "Message must be a JSON object")
         channel = message.get("channel")
@@ -255,8 +320,8 @@ class BayeuxServer:
             handler = self._meta.get(channel)
             if handler is None:
                 raise BayeuxError(406, "Unknown meta channel", args=[channel])
-            return await handler(message, request)
-        return await self._client_publish(message, request)
+            return handler(message, request)
+        return self._client_publish(message, request)
 
     def _reply(self, message: dict[str, Any], **fields: Any) -> dict[str, Any]:
         reply: dict[str, Any] = {"channel": message["channel"]}
@@ -277,6 +342,28 @@ class BayeuxServer:
         if session is None:
             raise unknown_client()
         return session
+
+    def _session_now(self, message: dict[str, Any]) -> Session | None:
+        """The message's session, or None when it may still arrive from another worker (see
+        :meth:`_session_for_shared`)."""
+        client_id = message.get("clientId")
+        session = self._sessions.get(client_id) if isinstance(client_id, str) else None
+        if session is not None:
+            return session
+        if self.cluster is None or not isinstance(client_id, str) or not client_id:
+            raise unknown_client()
+        return None
+
+    async def _with_shared_session(self, handler: Callable[..., Any], message: dict[str, Any],
+                                   request: RequestInfo) -> Any:
+        return handler(await self._session_for_shared(message), message, request)
+
+    def _with_session(self, handler: Callable[..., Any], message: dict[str, Any], request: RequestInfo) -> Any:
+        """``handler(session, message, request)`` now, or once the session arrived from another worker."""
+        session = self._session_now(message)
+        if session is None:
+            return self._with_shared_session(handler, message, request)
+        return handler(session, message, request)
 
     async def _session_for_shared(self, message: dict[str, Any]) -> Session:
         """:meth:`_session_for`; with a cluster, a session handshaken on another worker a moment ago may still
@@ -350,8 +437,11 @@ class BayeuxServer:
                             supportedConnectionTypes=list(self.settings.connection_types),
                             advice=self._advice(), successful=True)]
 
-    async def _connect(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]] | HeldConnect:
-        session = await self._session_for_shared(message)
+    def _connect(self, message: dict[str, Any], request: RequestInfo) -> Any:
+        return self._with_session(self._connect_session, message, request)
+
+    def _connect_session(self, session: Session, message: dict[str, Any],
+                         request: RequestInfo) -> list[dict[str, Any]] | HeldConnect:
         if self.cluster is not None:
             self.cluster.connected(session)
         connection_type = message.get("connectionType")
@@ -362,7 +452,12 @@ class BayeuxServer:
         if session.held is not None:
             # Only one outstanding connect per client: answer the older one now.
             self._release(session.held)
-        reply = self._reply(message, clientId=session.id, successful=True, advice=self._advice())
+        reply: dict[str, Any] = {"channel": "/meta/connect"}
+        if "id" in message:
+            reply["id"] = message["id"]
+        reply["clientId"] = session.id
+        reply["successful"] = True
+        reply["advice"] = self._connect_advice  # shared by every connect reply; never changed
         hold = self.settings.timeout
         advice = message.get("advice")
         if isinstance(advice, dict):
@@ -379,8 +474,37 @@ class BayeuxServer:
         held = HeldConnect(session, reply)
         session.held = held
         self._held += 1
-        held.timer = self.reactor.callLater(hold, self._release, held)
+        self._hold_until(held, self.reactor.seconds() + hold)
         return held
+
+    def _hold_until(self, held: HeldConnect, deadline: float) -> None:
+        """Answer *held* at *deadline* unless it is answered earlier; one timer serves every held connect."""
+        heapq.heappush(self._deadlines, (deadline, next(self._sequence), held))
+        if len(self._deadlines) > 2 * self._held + 64:
+            # most entries belong to connects answered early: drop them (linear, amortised)
+            self._deadlines = [entry for entry in self._deadlines if not entry[2].done]
+            heapq.heapify(self._deadlines)
+        timer = self._deadline_timer
+        if timer is None or not timer.active():
+            self._deadline_timer = self.reactor.callLater(max(0.0, deadline - self.reactor.seconds()),
+                                                          self._expire)
+            self._deadline_at = deadline
+        elif deadline < self._deadline_at:
+            timer.reset(max(0.0, deadline - self.reactor.seconds()))
+            self._deadline_at = deadline
+
+    def _expire(self) -> None:
+        """Answer the held connects whose deadline has come, then wait for the next deadline."""
+        self._deadline_timer = None
+        now = self.reactor.seconds()
+        deadlines = self._deadlines
+        while deadlines and (deadlines[0][2].done or deadlines[0][0] <= now):
+            _, _, held = heapq.heappop(deadlines)
+            if not held.done:
+                self._release(held)
+        if deadlines and not self._stopped:
+            self._deadline_at = deadlines[0][0]
+            self._deadline_timer = self.reactor.callLater(max(0.0, self._deadline_at - now), self._expire)
 
     def _channels(self, message: dict[str, Any]) -> list[ChannelId]:
         names = message.get("subscription")
@@ -421,8 +545,11 @@ class BayeuxServer:
             self.cluster.subscriptions_changed(session, [c.name for c in channels], True)
         return [self._reply(message, clientId=session.id, subscription=message["subscription"], successful=True)]
 
-    async def _unsubscribe(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]]:
-        session = await self._session_for_shared(message)
+    def _unsubscribe(self, message: dict[str, Any], request: RequestInfo) -> Any:
+        return self._with_session(self._unsubscribe_session, message, request)
+
+    def _unsubscribe_session(self, session: Session, message: dict[str, Any],
+                             request: RequestInfo) -> list[dict[str, Any]]:
         channels = self._channels(message)
         for channel in channels:
             if channel.name in session.subscriptions:
@@ -433,8 +560,11 @@ class BayeuxServer:
             self.cluster.subscriptions_changed(session, [c.name for c in channels], False)
         return [self._reply(message, clientId=session.id, subscription=message["subscription"], successful=True)]
 
-    async def _disconnect(self, message: dict[str, Any], request: RequestInfo) -> list[dict[str, Any]]:
-        session = await self._session_for_shared(message)
+    def _disconnect(self, message: dict[str, Any], request: RequestInfo) -> Any:
+        return self._with_session(self._disconnect_session, message, request)
+
+    def _disconnect_session(self, session: Session, message: dict[str, Any],
+                            request: RequestInfo) -> list[dict[str, Any]]:
         self.counters["disconnected"] += 1
         self._remove(session, "disconnect")
         return [self._reply(message, clientId=session.id, successful=True)]
@@ -463,8 +593,8 @@ class BayeuxServer:
                 self.delivery_observer(now - stamp)
         return messages
 
-    def _enqueue(self, session: Session, message: dict[str, Any]) -> None:
-        dropped = session.enqueue(message)
+    def _enqueue(self, session: Session, message: dict[str, Any], stamp: float | None = None) -> None:
+        dropped = session.enqueue(message, stamp)
         self.counters["delivered"] += 1
         if dropped is not None:
             self.counters["dropped"] += 1
@@ -477,7 +607,23 @@ class BayeuxServer:
             # Release on the next reactor turn so that messages published
             # together travel in one reply.
             held.waking = True
-            self.reactor.callLater(0, self._release, held)
+            self._waking.append(held)
+            if self._wake_timer is None:
+                self._wake_timer = self.reactor.callLater(0, self._wake)
+
+    def _wake(self) -> None:
+        """Answer the held connects that got messages, :data:`WAKE_BATCH` per reactor turn (oldest first):
+        between two batches the reactor sends the answers written so far and reads what came in, so the first
+        subscribers of a large fan-out have their message while the last are still being answered."""
+        waking = self._waking
+        self._wake_timer = None
+        if len(waking) > WAKE_BATCH:
+            now, self._waking = waking[:WAKE_BATCH], waking[WAKE_BATCH:]
+            self._wake_timer = self.reactor.callLater(0, self._wake)
+        else:
+            now, self._waking = waking, []
+        for held in now:
+            self._release(held)
 
     def _release(self, held: HeldConnect, **reply_fields: Any) -> None:
         """Answer a held connect now with whatever is queued."""

@@ -56,15 +56,19 @@ class Session:
     def queue_size(self) -> int:
         return len(self._queue)
 
-    def enqueue(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        """Queue *message*; if the queue is full the oldest message is dropped
-        (and returned) so that the newest state always gets through."""
+    def enqueue(self, message: dict[str, Any], stamp: float | None = None) -> dict[str, Any] | None:
+        """Queue *message* (queued at *stamp*, ``time.monotonic()``, now if
+        omitted); if the queue is full the oldest message is dropped (and
+        returned) so that the newest state always gets through.
+
+        The message may be shared with other sessions (a publish queues one
+        object for every subscriber): it must not be changed once queued."""
         dropped = None
         if len(self._queue) == self._queue.maxlen:
             dropped = self._queue[0]
             self.dropped += 1
         self._queue.append(message)
-        self._stamps.append(time.monotonic())
+        self._stamps.append(time.monotonic() if stamp is None else stamp)
         return dropped
 
     def drain(self) -> list[dict[str, Any]]:
@@ -81,14 +85,17 @@ class HeldConnect:
 
     ``deferred`` fires with the list of messages to send: the queued messages
     followed by the connect reply. The transport that owns the request cancels
-    it via :meth:`BayeuxServer.cancel_held` when the client goes away.
+    it via :meth:`BayeuxServer.cancel_held` when the client goes away. The
+    server answers it when its hold time is over (one timer serves every held
+    connect of a server).
     """
+
+    __slots__ = ("session", "reply", "deferred", "done", "waking")
 
     def __init__(self, session: Session, reply: dict[str, Any]) -> None:
         self.session = session
         self.reply = reply
         self.deferred: Deferred[list[dict[str, Any]]] = Deferred()
-        self.timer: Any = None
         self.done = False
         #: a release is already scheduled for the next reactor turn
         self.waking = False
@@ -97,7 +104,4 @@ class HeldConnect:
         if self.done:
             return
         self.done = True
-        if self.timer is not None and self.timer.active():
-            self.timer.cancel()
-        self.timer = None
         self.deferred.callback(messages)

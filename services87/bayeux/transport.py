@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from twisted.internet.defer import Deferred
+
 from .request import RequestInfo
 from .protocol import new_token, valid_token
 from .session import HeldConnect
@@ -41,8 +43,9 @@ class BayeuxCore(Protocol):
 
     settings: BayeuxSettings
 
-    async def process(self, messages: list[Any], request: RequestInfo) -> BatchOutcome:
-        """Handle one decoded batch; never raises."""
+    def handle(self, messages: list[Any], request: RequestInfo) -> BatchOutcome | Deferred[BatchOutcome]:
+        """Handle one decoded batch: the outcome now, or a Deferred of it when a message has to wait;
+        never fails."""
         ...
 
     def cancel_held(self, held: HeldConnect) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionRequest
-from twisted.internet.defer import ensureDeferred
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -85,9 +85,14 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
             self._send(batch_error_reply(error))
             return
         assert self.info is not None
-        d = ensureDeferred(server.process(messages, self.info))
-        d.addCallback(self._answer)
-        d.addErrback(self._crash)
+        outcome = server.handle(messages, self.info)
+        if isinstance(outcome, Deferred):
+            outcome.addCallback(self._answer).addErrback(self._crash)
+            return
+        try:
+            self._answer(outcome)
+        except Exception:
+            self._crash(Failure())
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         self._open = False

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, LoopingCall
 
 from services87.bayeux import BayeuxHooks, BayeuxServer, BayeuxSettings, Denied, RequestInfo
 
@@ -297,3 +299,86 @@ def test_cancel_held_keeps_queue():
     h.clock.advance(0)
     assert not held.deferred.called
     assert [m.get("data") for m in h.connect(client_id).replies] == [1, None]
+
+
+def test_held_connects_end_at_their_own_deadlines():
+    """One timer serves every held connect: a later, shorter hold is answered first, each at its own time."""
+    h = Harness()
+    a, b, c = h.ready(), h.ready(), h.ready()
+    long_hold = h.connect(a).held                              # 2 s
+    h.clock.advance(0.5)
+    short_hold = h.connect(b, advice={"timeout": 300}).held    # until 0.8 s
+    middle_hold = h.connect(c, advice={"timeout": 1000}).held  # until 1.5 s
+    h.clock.advance(0.29)
+    assert not short_hold.deferred.called
+    h.clock.advance(0.02)
+    assert short_hold.deferred.called and not middle_hold.deferred.called
+    h.clock.advance(0.7)
+    assert middle_hold.deferred.called and not long_hold.deferred.called
+    h.clock.advance(0.5)
+    assert long_hold.deferred.called and h.server.stats()["held"] == 0
+    assert all(isinstance(call.func, LoopingCall) for call in h.clock.getDelayedCalls())  # only the sweeper
+
+
+def test_connects_answered_early_do_not_pile_up_in_the_deadlines():
+    h = Harness(timeout=20, max_interval=30)
+    client_id = h.ready("/x")
+    for n in range(500):
+        held = h.connect(client_id).held
+        h.server.publish("/x", n)
+        h.clock.advance(0)
+        assert [m.get("data") for m in result_of(held.deferred)] == [n, None]
+    assert len(h.server._deadlines) <= 2 * h.server.stats()["held"] + 65
+
+
+def test_a_batch_of_connects_is_answered_without_waiting():
+    h = Harness()
+    client_id = h.ready()
+    outcome = h.server.handle([{"channel": "/meta/connect", "clientId": client_id}], INFO)
+    assert not isinstance(outcome, Deferred) and outcome.held is not None
+    pending = h.server.handle([{"channel": "/meta/handshake", "version": "1.0"}], INFO)
+    assert isinstance(pending, Deferred) and result_of(pending).handshake_succeeded
+
+
+def test_a_publish_queues_one_message_encoded_once():
+    from services87.bayeux.protocol import encode
+
+    h = Harness()
+    ids = [h.ready("/p") for _ in range(3)]
+    h.server.publish("/p", {"text": "æ", "n": [1, 2.5, None]}, ext={"k": 1})
+    batches = [h.connect(client_id).replies for client_id in ids]
+    first = batches[0][0]
+    assert all(batch[0] is first for batch in batches)
+    assert first == {"channel": "/p", "data": {"text": "æ", "n": [1, 2.5, None]}, "ext": {"k": 1}}
+    for batch in batches:
+        assert encode(batch) == json.dumps(batch, separators=(",", ":"), ensure_ascii=False).encode()
+    assert first.encoded() is first.encoded()  # encoded for the first subscriber, reused for the others
+
+
+class TurnClock(Clock):
+    """A Clock whose :meth:`turn` runs what is due now, as one reactor turn does (not what that schedules)."""
+
+    def turn(self) -> None:
+        due = [call for call in self.calls if call.getTime() <= self.seconds()]
+        for call in due:
+            self.calls.remove(call)
+            call.called = 1
+            call.func(*call.args, **call.kw)
+
+
+def test_a_large_fan_out_is_answered_in_batches_oldest_first():
+    from services87.bayeux.server import WAKE_BATCH
+
+    h = Harness(max_sessions=1000)
+    h.clock = TurnClock()
+    h.server = BayeuxServer(h.clock, h.server.settings)
+    ids = [h.ready("/f") for _ in range(2 * WAKE_BATCH + 5)]
+    helds = [h.connect(client_id).held for client_id in ids]
+    assert h.server.publish("/f", "x") == len(ids)
+    answered = []
+    for _ in range(3):
+        h.clock.turn()
+        answered.append(sum(held.deferred.called for held in helds))
+    assert answered == [WAKE_BATCH, 2 * WAKE_BATCH, len(ids)]
+    assert all(held.deferred.called for held in helds[:WAKE_BATCH])
+    assert all([m.get("data") for m in result_of(held.deferred)] == ["x", None] for held in helds)
