@@ -53,6 +53,7 @@ TARGETS = {
     "rest-warm": (0.9, "≥ 0.9"),
     "genesys-warm": (0.9, "≥ 0.9"),
     "bayeux-fanout": (1.5, "≥ 1.5, p50 and p99 below faye's"),
+    "push-latency": (1.0, "≥ 1.0 (p99 ≤ 50 ms)"),
     "import": (0.5, "≥ 0.5"),
 }
 
@@ -229,6 +230,46 @@ def fanout(workdir: Path, clients: int, rate: float, count: int) -> Measure:
         "faye_delivered": f["delivered"]}, note=f"{clients} long-polling clients, {rate:g} events/s x {count}")
 
 
+# --------------------------------------------------------------------------- push latency
+PUSH_TARGET_MS = 50.0
+PUSH_AGENT = "anna"  # a demo user (ingest agent-state events name an existing login)
+
+
+def push_latency(workdir: Path, db: str, clients: int, rate: float, count: int) -> Measure:
+    """Event -> pushed update through the product: ``clients`` Genesys Statistics CometD clients (long-polling)
+    each subscribed to CurrentAgentState of one agent; ``count`` agent-state events ingested at ``rate`` per
+    second (POST /api/ingest/events); latency from sending an event to a client reading the update it caused
+    (bench/faye/push_latency.js). Ratio = 50 ms / p99. Default settings (``recompute_delay_ms`` 100 included)."""
+    config = f"[genesys]\nmax_subscriptions = {max(1000, clients)}\n"
+    srv = lib.serve(workdir, db, name="push-latency", config=config)
+    try:
+        base = srv.url("").rstrip("/")
+        tok = requests.post(base + "/auth/v3/oauth/token", auth=("demo-client", "demo-secret"), timeout=30,
+                            data={"grant_type": "password", "username": "demo", "password": "demo"})
+        tok.raise_for_status()
+        # the agent exists (and has a state) before the clients subscribe to it
+        first = requests.post(base + "/api/ingest/events", headers={"x-api-key": "demo-api-key"}, timeout=30,
+                              json={"events": [{"id": f"push-start-{time.time_ns()}", "type": "agent-state",
+                                                "agent": PUSH_AGENT, "status": "NotReady", "place": "PL-start"}]})
+        first.raise_for_status()
+        out = subprocess.run(["node", str(ROOT / "bench" / "faye" / "push_latency.js"), base, str(clients),
+                              str(rate), str(count), "demo-api-key", tok.json()["access_token"], PUSH_AGENT, "30"],
+                             capture_output=True, text=True, timeout=count / rate + 300)
+        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+        if not lines:
+            raise RuntimeError(f"push-latency client failed: {out.stderr[-800:]}")
+        r = json.loads(lines[-1])
+    except Exception as exc:
+        return Measure("push-latency", None, {}, f"not measured: {str(exc)[:200]}")
+    finally:
+        srv.stop()
+    ratio = PUSH_TARGET_MS / r["p99_ms"] if r.get("p99_ms") else None
+    return Measure("push-latency", ratio, {
+        "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "max_ms": r["max_ms"], "delivered": r["delivered"],
+        "expected": r["expected"], "errors": r["errors"], "ingest_p50_ms": r["ingest_p50_ms"]},
+        note=f"{clients} subscribers, {rate:g} events/s x {count}, ingest -> StatisticUpdate; ratio = 50 ms / p99")
+
+
 # --------------------------------------------------------------------------- import
 def import_measure(workdir: Path, rows: int) -> Measure:
     from services87 import demo
@@ -318,7 +359,9 @@ def write_report(measures_by_size: list[tuple[str, list[Measure]]], args, starte
     for size, m in lines:
         f = m.figures
         ratio = "n/a" if m.ratio is None else f"{m.ratio:.2f}"
-        if m.name == "bayeux-fanout":
+        if m.name == "push-latency":
+            row = ("", f"target {PUSH_TARGET_MS:.0f} ms p99", f"{f.get('p50_ms', 0):.1f} / {f.get('p99_ms', 0):.1f}", "")
+        elif m.name == "bayeux-fanout":
             row = (f"{f.get('msg_s', 0):,.0f} msg/s", f"{f.get('faye_msg_s', 0):,.0f} msg/s",
                    f"{f.get('p50_ms', 0):.1f} / {f.get('p99_ms', 0):.1f}",
                    f"{f.get('faye_p50_ms', 0):.1f} / {f.get('faye_p99_ms', 0):.1f}")
@@ -428,7 +471,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     and go to :data:`lib.SERVER_ENV`, the environment of every ``services87 serve`` the run starts."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, at most about 3 minutes")
-    ap.add_argument("--only", help="comma-separated measures (soap,rest,bayeux,import)")
+    ap.add_argument("--only", help="comma-separated measures (soap,rest,bayeux,push,import); bayeux includes push")
     ap.add_argument("--no-write", action="store_true", help="do not write docs/performance.md")
     ap.add_argument("--cache-dir", default=str(ROOT / ".bench-cache"), help="where demo databases are kept")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -454,8 +497,10 @@ def main(argv=None) -> int:
     lib.ensure_tool("wrk", "wrk")
     if args.quick:
         sizes, seconds, fan, import_rows = [20_000], 5, (1000, 2, 10), 20_000
+        push = (1000, 10.0, 50)
     else:
         sizes, seconds, fan, import_rows = [100_000, 1_000_000], 10, (1000, 2, 30), 200_000
+        push = (1000, 10.0, 200)
     results: list[tuple[str, list[Measure]]] = []
     with tempfile.TemporaryDirectory(prefix="services87-bench-") as tmp:
         workdir = Path(tmp)
@@ -477,6 +522,11 @@ def main(argv=None) -> int:
             m = fanout(workdir, *fan)
             print(m.line(), flush=True)
             results.append((f"{fan[0]} clients", [m]))
+        if "bayeux" in only or "push" in only:
+            log(f"push latency: {push[0]} subscribers, {push[1]:g} events/s ...")
+            m = push_latency(workdir, demo_db(workdir, sizes[0], Path(args.cache_dir)), *push)
+            print(m.line(), flush=True)
+            results.append((f"{push[0]} subscribers", [m]))
         if "import" in only:
             log(f"import of {import_rows:,} rows ...")
             m = import_measure(workdir, import_rows)

@@ -38,9 +38,6 @@ log = Logger()
 #: Reason codes passed to ``on_session_removed``.
 REMOVAL_REASONS = ("disconnect", "expired", "removed", "reset", "stop")
 
-#: Held connects answered per reactor turn when messages wake many at once (see ``BayeuxServer._wake``).
-WAKE_BATCH = 64
-
 UNKNOWN_CLIENT_ADVICE = {"reconnect": "handshake", "interval": 0}
 
 
@@ -612,17 +609,9 @@ class BayeuxServer:
                 self._wake_timer = self.reactor.callLater(0, self._wake)
 
     def _wake(self) -> None:
-        """Answer the held connects that got messages, :data:`WAKE_BATCH` per reactor turn (oldest first):
-        between two batches the reactor sends the answers written so far and reads what came in, so the first
-        subscribers of a large fan-out have their message while the last are still being answered."""
-        waking = self._waking
-        self._wake_timer = None
-        if len(waking) > WAKE_BATCH:
-            now, self._waking = waking[:WAKE_BATCH], waking[WAKE_BATCH:]
-            self._wake_timer = self.reactor.callLater(0, self._wake)
-        else:
-            now, self._waking = waking, []
-        for held in now:
+        """Answer the held connects that got messages during the previous reactor turn."""
+        waking, self._waking, self._wake_timer = self._waking, [], None
+        for held in waking:
             self._release(held)
 
     def _release(self, held: HeldConnect, **reply_fields: Any) -> None:

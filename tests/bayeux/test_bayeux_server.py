@@ -353,32 +353,3 @@ def test_a_publish_queues_one_message_encoded_once():
     for batch in batches:
         assert encode(batch) == json.dumps(batch, separators=(",", ":"), ensure_ascii=False).encode()
     assert first.encoded() is first.encoded()  # encoded for the first subscriber, reused for the others
-
-
-class TurnClock(Clock):
-    """A Clock whose :meth:`turn` runs what is due now, as one reactor turn does (not what that schedules)."""
-
-    def turn(self) -> None:
-        due = [call for call in self.calls if call.getTime() <= self.seconds()]
-        for call in due:
-            self.calls.remove(call)
-            call.called = 1
-            call.func(*call.args, **call.kw)
-
-
-def test_a_large_fan_out_is_answered_in_batches_oldest_first():
-    from services87.bayeux.server import WAKE_BATCH
-
-    h = Harness(max_sessions=1000)
-    h.clock = TurnClock()
-    h.server = BayeuxServer(h.clock, h.server.settings)
-    ids = [h.ready("/f") for _ in range(2 * WAKE_BATCH + 5)]
-    helds = [h.connect(client_id).held for client_id in ids]
-    assert h.server.publish("/f", "x") == len(ids)
-    answered = []
-    for _ in range(3):
-        h.clock.turn()
-        answered.append(sum(held.deferred.called for held in helds))
-    assert answered == [WAKE_BATCH, 2 * WAKE_BATCH, len(ids)]
-    assert all(held.deferred.called for held in helds[:WAKE_BATCH])
-    assert all([m.get("data") for m in result_of(held.deferred)] == ["x", None] for held in helds)
