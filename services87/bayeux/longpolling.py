@@ -8,7 +8,8 @@ handed to the WebSocket transport, so both transports share one URL.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from autobahn.twisted.resource import WebSocketResource
 from twisted.internet.defer import Deferred
@@ -19,9 +20,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from .errors import BayeuxError
+from .protocol import BatchError, batch_error_reply, decode_batch, encode
 from .request import RequestInfo, parse_cookie_header
 from .session import HeldConnect
-from .protocol import BatchError, batch_error_reply, decode_batch, encode
 from .transport import BatchOutcome, BayeuxCore, cookie_values, set_cookie_header
 from .websocket import BayeuxWebSocketFactory
 
