@@ -91,7 +91,7 @@ class ChannelId:
         """True for channels whose messages go to every subscriber."""
         return not (self.is_meta or self.is_service)
 
-    def matches(self, channel: "ChannelId | str") -> bool:
+    def matches(self, channel: ChannelId | str) -> bool:
         """Whether this (pattern) channel matches the concrete *channel*."""
         other = channel.segments if isinstance(channel, ChannelId) else tuple(channel[1:].split("/"))
         mine = self.segments

@@ -108,8 +108,8 @@ class BayeuxCluster:
 
     def session_added(self, session: Session) -> None:
         self.owner[session.id] = self.me
-        self._send("add", sid=session.id, attrs=encode_attrs(session.attributes), browser=session.browser_id, cookie=session.session_cookie,
-                   subs=sorted(session.subscriptions))
+        self._send("add", sid=session.id, attrs=encode_attrs(session.attributes), browser=session.browser_id,
+                   cookie=session.session_cookie, subs=sorted(session.subscriptions))
 
     def subscriptions_changed(self, session: Session, names: list[str], added: bool) -> None:
         if not self._applying:

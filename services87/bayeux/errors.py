@@ -18,7 +18,8 @@ Codes used by this server (see docs/bayeux.md):
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 
 def format_error(code: int, message: str, args: Iterable[object] = ()) -> str:

@@ -35,30 +35,30 @@ class BayeuxHooks:
         """
         return None
 
-    def can_subscribe(self, session: "Session", channel: str, message: dict[str, Any]) -> bool:
+    def can_subscribe(self, session: Session, channel: str, message: dict[str, Any]) -> bool:
         """Whether *session* may subscribe to *channel* (may be a wildcard)."""
         return True
 
-    def can_publish(self, session: "Session", channel: str, message: dict[str, Any]) -> bool:
+    def can_publish(self, session: Session, channel: str, message: dict[str, Any]) -> bool:
         """Whether *session* may publish *message* to *channel*. Default: no."""
         return False
 
-    def on_session_added(self, session: "Session") -> None:
+    def on_session_added(self, session: Session) -> None:
         """Called after a successful handshake created *session*."""
 
-    def on_subscribe(self, session: "Session", channel: str) -> None:
+    def on_subscribe(self, session: Session, channel: str) -> None:
         """Called after *session* subscribed to *channel*."""
 
-    def on_unsubscribe(self, session: "Session", channel: str) -> None:
+    def on_unsubscribe(self, session: Session, channel: str) -> None:
         """Called after *session* unsubscribed from *channel* (not on removal)."""
 
-    def on_publish(self, session: "Session", channel: str, message: dict[str, Any]) -> None:
+    def on_publish(self, session: Session, channel: str, message: dict[str, Any]) -> None:
         """Called for an allowed client publish, before broadcast.
 
         Messages to ``/service/**`` are only passed here, never broadcast.
         """
 
-    def on_session_removed(self, session: "Session", reason: str) -> None:
+    def on_session_removed(self, session: Session, reason: str) -> None:
         """Called once when *session* goes away.
 
         *reason* is ``"disconnect"`` (client sent ``/meta/disconnect``),
@@ -66,5 +66,5 @@ class BayeuxHooks:
         (:meth:`BayeuxServer.remove_session`), ``"reset"`` or ``"stop"``.
         """
 
-    def on_queue_overflow(self, session: "Session", dropped: dict[str, Any]) -> None:
+    def on_queue_overflow(self, session: Session, dropped: dict[str, Any]) -> None:
         """Called when the oldest queued message of *session* was dropped."""

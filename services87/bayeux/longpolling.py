@@ -117,7 +117,7 @@ class BayeuxResource(Resource):
         )
         return info, new_cookies
 
-    def _answer(self, outcome: BatchOutcome, poll: "_Poll") -> None:
+    def _answer(self, outcome: BatchOutcome, poll: _Poll) -> None:
         request = poll.request
         if outcome.handshake_succeeded:
             for name, value in poll.new_cookies:
@@ -132,10 +132,10 @@ class BayeuxResource(Resource):
             poll.held = held
             held.deferred.addCallback(self._release, poll, outcome.replies)
 
-    def _release(self, messages: list[dict[str, Any]], poll: "_Poll", replies: list[dict[str, Any]]) -> None:
+    def _release(self, messages: list[dict[str, Any]], poll: _Poll, replies: list[dict[str, Any]]) -> None:
         self._write(poll, 200, replies + messages if replies else messages)
 
-    def _crash(self, failure: Failure, poll: "_Poll") -> None:
+    def _crash(self, failure: Failure, poll: _Poll) -> None:
         log.failure("Bayeux long-polling request failed", failure)
         self._write(poll, 200, batch_error_reply(BayeuxError(500, "Internal error")))
 
@@ -149,7 +149,7 @@ class BayeuxResource(Resource):
         request.setHeader(b"Content-Type", b"application/json;charset=UTF-8")
         request.setHeader(b"Cache-Control", b"no-cache, no-store")
 
-    def _write(self, poll: "_Poll", status: int, messages: list[dict[str, Any]]) -> None:
+    def _write(self, poll: _Poll, status: int, messages: list[dict[str, Any]]) -> None:
         request = poll.request
         if poll.gone or request.finished:
             return

@@ -116,7 +116,7 @@ def decode_batch(body: bytes | str, *, max_size: int, max_batch: int,
 _encode_one = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
-class Message(dict):  # type: ignore[type-arg]
+class Message(dict[str, Any]):
     """A message queued for delivery, possibly to many sessions: a ``dict`` that keeps its JSON once encoded,
     so a publish to N subscribers is encoded once, not N times. It must not be changed after it was queued."""
 

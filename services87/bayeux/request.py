@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from http.cookies import CookieError, Morsel, SimpleCookie
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 
 @dataclass
@@ -41,7 +42,7 @@ class RequestInfo:
 
 #: ``name=value`` with plain characters only: what the standard library's parser returns unchanged
 _PLAIN_COOKIE = re.compile(r"([A-Za-z0-9_.-]+)=([A-Za-z0-9_.-]*)")
-_ATTRIBUTES = Morsel()
+_ATTRIBUTES: Morsel[str] = Morsel()
 
 
 def parse_cookie_header(value: str | None) -> dict[str, str]:

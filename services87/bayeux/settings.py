@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from .protocol import JsonLoads, stdlib_json_loads
 
@@ -97,7 +98,7 @@ class BayeuxSettings:
         if not callable(self.json_loads):
             raise ValueError("json_loads must be callable")
 
-    def replace(self, **changes: object) -> "BayeuxSettings":
+    def replace(self, **changes: Any) -> BayeuxSettings:
         """Return a copy with *changes* applied (and validated)."""
         return dataclasses.replace(self, **changes)
 

@@ -33,7 +33,7 @@ SUBPROTOCOLS = ("cometd", "bayeux")
 class BayeuxWebSocketProtocol(WebSocketServerProtocol):
     """One WebSocket connection; may carry one or more Bayeux sessions."""
 
-    factory: "BayeuxWebSocketFactory"
+    factory: BayeuxWebSocketFactory
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,13 +76,13 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
         server = self.factory.bayeux
         settings = server.settings
         if isBinary:
-            self._send(batch_error_reply(BayeuxError(400, "Binary frames not supported")))
+            self._send_batch(batch_error_reply(BayeuxError(400, "Binary frames not supported")))
             return
         try:
             messages = decode_batch(payload, max_size=settings.max_message_size, max_batch=settings.max_batch,
                                     json_loads=settings.json_loads)
         except BatchError as error:
-            self._send(batch_error_reply(error))
+            self._send_batch(batch_error_reply(error))
             return
         assert self.info is not None
         outcome = server.handle(messages, self.info)
@@ -103,7 +103,7 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
     # ------------------------------------------------------------------ helpers
     def _answer(self, outcome: BatchOutcome) -> None:
         if outcome.replies:
-            self._send(outcome.replies)
+            self._send_batch(outcome.replies)
         held = outcome.held
         if held is None:
             return
@@ -114,15 +114,15 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
 
         def release(messages: list[dict[str, Any]]) -> None:
             self._held.discard(held)
-            self._send(messages)
+            self._send_batch(messages)
 
         held.deferred.addCallback(release)
 
     def _crash(self, failure: Failure) -> None:
         log.failure("Bayeux WebSocket message failed", failure)
-        self._send(batch_error_reply(BayeuxError(500, "Internal error")))
+        self._send_batch(batch_error_reply(BayeuxError(500, "Internal error")))
 
-    def _send(self, messages: list[dict[str, Any]]) -> None:
+    def _send_batch(self, messages: list[dict[str, Any]]) -> None:
         if self._open:
             self.sendMessage(encode(messages), isBinary=False)
 
