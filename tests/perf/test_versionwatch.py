@@ -22,7 +22,7 @@ import requests
 
 from services87.engine.versionwatch import VersionWatch, sqlite_signal
 from tests.perf.test_caching import blocking, genesys_token, get_statistic_ex, login
-from tests.support import ServerProcess, explain
+from tests.support import ServerProcess, deadline_s, explain
 
 NS = "http://www.superoffice.net/ws/crm/NetServer/Services87"
 PANEL = "OpenRequestsPerStatus"
@@ -290,8 +290,11 @@ def test_ingest_through_the_api_is_seen_by_the_next_request(srv):
 
 
 def test_expired_ticket_and_token_refused_without_any_write(tmp_path):
+    # Long enough for the log-in and the first answers on a loaded machine (with 3 s they could expire before the
+    # first warm answer, and the test saw no warm answer at all), short enough to wait for.
+    lifetime = int(deadline_s(10))
     s = ServerProcess(tmp_path, demo_requests=100, env={"SERVICES87_DEBUG_BLOCKING_MS": "250"},
-                      config="ticket_lifetime = 3\naccess_token_lifetime = 3\n")
+                      config=f"ticket_lifetime = {lifetime}\naccess_token_lifetime = {lifetime}\n")
     s.start()
     try:
         base = s.base_url
@@ -300,7 +303,7 @@ def test_expired_ticket_and_token_refused_without_any_write(tmp_path):
         soap_values(base, ticket)
         rest_values(base, "Bearer " + token)
         clean = clean_count(base)
-        deadline = time.time() + 30
+        deadline = time.time() + lifetime + deadline_s(30)
         while time.time() < deadline:  # warm answers (without the hop) until the credentials expire
             if "Succeeded>false<" in soap_refused(base, ticket):
                 break
