@@ -240,7 +240,11 @@ def push_latency(workdir: Path, db: str, clients: int, rate: float, count: int) 
     each subscribed to CurrentAgentState of one agent; ``count`` agent-state events ingested at ``rate`` per
     second (POST /api/ingest/events); latency from sending an event to a client reading the update it caused
     (bench/faye/push_latency.js). Ratio = 50 ms / p99. Default settings (``recompute_delay_ms`` 100 included)."""
-    config = f"[genesys]\nmax_subscriptions = {max(1000, clients)}\n"
+    # every client is on 127.0.0.1 with a long poll and a REST connection: the connection caps are raised as
+    # behind a reverse proxy (docs/security.md); the rest is the default configuration
+    conns = max(4096, 4 * clients)
+    config = (f"[genesys]\nmax_subscriptions = {max(1000, clients)}\n"
+              f"[http]\nmax_connections = {conns}\nmax_connections_per_address = {conns}\n")
     srv = lib.serve(workdir, db, name="push-latency", config=config)
     try:
         base = srv.url("").rstrip("/")
