@@ -25,7 +25,8 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice, repeat
+from itertools import compress, islice, repeat
+from operator import is_not, lt
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -491,17 +492,23 @@ class _CsvRows:
                 if bad:
                     flag(cols[i], bad.__contains__)
             looked.append(values)
-        created, plain = _ts_column(cols[self.created])
-        if not plain:
+        created, unusual = _ts_column(cols[self.created])
+        if unusual:
             flag(created, lambda v: v is None or v is _MISS)
         if self.closed is None:
             closed: Iterable[int | None] = repeat(None, n)
         else:
-            closed, plain = _ts_column(cols[self.closed])
-            if not plain:
+            closed, closed_unusual = _ts_column(cols[self.closed])
+            if _MISS in closed_unusual:
                 flag(closed, lambda v: v is _MISS)
-            odd.update(i for i, (c, o) in enumerate(zip(created, closed))
-                       if o is not None and o is not _MISS and c is not None and c is not _MISS and o < c)
+            if unusual or _MISS in closed_unusual:
+                before = True
+            else:  # numbers (or None for closed): compare where closed is given, a column at a time
+                given = list(map(is_not, closed, repeat(None)))
+                before = any(map(lt, compress(closed, given), compress(created, given)))
+            if before:
+                odd.update(i for i, (c, o) in enumerate(zip(created, closed))
+                           if o is not None and o is not _MISS and c is not None and c is not _MISS and o < c)
         category, priority, owner, group, origin = looked
         out: list = list(zip(exts, titles, category, statuses, priority, origin, owner, group, created, closed,
                              repeat(None, n)))
@@ -516,15 +523,22 @@ class _CsvRows:
         return out
 
 
-def _ts_column(cells: Sequence[str]) -> tuple[list, bool]:
+def _ts_column(cells: Sequence[str]) -> tuple[list, set]:
     """Epoch seconds per cell for the plain cases (epoch digits, ISO 8601 with an offset that
     ``datetime.fromisoformat`` reads as is), ``None`` for an empty cell, ``_MISS`` for anything else (out of
     range, no offset, needs stripping or the numeric parser...) so that :func:`parse_timestamp` decides.
-    The flag tells that every cell was plain epoch digits (no ``None``, no ``_MISS``)."""
-    if all(map(str.isdigit, cells)) and all(map(str.isascii, cells)) and max(map(len, cells)) <= 12:
-        out = list(map(int, cells))
-        if max(out) <= TS_MAX:
-            return out, True
+    The set holds which of ``None`` and ``_MISS`` occur (empty: every cell was plain epoch digits)."""
+    given = list(filter(None, cells))
+    if all(map(str.isdigit, given)) and all(map(str.isascii, given)) and max(map(len, given), default=0) <= 12:
+        if len(given) == len(cells):  # C-level map: every cell epoch digits
+            out = list(map(int, cells))
+            if max(out, default=0) <= TS_MAX:
+                return out, set()
+        else:  # epoch digits and empty cells (a closed column)
+            numbers = list(map(int, given))
+            if max(numbers, default=0) <= TS_MAX:
+                it = iter(numbers)
+                return [next(it) if cell else None for cell in cells], {None}
     out = []
     for cell in cells:
         if not cell:
@@ -542,7 +556,7 @@ def _ts_column(cells: Sequence[str]) -> tuple[list, bool]:
         if ts is not _MISS and not TS_MIN <= ts <= TS_MAX:
             ts = _MISS
         out.append(ts)
-    return out, False
+    return out, {marker for marker in (None, _MISS) if marker in out}
 
 
 def _csv_timestamp(cell: str, name: str) -> int | None:

@@ -122,10 +122,16 @@ def _add_counts_stmt(dialect: str, table: sa.Table, key_cols: tuple[str, ...], v
 
 def by_day(delta: dict) -> dict[int, list]:
     """Slot-keyed deltas (a count, or ``[n, wall, business]``) summed per UTC day."""
+    day = t.DAY_SLOTS
+    if isinstance(next(iter(delta.values()), 0), int):  # counts (created_slots deltas): one add per slot
+        counts: Counter = Counter()
+        for slot, n in delta.items():
+            counts[slot // day] += n
+        return {d: [n] for d, n in counts.items()}
     out: dict[int, list] = {}
     for slot, v in delta.items():
         vals = [v] if isinstance(v, (int, float)) else list(v)
-        acc = out.setdefault(slot // t.DAY_SLOTS, [0] * len(vals))
+        acc = out.setdefault(slot // day, [0] * len(vals))
         for k, x in enumerate(vals):
             acc[k] += x
     return out

@@ -92,16 +92,20 @@ class RequestStore(ReferenceStore, AggregateStore):
         """
         bases = self.status_base()
         now = int(time.time())
-        ext_ids = [r[0] for r in rows] if full else [r["external_id"] for r in rows]
+        if full:  # the rows column-wise: columns are what the set-based steps below consume
+            cols = list(zip(*rows))
+            ext_ids = list(cols[0])
+        else:
+            ext_ids = [r["external_id"] for r in rows]
         if len(set(ext_ids)) != len(ext_ids):
             raise ValidationError("duplicate external_id in one batch")
-        # rows as [title, category_id, status_id, ...] (REQUEST_FIELDS order) or a dict of the given fields
+        # rows as columns in REQUEST_FIELDS order (full), or dicts of the given fields
         if full:
-            paths = {p: None for p in {r[2] for r in rows} if p is not None}
+            paths = dict.fromkeys(p for p in set(cols[2]) if p is not None)
             for p in paths:  # categories named by path are created in this same transaction
                 paths[p] = category_in(c, tuple(p)) if p else None
-            values: list = [[r[1], paths.get(r[2]), *r[3:10]] for r in rows]
-            messages = [r[10] for r in rows]
+            fields = [cols[1], list(map(paths.get, cols[2])), *cols[3:10]]
+            messages = cols[10]
         else:
             values, messages, cats = rows, [r.get("messages") for r in rows], None
             if any("category_path" in r for r in rows):
@@ -122,14 +126,18 @@ class RequestStore(ReferenceStore, AggregateStore):
         inserts: list[tuple] = []
         updates: list[dict] = []
         id_of: dict[str, int] = {}
-        pairs: Iterable = zip(ext_ids, values)
+        pairs: Iterable = zip(ext_ids, values) if not full else ()
         if full:  # the new requests column-wise (C-level map/zip), the stored ones row by row below
-            fresh = [v for e, v in pairs if e not in existing] if existing else values
-            if fresh and self._fresh_columns(fresh, [e for e in ext_ids if e not in existing] if existing else ext_ids,
-                                             bases, now, combos, created, inserts):
-                pairs = [(e, v) for e, v in zip(ext_ids, values) if e in existing]
+            rest: Iterable[int] = range(len(ext_ids))
+            fresh_mask = [e not in existing for e in ext_ids] if existing else None
+            if fresh_mask is None:
+                fresh_ids, fresh = ext_ids, fields
             else:
-                pairs = zip(ext_ids, values)
+                fresh_ids = list(compress(ext_ids, fresh_mask))
+                fresh = [list(compress(col, fresh_mask)) for col in fields]
+            if fresh_ids and self._fresh_columns(fresh, fresh_ids, bases, now, combos, created, inserts):
+                rest = [] if fresh_mask is None else [i for i, f in enumerate(fresh_mask) if not f]
+            pairs = [(ext_ids[i], [col[i] for col in fields]) for i in rest]
         for i, (ext, new) in enumerate(pairs):
             old = existing.get(ext)
             if not full:
@@ -194,20 +202,20 @@ class RequestStore(ReferenceStore, AggregateStore):
                 for k in open_keys({"category_id": cat, "priority_id": prio, "status_id": status, "origin": origin,
                                      "owner_id": owner, "group_id": group}):
                     open_delta[k] += n
-        created_delta = Counter(ts // SLOT for ts in created)
+        created_delta = Counter(map(SLOT.__rfloordiv__, created))
         if gone:
-            created_delta.subtract(ts // SLOT for ts in gone)
+            created_delta.subtract(map(SLOT.__rfloordiv__, gone))
         apply_open(c, open_delta)
         apply_created(c, created_delta)
         apply_response(c, resp_delta)
         return ids, len(updates)
 
     @staticmethod
-    def _fresh_columns(values: list[list], ext_ids: list[str], bases: dict, now: int, combos: Counter,
+    def _fresh_columns(fields: Sequence[Sequence], ext_ids: list[str], bases: dict, now: int, combos: Counter,
                        created: list, inserts: list) -> bool:
-        """New requests (``values`` in REQUEST_FIELDS order) into ``inserts`` and the aggregate deltas, a column
-        at a time; ``False`` (nothing done) when a status needs the row-by-row path's checks and messages."""
-        titles, cats, statuses, prios, origins, owners, groups, cts, closeds = zip(*values)
+        """New requests (``fields``: their columns in REQUEST_FIELDS order) into ``inserts`` and the aggregate
+        deltas, a column at a time; ``False`` (nothing done) when a status needs the row-by-row path's checks."""
+        titles, cats, statuses, prios, origins, owners, groups, cts, closeds = fields
         base_of = list(map(bases.get, statuses))
         if not set(base_of) <= _OPEN_BASE.keys():
             return False
@@ -241,12 +249,19 @@ class RequestStore(ReferenceStore, AggregateStore):
     def _insert_requests(self, c: Connection, inserts: list[tuple]) -> dict[str, int]:
         """Insert new requests (tuples in :data:`_INSERT_COLUMNS` order) with one executemany; their ids by
         external id. Ids grow, so one range query above the previous maximum finds them; a row that query
-        misses (a concurrent delete of the top row can make SQLite reuse an id) is looked up by external id."""
+        misses (a concurrent delete of the top row can make SQLite reuse an id) is looked up by external id.
+
+        On SQLite a row gets the largest id + 1, in the order of the executemany, and the write lock is held
+        from the first insert to the commit: when exactly ``len(inserts)`` rows lie above the previous maximum,
+        ending at maximum + ``len(inserts)``, they are these rows in order (no id list to read back)."""
         top = c.execute(_MAX_REQUEST_ID).scalar() or 0
         if self.is_sqlite:  # plain DBAPI executemany: no per-row parameter processing
             c.exec_driver_sql(_INSERT_REQUEST_QMARK, inserts)
             cur = c.connection.driver_connection.cursor()
             try:
+                n, last = cur.execute("SELECT count(*), max(id) FROM requests WHERE id > ?", (top,)).fetchone()
+                if n == len(inserts) and last == top + n:
+                    return dict(zip([r[0] for r in inserts], range(top + 1, top + n + 1)))
                 fresh = cur.execute("SELECT external_id, id FROM requests WHERE id > ?", (top,)).fetchall()
             finally:
                 cur.close()
