@@ -146,7 +146,6 @@ requests = Table(
     Column("reply_seconds", Float, nullable=True),
     Column("reply_business_seconds", Float, nullable=True),
     Column("reply_slot", BigInteger, nullable=True),
-    Index("ix_requests_created_ts", "created_ts"),
     Index("ix_requests_owner_open", "owner_id", "is_open"),
     Index("ix_requests_closed_ts", "closed_ts"),
     Index("ix_requests_category", "category_id"),
