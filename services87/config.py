@@ -8,10 +8,19 @@ Every setting is documented in docs/configuration.md. The environment variable f
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from datetime import date, time
+from typing import Any
+
+from services87.auth.passwords import PROFILES
+from services87.engine.model import ValidationError
+from services87.engine.statserver.definitions import InvalidDefinition, parse_time_of_day
+from services87.engine.timebuckets import resolve_zone
+from services87.i18n import SUPPORTED
 
 
 #: ``SERVICES87_*`` environment variables that are not settings (the config file path; progress bars
@@ -213,7 +222,7 @@ class Settings:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, path: str | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def load(cls, path: str | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         settings = cls()
         env = os.environ if env is None else env
         path = path or env.get("SERVICES87_CONFIG")
@@ -238,10 +247,6 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        from services87.engine.timebuckets import resolve_zone
-
-        from services87.engine.model import ValidationError
-
         for name, zone in (("default_time_zone", self.default_time_zone),
                            ("business_hours.time_zone", self.business_hours.time_zone)):
             try:
@@ -259,8 +264,6 @@ class Settings:
                 raise ConfigError(f"genesys.{name} must be positive")
         if g.cometd_timeout_ms > 25000:
             raise ConfigError("genesys.cometd_timeout_ms must be at most 25000 (proxies cut longer polls)")
-        from services87.engine.statserver.definitions import InvalidDefinition, parse_time_of_day
-
         try:
             parse_time_of_day(g.reset_time, "genesys.reset_time")
         except InvalidDefinition as exc:
@@ -269,14 +272,13 @@ class Settings:
             raise ConfigError(f"port must be between 0 and 65535 (0 = any free port), not {self.port}")
         if self.response_time_clock not in ("wall", "business"):
             raise ConfigError("response_time_clock must be 'wall' or 'business'")
-        from services87.auth.passwords import PROFILES
-
         if self.password_hash_profile not in PROFILES:
             raise ConfigError(f"password_hash_profile must be one of {', '.join(PROFILES)}")
         if self.installation not in ("onsite", "online"):
             raise ConfigError("installation must be 'onsite' or 'online'")
         for name in ("ticket_lifetime", "access_token_lifetime", "max_body_size", "max_xml_depth", "db_threads",
-                     "gws_session_timeout", "session_idle_timeout", "session_max_lifetime", "max_json_depth", "login_max_failures", "login_max_failures_per_address",
+                     "gws_session_timeout", "session_idle_timeout", "session_max_lifetime", "max_json_depth",
+                     "login_max_failures", "login_max_failures_per_address",
                      "login_failure_window"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
@@ -284,8 +286,6 @@ class Settings:
             raise ConfigError("log_format must be 'text' or 'json'")
         if not 0 <= self.metrics.port <= 65535:
             raise ConfigError("metrics.port must be between 0 and 65535")
-        import ipaddress
-
         for name, nets in (("metrics.allow", self.metrics.allow), ("trusted_proxies", self.trusted_proxies)):
             for net in nets:
                 try:
@@ -300,10 +300,6 @@ class Settings:
 
     def _validate_engine(self) -> None:
         """Statistics engine settings: buckets, business hours, language."""
-        from datetime import date, time
-
-        from services87.i18n import SUPPORTED
-
         for name in ("days", "weeks", "months"):
             n = getattr(self.buckets, name)
             if not 1 <= n <= 1000:
@@ -369,7 +365,7 @@ def _coerce(current: Any, value: Any, key: str, source: str) -> Any:
                 return value
             raise TypeError(value)
         if isinstance(current, int):
-            if isinstance(value, bool) or isinstance(value, (list, dict)) or (isinstance(value, float) and not value.is_integer()):
+            if isinstance(value, (bool, list, dict)) or (isinstance(value, float) and not value.is_integer()):
                 raise TypeError(value)
             return int(value)
         if isinstance(current, list):

@@ -7,7 +7,7 @@ Catalogs are read with Babel's PO reader at first use (no compiled .mo files to 
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -52,7 +52,7 @@ def normalize_language(value: str | None, default: str = "en") -> str:
     return default
 
 
-@lru_cache(maxsize=None)
+@cache
 def _catalog(lang: str) -> dict:
     """msgid → msgstr; plural entries as (singular, plural) → (form0, form1, ...)."""
     path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"

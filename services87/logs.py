@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+
+from twisted.logger import STDLibLogObserver, globalLogBeginner
 
 #: LogRecord attributes that are not ``extra`` fields.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
@@ -25,7 +27,7 @@ class JsonFormatter(logging.Formatter):
         self.worker = worker
 
     def format(self, record: logging.LogRecord) -> str:
-        doc = {"ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+        doc: dict[str, object] = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
                "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
         if self.worker is not None:
             doc["worker"] = self.worker
@@ -50,7 +52,5 @@ def setup(level: str = "info", fmt: str = "text", worker: int | None = None) -> 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    from twisted.logger import STDLibLogObserver, globalLogBeginner
-
     globalLogBeginner.beginLoggingTo([STDLibLogObserver(name="twisted")], redirectStandardIO=False,
                                      discardBuffer=True)

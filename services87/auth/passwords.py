@@ -12,10 +12,12 @@ log in under another.
 
 from __future__ import annotations
 
+from typing import Any
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-PROFILES = {
+PROFILES: dict[str, dict[str, Any]] = {
     "rfc9106-low": {},
     "test": {"time_cost": 1, "memory_cost": 8192, "parallelism": 1},
 }

@@ -34,7 +34,8 @@ import logging
 import re
 import secrets
 import time
-from typing import Iterable
+from functools import partial
+from collections.abc import Iterable
 
 from twisted.internet import address, defer
 from twisted.internet.interfaces import IProtocolNegotiationFactory, ISSLTransport
@@ -44,6 +45,7 @@ from twisted.web import http, server
 from twisted.web.resource import IResource, UnsupportedMethod
 from zope.interface import directlyProvides, implementer, providedBy
 
+from services87 import __version__
 from services87.http.contracts import contract_of
 from services87.http.errors import error_body
 from services87.http.origin import PAGE_CSP, refusal
@@ -73,7 +75,7 @@ def body_cap(settings) -> int:
 
 
 def _is_soap(path: bytes | None) -> bool:
-    return bool(path) and path.startswith(SOAP_PREFIX)
+    return path is not None and path.startswith(SOAP_PREFIX)
 
 
 def raw_response(status: int, content_type: bytes, body: bytes, extra: Iterable[tuple[bytes, bytes]] = ()) -> bytes:
@@ -107,6 +109,13 @@ class _TypedMethodErrors:
             log.error("resource %r returned %r instead of bytes", self.inner, type(body))
             return request.typed_error(500, "InternalError", "Internal server error")
         return body
+
+    # the rest of IResource (a leaf is never asked for children): the wrapped resource's
+    def getChildWithDefault(self, name, request):
+        return self.inner.getChildWithDefault(name, request)
+
+    def putChild(self, path, child):
+        self.inner.putChild(path, child)
 
 
 class LimitedRequest(server.Request):
@@ -146,7 +155,7 @@ class LimitedRequest(server.Request):
         if not self._from_trusted_proxy():
             return peer
         forwarded = b",".join(self.requestHeaders.getRawHeaders(b"x-forwarded-for", []))
-        nets = getattr(self, "channel").site.trusted_proxies
+        nets = self.channel.site.trusted_proxies
         for hop in reversed([h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]):
             try:
                 ip = ipaddress.ip_address(hop)
@@ -180,7 +189,8 @@ class LimitedRequest(server.Request):
     def write(self, data):
         if not self.startedWriting:
             ctype = self.responseHeaders.getRawHeaders(b"content-type", [b""])[0] or b""
-            if ctype.lower().startswith(b"text/html") and not self.responseHeaders.hasHeader(b"content-security-policy"):
+            if (ctype.lower().startswith(b"text/html")
+                    and not self.responseHeaders.hasHeader(b"content-security-policy")):
                 # every HTML answer (the page, static copies of it, anything else) gets CSP and framing rules
                 self.setHeader(b"content-security-policy", PAGE_CSP)
                 self.setHeader(b"x-frame-options", b"DENY")
@@ -202,7 +212,8 @@ class LimitedRequest(server.Request):
 
     def processingFailed(self, reason):
         log.error("request %s %s %s failed", self.request_id, self.method.decode("latin-1"),
-                  self.path.decode("latin-1", "replace"), exc_info=(reason.type, reason.value, reason.getTracebackObject()))
+                  self.path.decode("latin-1", "replace"),
+                  exc_info=(reason.type, reason.value, reason.getTracebackObject()))
         if self.finished or self._disconnected:
             return reason
         if self.startedWriting:  # headers are out: the only honest thing left is to cut the response short
@@ -229,6 +240,16 @@ class LimitedHTTPChannel(http.HTTPChannel):
     _body_seen = 0
     _body_limit = 0
 
+    @property
+    def under_way(self) -> bool:
+        """A request is under way on this connection: its bytes are arriving, or it is being answered."""
+        return self._busy or self._partial
+
+    @property
+    def closing(self) -> bool:
+        """The connection is being closed (a deadline or a refusal)."""
+        return self._closing
+
     # -- timers
     def _cancel(self, name: str) -> None:
         call = getattr(self, name)
@@ -239,7 +260,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
 
     def _start_header_timer(self) -> None:
         if self._header_call is None and not self._closing:
-            self._header_call = self.callLater(self.factory.http.header_timeout, self._timed_out, "headers")
+            self._header_call = self.callLater(self.factory.http.header_timeout, partial(self._timed_out, "headers"))
 
     def _timed_out(self, what: str) -> None:
         self._header_call = self._body_call = None
@@ -286,7 +307,8 @@ class LimitedHTTPChannel(http.HTTPChannel):
     def _abort(self) -> None:
         self._abort_call = None
         if self.transport is not None:
-            self.transport.abortConnection()
+            # typed as ITransport; the TCP and TLS transports a channel runs on provide ITCPTransport's abort
+            self.transport.abortConnection()  # type: ignore[attr-defined]
 
     def _respondToBadRequestAndDisconnect(self):
         self.refuse(400, "BadRequest", "The request line or headers are malformed or too large")
@@ -321,7 +343,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
             self._transferDecoder.dataCallback = counted
         super().allHeadersReceived()
         if self.length != 0:
-            self._body_call = self.callLater(self.factory.http.body_timeout, self._timed_out, "body")
+            self._body_call = self.callLater(self.factory.http.body_timeout, partial(self._timed_out, "body"))
 
     def rawDataReceived(self, data):
         if self._closing:
@@ -341,8 +363,9 @@ class LimitedHTTPChannel(http.HTTPChannel):
         super().requestDone(request)
 
 
-def _make_channel(site: "LimitedSite"):
-    return http._GenericHTTPChannelProtocol(LimitedHTTPChannel())
+def _make_channel(site: LimitedSite):
+    # what twisted.web.server.Site.protocol builds (HTTP/1.1, or HTTP/2 after ALPN); Twisted has no public name for it
+    return http._GenericHTTPChannelProtocol(LimitedHTTPChannel())  # noqa: SLF001
 
 
 class LimitedSite(server.Site):
@@ -365,8 +388,6 @@ class LimitedSite(server.Site):
         self.metrics = None
         self.trusted_proxies = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
         self.request_id_header = settings.request_id_header.encode("latin-1")
-        from services87 import __version__
-
         self.server_header = (b"services87/" + __version__.encode()) if settings.server_header_version \
             else b"services87"
 
@@ -415,7 +436,7 @@ class _Refuse(Protocol):
     """Over the connection cap: answer 503 at once, close once the request head is read (so the client
     reads our answer instead of a reset), or after a second at most."""
 
-    def __init__(self, limiter: "ConnectionLimiter"):
+    def __init__(self, limiter: ConnectionLimiter):
         self.limiter = limiter
         self.seen = b""
         self.timer = None
@@ -527,7 +548,7 @@ def drain_on_shutdown(reactor, factory: ConnectionLimiter, port, grace: float) -
         stopped = defer.maybeDeferred(port.stopListening)
         for wrapper in list(factory.protocols):
             channel = getattr(wrapper.wrappedProtocol, "_channel", None)
-            if isinstance(channel, LimitedHTTPChannel) and not (channel.requests or channel._busy or channel._partial):
+            if isinstance(channel, LimitedHTTPChannel) and not (channel.requests or channel.under_way):
                 wrapper.loseConnection()
         deadline = reactor.seconds() + grace
         done = defer.Deferred()
@@ -537,8 +558,8 @@ def drain_on_shutdown(reactor, factory: ConnectionLimiter, port, grace: float) -
             out = []
             for wrapper in list(factory.protocols):
                 channel = getattr(wrapper.wrappedProtocol, "_channel", None)
-                if isinstance(channel, LimitedHTTPChannel) and (channel._busy or channel._partial) \
-                        and not channel._closing and channel.transport is not None:
+                if isinstance(channel, LimitedHTTPChannel) and channel.under_way \
+                        and not channel.closing and channel.transport is not None:
                     out.append(channel)
             return out
 

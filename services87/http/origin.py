@@ -40,7 +40,7 @@ def origin_allowed(origin: str, host: str | None, allowed: list[str]) -> bool:
         return False  # "null" (sandboxed frames, file: pages) and junk
     if allowed:
         return origin.strip().rstrip("/").lower() in {a.strip().rstrip("/").lower() for a in allowed}
-    return bool(host) and netloc == host.strip().lower()
+    return bool(host) and netloc == (host or "").strip().lower()
 
 
 def refusal(request, allowed: list[str]) -> str | None:

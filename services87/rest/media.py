@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 from lxml import etree
@@ -58,7 +59,7 @@ def negotiate(accept, strict: bool = False) -> str:
     if not accept:
         return "application/json"
     ranges = []
-    for i, item in enumerate(accept.split(",")):
+    for item in accept.split(","):
         if not item.strip():
             continue
         mtype, params = parse_media_type(item)
@@ -110,7 +111,7 @@ def is_xml(media_type: str) -> bool:
 @dataclass
 class Body:
     media_type: str
-    data: object  # JSON value, XML root element, or list of (key, value) pairs
+    data: Any  # JSON value, XML root element, or list of (key, value) pairs
 
 
 def _charset(params: dict[str, str], default: str = "utf-8") -> str:
@@ -147,7 +148,8 @@ def parse_body(content_type, raw: bytes, max_xml_depth: int = 32, max_json_depth
         try:
             return Body(mtype, jsonguard.loads(text, max_size=len(text), max_depth=max_json_depth, expect=None))
         except jsonguard.JsonGuardError as exc:
-            raise RestError(400, "MalformedRequest", f"The request body is not valid JSON ({exc.kind}): {exc.message}") from None
+            raise RestError(400, "MalformedRequest",
+                            f"The request body is not valid JSON ({exc.kind}): {exc.message}") from None
     if mtype == FORM_TYPE:
         text = _decode(raw, "ascii" if charset == "utf-8-sig" else charset)
         try:
@@ -212,7 +214,8 @@ def functions_from_body(body: Body) -> list:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise RestError(400, "MalformedRequest", "Functions must be an array of StatusScreenPanelType names or numbers")
+            raise RestError(400, "MalformedRequest",
+                            "Functions must be an array of StatusScreenPanelType names or numbers")
         return value
     if body.media_type == FORM_TYPE:
         out = []

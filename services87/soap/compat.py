@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from urllib.parse import unquote
 
 _applied: set[str] = set()
 
@@ -85,12 +86,13 @@ def shim_twisted_constants() -> None:
     if "constants" in _applied:
         return
     try:
-        import twisted.python.constants  # noqa: F401  (Twisted < 24.11 still has it)
+        # Twisted < 24.11 still has it; probed here, where the shim is applied
+        import twisted.python.constants  # type: ignore[import-not-found]  # noqa: F401, PLC0415
     except ImportError:
-        import constantly
+        import constantly  # type: ignore[import-untyped]  # noqa: PLC0415 - only when Twisted lacks the module
 
         sys.modules["twisted.python.constants"] = constantly
-        import twisted.python
+        import twisted.python  # noqa: PLC0415 - the package whose attribute the shim sets
 
         twisted.python.constants = constantly
     _applied.add("constants")
@@ -101,7 +103,8 @@ def fix_request_method() -> None:
     if "method" in _applied:
         return
     shim_twisted_constants()
-    from spyne.server.twisted.http import TwistedHttpTransportContext
+    # imported only after the shim above (spyne.server.twisted imports twisted.python.constants)
+    from spyne.server.twisted.http import TwistedHttpTransportContext  # noqa: PLC0415
 
     def get_request_method(self):
         method = self.req.method
@@ -122,9 +125,8 @@ def fix_reconstruct_url() -> None:
     if "url" in _applied:
         return
     shim_twisted_constants()
-    from urllib.parse import unquote
-
-    from spyne.server.twisted import http
+    # imported only after the shim above (spyne.server.twisted imports twisted.python.constants)
+    from spyne.server.twisted import http  # noqa: PLC0415
 
     def _reconstruct_url(request):
         server_name = _text(request.getHeader(b"x-forwarded-host"))
@@ -144,11 +146,11 @@ def fix_reconstruct_url() -> None:
         if is_secure is None:
             is_secure = bool(request.isSecure())
         if (is_secure, server_port) not in ((True, 443), (False, 80)) and ":" not in server_name:
-            server_name = "%s:%d" % (server_name, server_port)
+            server_name = f"{server_name}:{server_port:d}"
         scheme = "https" if is_secure else "http"
         return "".join([scheme, "://", server_name, unquote(_text(request.uri))])
 
-    http._reconstruct_url = _reconstruct_url
+    http._reconstruct_url = _reconstruct_url  # noqa: SLF001 - the fix replaces Spyne's own private function
     _applied.add("url")
 
 
@@ -159,7 +161,7 @@ def no_forced_gc() -> None:
     reactor's time under load), so leave collection to Python's own generational collector."""
     if "gc" in _applied:
         return
-    from spyne import const
+    from spyne import const  # noqa: PLC0415 - Spyne is imported only once the six finder is installed
 
     const.MIN_GC_INTERVAL = float("inf")
     _applied.add("gc")

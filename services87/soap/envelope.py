@@ -117,7 +117,8 @@ def normalize(root: etree._Element, content_type: str | None) -> SoapRequest:
 
 # --------------------------------------------------------------------------- envelopes built here
 def fault(version: str, code: str, kind: str, message: str) -> tuple[int, bytes]:
-    """(HTTP status, body) of a SOAP Fault in ``version``; ``code`` Client | Server | MustUnderstand | VersionMismatch."""
+    """(HTTP status, body) of a SOAP Fault in ``version``;
+    ``code`` Client | Server | MustUnderstand | VersionMismatch."""
     ns = VERSION_NS[version]
     env = etree.Element(f"{{{ns}}}Envelope", nsmap={"s": ns, "tns": TNS})
     flt = etree.SubElement(etree.SubElement(env, f"{{{ns}}}Body"), f"{{{ns}}}Fault")

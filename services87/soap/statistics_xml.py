@@ -15,7 +15,7 @@ falls back to Spyne, which answers the way it always did.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from services87.engine.model import DataSet
 from services87.soap.envelope import NS11, NS12, XSI

@@ -63,10 +63,10 @@ def zone_for(location_code: str | None, tz_id: int | None) -> str | None:
         resolve_zone(code)  # an IANA name, or UnknownTimeZone
         return code
     if tz_id:
-        code = TIME_ZONE_IDS.get(int(tz_id))
-        if code is None:
+        id_code = TIME_ZONE_IDS.get(int(tz_id))
+        if id_code is None:
             raise UnknownTimeZone(f"Unknown SoTimeZoneId: {tz_id}")
-        return LOCATION_CODES[code]
+        return LOCATION_CODES[id_code]
     return None
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from lxml import etree
@@ -39,7 +39,7 @@ def vendor_path(service: str) -> Path:
     raise FileNotFoundError(f"{name} not found in {', '.join(str(c) for c in _CANDIDATES)}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _vendor_tree(service: str) -> bytes:
     return vendor_path(service).read_bytes()
 
