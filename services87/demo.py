@@ -87,7 +87,7 @@ class DemoRefs:
 
 def ensure_reference(store: Store, hash_passwords: bool = True) -> DemoRefs:
     groups = [store.ensure_group(g) for g in GROUPS]
-    cats = []
+    cats: list[int] = []
     tops = {}
     for top, subs in CATEGORIES.items():
         tops[top] = store.ensure_category(top)
@@ -107,12 +107,12 @@ def ensure_reference(store: Store, hash_passwords: bool = True) -> DemoRefs:
         else:
             uid = u.id
         users.append(uid)
-    hidden = []
-    for top, (subs, gidx) in MEMBERS_ONLY.items():
+    hidden: list[int] = []
+    for top, (subs, member_group) in MEMBERS_ONLY.items():
         tops[top] = store.ensure_category(top)
         hidden.extend(store.ensure_category([top, s]) for s in subs)
         store.set_category_access(tops[top], members_only=True,
-                                  members=[u for u, agent in zip(users, AGENTS) if gidx in agent[2]])
+                                  members=[u for u, agent in zip(users, AGENTS) if member_group in agent[2]])
     for top in LIST_IN_MAIN:
         store.set_category_access(tops[top], list_in_main=True)
     return DemoRefs(users, groups, cats, statuses, prios, hidden)
@@ -149,7 +149,7 @@ def generate(store: Store, n_requests: int = 5000, seed: int = 87, now: int | No
                   else closed)
         owner = None if rnd.random() < 0.12 else rnd.choices(refs.users, owner_weights)[0]
         group = rnd.choice(refs.groups)
-        msgs = []
+        msgs: list[tuple[Direction, int | None, int]] = []
         t = created
         n_msgs = rnd.choice([1, 2, 2, 3, 3, 4])
         replier = owner or rnd.choice(refs.users)
@@ -217,6 +217,7 @@ def _flush(store: Store, rows: list[dict], hot: list, rnd: random.Random, refs: 
     # the team lead (demo, the featured log-in) also watches open requests, the most urgent first
     lead, rank = refs.users[0], {p: i for i, p in enumerate(refs.priorities)}
     room = 5 - sum(1 for u, _ in hot if u == lead)
+    open_statuses = (refs.statuses["New"], refs.statuses["In progress"])
     watch = sorted((-rank[row["priority_id"]], rid) for rid, row in zip(ids, rows)
-                   if row["status_id"] in (refs.statuses["New"], refs.statuses["In progress"]) and (lead, rid) not in hot)
+                   if row["status_id"] in open_statuses and (lead, rid) not in hot)
     hot.extend((lead, rid) for _, rid in watch[:max(0, room)])

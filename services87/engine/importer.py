@@ -28,7 +28,8 @@ from datetime import datetime
 from itertools import compress, islice, repeat
 from operator import is_not, lt
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
 
 from services87.engine.model import (CONTROL_CHARACTERS, MAX_EXTERNAL_ID, MAX_TITLE, Direction, ValidationError,
                                      check_category_path, check_direction, check_external_id, check_origin,
@@ -240,6 +241,7 @@ def parse_timestamp(value: Any, name: str) -> int | None:
         return None
     if isinstance(value, bool):
         raise _RowFailure(f"{name}: expected a timestamp, got {value!r}")
+    ts: int | None
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise _RowFailure(f"{name}: {value!r} is not a timestamp")
@@ -408,7 +410,9 @@ class _CsvRows:
         return bad
 
     def _status(self, cell: str) -> int:
-        return self.res.lookup("status", self.res.status, cell.strip(), required=True)
+        status = self.res.lookup("status", self.res.status, cell.strip(), required=True)
+        assert status is not None  # required: an unknown status raises
+        return status
 
     @staticmethod
     def _category(cell: str):
@@ -531,15 +535,15 @@ def _ts_column(cells: Sequence[str]) -> tuple[list, set]:
     given = list(filter(None, cells))
     if all(map(str.isdigit, given)) and all(map(str.isascii, given)) and max(map(len, given), default=0) <= 12:
         if len(given) == len(cells):  # C-level map: every cell epoch digits
-            out = list(map(int, cells))
-            if max(out, default=0) <= TS_MAX:
-                return out, set()
+            every = list(map(int, cells))
+            if max(every, default=0) <= TS_MAX:
+                return every, set()
         else:  # epoch digits and empty cells (a closed column)
             numbers = list(map(int, given))
             if max(numbers, default=0) <= TS_MAX:
                 it = iter(numbers)
                 return [next(it) if cell else None for cell in cells], {None}
-    out = []
+    out: list[int | object | None] = []
     for cell in cells:
         if not cell:
             out.append(None)
@@ -553,7 +557,7 @@ def _ts_column(cells: Sequence[str]) -> tuple[list, set]:
                 ts = _MISS
             else:
                 ts = _MISS if dt.tzinfo is None or dt.utcoffset() is None else int(dt.timestamp())
-        if ts is not _MISS and not TS_MIN <= ts <= TS_MAX:
+        if isinstance(ts, int) and not TS_MIN <= ts <= TS_MAX:
             ts = _MISS
         out.append(ts)
     return out, {marker for marker in (None, _MISS) if marker in out}

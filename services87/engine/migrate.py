@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -31,9 +33,6 @@ _SCRIPT_HEADS: frozenset[str] | None = None
 def at_head(engine: Engine) -> tuple[bool, list[str], list[str]]:
     """(database at the head, the database's revisions, the code's head): for the readiness probe."""
     global _SCRIPT_HEADS
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
     if _SCRIPT_HEADS is None:
         _SCRIPT_HEADS = frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
     with engine.connect() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 
@@ -37,7 +37,7 @@ class StatusScreenPanelType(enum.IntEnum):
         return "None" if self is StatusScreenPanelType.None_ else self.name
 
     @classmethod
-    def parse(cls, value: "str | int | StatusScreenPanelType") -> "StatusScreenPanelType":
+    def parse(cls, value: str | int | StatusScreenPanelType) -> StatusScreenPanelType:
         """Accept a panel by wire name (case-insensitive) or number; raise :class:`UnknownPanel` otherwise."""
         if isinstance(value, StatusScreenPanelType):
             return value
@@ -79,7 +79,7 @@ class BaseStatus(enum.IntEnum):
         return self is BaseStatus.Active
 
     @classmethod
-    def parse(cls, value: "str | int | BaseStatus") -> "BaseStatus":
+    def parse(cls, value: str | int | BaseStatus) -> BaseStatus:
         """By vendor name (case-insensitive) or number; ``ValidationError`` otherwise."""
         return _parse_enum(cls, value, "base status")
 
@@ -102,7 +102,7 @@ class Origin(enum.IntEnum):
     Form = 12
 
     @classmethod
-    def parse(cls, value: "str | int | Origin") -> "Origin":
+    def parse(cls, value: str | int | Origin) -> Origin:
         """By vendor name (case-insensitive) or number. The names of services87 before 1.x that the vendor
         does not have are read as the migration maps them: ``Manual`` -> Internal, ``Web`` -> CustomerCentre."""
         if isinstance(value, str) and value.strip().lower() in LEGACY_ORIGINS:
@@ -353,4 +353,4 @@ class StatContext:
     user: User | None = None
     time_zone: str | None = None
     language: str | None = None
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))

@@ -90,7 +90,7 @@ class PgBus:
 
     # ------------------------------------------------------------------ threads
     def _send_loop(self) -> None:
-        import psycopg
+        import psycopg  # noqa: PLC0415 - the optional postgres extra; only a PostgreSQL deployment runs the bus
 
         conn = None
         while not self._stopping.is_set():
@@ -99,7 +99,7 @@ class PgBus:
                 break
             topic, data = item
             payload = json.dumps({"w": self.worker_id, "t": topic, "d": data}, separators=(",", ":"), default=str)
-            for attempt in range(3):
+            for _attempt in range(3):
                 try:
                     if conn is None or conn.closed:
                         conn = psycopg.connect(self.url, autocommit=False)
@@ -111,7 +111,8 @@ class PgBus:
                 except Exception as exc:  # a lost connection: reconnect and resend
                     log.warning("bus send failed (%s), retrying", exc)
                     try:
-                        conn.close()
+                        if conn is not None:
+                            conn.close()
                     except Exception:
                         pass
                     conn = None
@@ -131,7 +132,7 @@ class PgBus:
                 for i, p in enumerate(pieces)]
 
     def _listen(self) -> None:
-        import psycopg
+        import psycopg  # noqa: PLC0415 - the optional postgres extra; only a PostgreSQL deployment runs the bus
 
         while not self._stopping.is_set():
             try:

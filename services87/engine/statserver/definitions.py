@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import time as dtime
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from services87.engine.model import NotFound, UnknownObject, ValidationError
+from services87.engine.model import NotFound, UnknownObject, ValidationError  # noqa: F401 - UnknownObject: re-exported
 
 
 class InvalidDefinition(ValidationError):
@@ -104,7 +105,7 @@ class Mask:
     text: str = "*"
 
     @classmethod
-    def parse(cls, value: Any, key: str = "mainMask") -> "Mask":
+    def parse(cls, value: Any, key: str = "mainMask") -> Mask:
         if value is None:
             return cls(True, frozenset(), frozenset(), "*")
         if isinstance(value, (list, tuple)):
@@ -180,7 +181,8 @@ def _norm_key(k: str) -> str:
 
 _KEY_ALIASES = {
     "relmask": "relativemask", "dynamicprofile": "dynamictimeprofile", "timeprofile": "dynamictimeprofile",
-    "objects": "objecttypes", "objecttype": "objecttypes", "filter": "dynamicfilter", "frequency": "notificationfrequency",
+    "objects": "objecttypes", "objecttype": "objecttypes", "filter": "dynamicfilter",
+    "frequency": "notificationfrequency",
     "mode": "notificationmode", "timerangeleft2": "timerangeleft", "timerangeright2": "timerangeright",
 }
 KNOWN_KEYS = {"category", "subject", "mainmask", "relativemask", "intervaltype", "intervallength", "dynamictimeprofile",
@@ -249,7 +251,8 @@ def parse_definition(raw: Any, default_reset: str = "00:00", name: str | None = 
             if isinstance(profile, str) and profile.strip():
                 m = _SLIDE.match(profile.strip())
                 if not m:
-                    raise InvalidDefinition(f"dynamicTimeProfile: expected LENGTH:STEP for SlidingWindow, got {profile!r}")
+                    raise InvalidDefinition(
+                        f"dynamicTimeProfile: expected LENGTH:STEP for SlidingWindow, got {profile!r}")
                 length = int(m.group(1))
             if length is None and d.get("intervallength") is not None:
                 length = int(_number(d["intervallength"], "intervalLength", 1))
@@ -292,4 +295,5 @@ def parse_definition(raw: Any, default_reset: str = "00:00", name: str | None = 
         raise InvalidDefinition("timeRangeRight must not be less than timeRangeLeft")
     return StatDefinition(category=category, subject=subject, main_mask=main, rel_mask=rel, interval=interval,
                           notification=Notification(mode, freq, insens), time_range_left=left, time_range_right=right,
-                          object_types=objects, media=media, name=name or (d.get("name") if isinstance(d.get("name"), str) else None))
+                          object_types=objects, media=media,
+                          name=name or (d.get("name") if isinstance(d.get("name"), str) else None))

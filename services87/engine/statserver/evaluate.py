@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from typing import TYPE_CHECKING, Any
 
 from services87.engine.model import StatContext, StatusScreenPanelType
@@ -56,7 +56,7 @@ def wire_number(x: float, ts: int, interval_s: int = 0) -> dict:
 
 
 class StatEvaluator:
-    def __init__(self, live: "LiveStore", engine, time_zone: str, default_reset: str = "00:00"):
+    def __init__(self, live: LiveStore, engine, time_zone: str, default_reset: str = "00:00"):
         self.live = live
         self.engine = engine
         self.zone = resolve_zone(time_zone)
@@ -101,7 +101,7 @@ class StatEvaluator:
 
     # ------------------------------------------------------------------ evaluate
     def evaluate(self, defn: StatDefinition, object_type: str, object_id: str, now_ms: int | None = None,
-                 ref: "ObjectRef | None" = None) -> Result:
+                 ref: ObjectRef | None = None) -> Result:
         now_ms = int(time.time() * 1000) if now_ms is None else int(now_ms)
         if defn.panel:
             return self._panel(defn, object_type, object_id, now_ms)
@@ -139,13 +139,14 @@ class StatEvaluator:
 
     # ------------------------------------------------------------------ helpers
     def _panel(self, defn: StatDefinition, object_type: str, object_id: str, now_ms: int) -> Result:
+        assert defn.panel is not None  # evaluate() comes here for a panel statistic only
         user = None
         if object_type == "Agent":
             ref = self.live.resolve("Agent", object_id)
             user = self.live.store.get_user(ref.users[0])  # type: ignore[index]
         else:
             self.live.resolve(object_type, object_id)
-        ctx = StatContext(user=user, now=datetime.fromtimestamp(now_ms / 1000, timezone.utc))
+        ctx = StatContext(user=user, now=datetime.fromtimestamp(now_ms / 1000, UTC))
         ds = self.engine.compute(ctx, [StatusScreenPanelType.parse(defn.panel)])[0]
         value = ds.as_dict()
         return Result(value, value, now_ms)
@@ -153,7 +154,7 @@ class StatEvaluator:
     def _timeline_kind(self, defn: StatDefinition) -> str:
         return "agent" if defn.subject in ("AgentStatus", "GroupStatus") else "dn"
 
-    def _actions(self, defn: StatDefinition, ref: "ObjectRef", ws: int, now_ms: int):
+    def _actions(self, defn: StatDefinition, ref: ObjectRef, ws: int, now_ms: int):
         """``durables``: (entity, name, start, end|None) clipped to now; ``instants``: (name, ts)."""
         kind = self._timeline_kind(defn)
         durables = []
@@ -185,13 +186,13 @@ class StatEvaluator:
                     instants.append(("CallAbandoned" if i["abandoned"] else "CallReleased", i["ended_ms"]))
         return durables, instants
 
-    def _interactions(self, defn: StatDefinition, ref: "ObjectRef", ws: int) -> list[dict]:
+    def _interactions(self, defn: StatDefinition, ref: ObjectRef, ws: int) -> list[dict]:
         rows = self.live.interactions(ref, ws)
         if defn.media:
             rows = [r for r in rows if (r["media"] or "").lower() == defn.media]
         return rows
 
-    def _service_factor(self, defn: StatDefinition, ref: "ObjectRef", ws: int, now_ms: int) -> float:
+    def _service_factor(self, defn: StatDefinition, ref: ObjectRef, ws: int, now_ms: int) -> float:
         right, left = defn.time_range_right * 1000, defn.time_range_left * 1000
         answered = within = abandoned = 0
         for i in self._interactions(defn, ref, ws):
@@ -205,9 +206,11 @@ class StatEvaluator:
         total = answered + abandoned
         return round(100.0 * within / total, 2) if total else 100.0
 
-    def _state_tree(self, defn: StatDefinition, ref: "ObjectRef", now_ms: int) -> dict:
-        agent_rows = [r for r in self.live.states("agent", ref, now_ms, now_ms) if r["end_ms"] is None or r["end_ms"] > now_ms]
-        dn_rows = [r for r in self.live.states("dn", ref, now_ms, now_ms) if r["end_ms"] is None or r["end_ms"] > now_ms]
+    def _state_tree(self, defn: StatDefinition, ref: ObjectRef, now_ms: int) -> dict:
+        agent_rows = [r for r in self.live.states("agent", ref, now_ms, now_ms)
+                      if r["end_ms"] is None or r["end_ms"] > now_ms]
+        dn_rows = [r for r in self.live.states("dn", ref, now_ms, now_ms)
+                   if r["end_ms"] is None or r["end_ms"] > now_ms]
         users = self.live.store.reference()["users"]
 
         def agent_tree(uid: int | None, login: str | None) -> dict:

@@ -143,7 +143,7 @@ class AggregateStore(Database):
     def recompute_aggregates(self, c: Connection | None = None) -> dict[str, Any]:
         """The aggregate tables' contents computed from the base tables (for checks and rebuilds)."""
         own = c is None
-        conn = self.engine.connect() if own else c
+        conn = self.engine.connect() if c is None else c
         try:
             rq = t.requests.c
             open_counts: Counter = Counter()
@@ -153,7 +153,7 @@ class AggregateStore(Database):
                                             rq.group_id)):
                 for k in open_keys(dict(r._asdict())):
                     open_counts[k] += r[-1]
-            created = Counter()
+            created: Counter[int] = Counter()
             for ts, in conn.execute(sa.select(rq.created_ts)):
                 created[ts // SLOT] += 1
             resp: dict[int, list] = defaultdict(lambda: [0, 0.0, 0.0])

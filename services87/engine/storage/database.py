@@ -177,6 +177,21 @@ class Database:
             return value
 
 
+def inserted_id(result: sa.CursorResult) -> int:
+    """The primary key of the one row an ``INSERT`` made (SQLAlchemy types it optional: a bulk insert has none)."""
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT of one row"
+    return key[0]
+
+
+def driver_cursor(c: Connection) -> Any:
+    """A cursor of the driver's own connection under ``c`` (in ``c``'s transaction): plain tuples, no per-row
+    ``Result`` overhead."""
+    driver = c.connection.driver_connection
+    assert driver is not None, "a connection that is open"
+    return driver.cursor()
+
+
 def chunks(seq: Sequence[T], n: int) -> Iterator[Sequence[T]]:
     """``seq`` in slices of ``n`` (IN lists stay below every database's parameter limit)."""
     for i in range(0, len(seq), n):

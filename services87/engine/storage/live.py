@@ -22,7 +22,7 @@ from services87.engine import schema as t
 from services87.engine import schema_live as lt
 from services87.engine.model import BaseStatus, Direction, NotFound, StoreUnavailable, UnknownObject, ValidationError
 from services87.engine.storage import Store
-from services87.engine.storage.database import chunks
+from services87.engine.storage.database import chunks, inserted_id
 
 
 def now_ms() -> int:
@@ -95,7 +95,7 @@ class LiveStore:
 
         def do(c: Connection) -> list[int]:
             ids = [e["id"] for e in events]
-            seen = set()
+            seen: set[int] = set()
             for chunk in chunks(ids, 500):
                 seen.update(r[0] for r in c.execute(sa.select(lt.ingest_events.c.event_id)
                                                     .where(lt.ingest_events.c.event_id.in_(chunk))))
@@ -142,7 +142,7 @@ class LiveStore:
             self._queue_id(c, ev["queue"], create=True)
             touched["queues"].add(ev["queue"])
         elif typ == "agent-state":
-            uid = self._user_id(c, ev["agent"])
+            uid: int | None = self._user_id(c, ev["agent"])
             place_id = self._place_id(c, ev["place"], create=True) if ev.get("place") else None
             cur = c.execute(sa.select(lt.live_states.c.place_id, lt.live_states.c.dn).where(
                 lt.live_states.c.kind == "agent", lt.live_states.c.user_id == uid,
@@ -283,16 +283,16 @@ class LiveStore:
             raise NotFound(f"unknown agent group {name!r} (agent groups are the server's user groups)")
         return gid
 
-    def _place_id(self, c: Connection, name: str, create: bool = False) -> int:
+    def _place_id(self, c: Connection, name: str, create: bool = False) -> int | None:
         pid = c.execute(sa.select(lt.live_places.c.id).where(lt.live_places.c.name == name)).scalar()
         if pid is None and create:
-            pid = c.execute(lt.live_places.insert().values(name=name)).inserted_primary_key[0]
+            pid = inserted_id(c.execute(lt.live_places.insert().values(name=name)))
         return pid
 
-    def _queue_id(self, c: Connection, name: str, create: bool = False) -> int:
+    def _queue_id(self, c: Connection, name: str, create: bool = False) -> int | None:
         qid = c.execute(sa.select(lt.live_queues.c.id).where(lt.live_queues.c.name == name)).scalar()
         if qid is None and create:
-            qid = c.execute(lt.live_queues.insert().values(name=name)).inserted_primary_key[0]
+            qid = inserted_id(c.execute(lt.live_queues.insert().values(name=name)))
         return qid
 
     def _named(self, c: Connection, table: sa.Table, name: str, what: str) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from services87.engine import schema as t
 from services87.engine.model import BaseStatus, ValidationError
-from services87.engine.storage.database import Database
+from services87.engine.storage.database import Database, inserted_id
 
 
 class ReferenceStore(Database):
@@ -46,7 +46,7 @@ class ReferenceStore(Database):
         if row:
             return row[0]
         return self.write("reference",
-                          lambda c: c.execute(table.insert().values(**key, **extra)).inserted_primary_key[0])
+                          lambda c: inserted_id(c.execute(table.insert().values(**key, **extra))))
 
     def reference(self) -> dict[str, Any]:
         """Categories, statuses, priorities, groups and users, for labelling."""
@@ -145,6 +145,6 @@ def category_in(c: Connection, parts: Sequence[str]) -> int:
         cc = t.categories.c
         cond = [cc.name == name, cc.parent_id.is_(None) if parent is None else cc.parent_id == parent]
         row = c.execute(sa.select(cc.id).where(*cond)).first()
-        parent = row[0] if row else c.execute(
-            t.categories.insert().values(name=name, parent_id=parent)).inserted_primary_key[0]
+        parent = row[0] if row else inserted_id(c.execute(
+            t.categories.insert().values(name=name, parent_id=parent)))
     return parent  # type: ignore[return-value]

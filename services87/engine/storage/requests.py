@@ -17,7 +17,7 @@ from services87.engine.business_hours import BusinessCalendar, time_to_reply
 from services87.engine.model import BaseStatus, Direction, NotFound, ValidationError
 from services87.engine.storage.aggregates import (SLOT, AggregateStore, apply_created, apply_open, apply_response,
                                                   open_keys)
-from services87.engine.storage.database import chunks
+from services87.engine.storage.database import chunks, driver_cursor, inserted_id
 from services87.engine.storage.reference import ReferenceStore, category_in
 
 REQUEST_FIELDS = ("title", "category_id", "status_id", "priority_id", "origin", "owner_id", "group_id",
@@ -100,14 +100,15 @@ class RequestStore(ReferenceStore, AggregateStore):
         if len(set(ext_ids)) != len(ext_ids):
             raise ValidationError("duplicate external_id in one batch")
         # rows as columns in REQUEST_FIELDS order (full), or dicts of the given fields
+        cats: list[object] | None = None  # dict rows naming category paths: category ids, or _MISSING
         if full:
-            paths = dict.fromkeys(p for p in set(cols[2]) if p is not None)
+            paths: dict[tuple[str, ...], int | None] = dict.fromkeys(p for p in set(cols[2]) if p is not None)
             for p in paths:  # categories named by path are created in this same transaction
                 paths[p] = category_in(c, tuple(p)) if p else None
-            fields = [cols[1], list(map(paths.get, cols[2])), *cols[3:10]]
-            messages = cols[10]
+            fields: list[Sequence] = [cols[1], list(map(paths.get, cols[2])), *cols[3:10]]
+            messages: Sequence = cols[10]
         else:
-            values, messages, cats = rows, [r.get("messages") for r in rows], None
+            values, messages = rows, [r.get("messages") for r in rows]
             if any("category_path" in r for r in rows):
                 cat_paths: dict[tuple[str, ...], int | None] = {}
                 cats = []
@@ -149,9 +150,9 @@ class RequestStore(ReferenceStore, AggregateStore):
                            get("created_ts", now), get("closed_ts")]
                 else:
                     new = list(old[2:])
-                    for k, f in enumerate(REQUEST_FIELDS):
+                    for field_index, f in enumerate(REQUEST_FIELDS):
                         if f in given:
-                            new[k] = given[f]
+                            new[field_index] = given[f]
                 if cats is not None and cats[i] is not _MISSING:
                     new[1] = cats[i]
             title, cat, status, prio, origin, owner, group, created_ts, closed_ts = new
@@ -216,7 +217,7 @@ class RequestStore(ReferenceStore, AggregateStore):
         """New requests (``fields``: their columns in REQUEST_FIELDS order) into ``inserts`` and the aggregate
         deltas, a column at a time; ``False`` (nothing done) when a status needs the row-by-row path's checks."""
         titles, cats, statuses, prios, origins, owners, groups, cts, closeds = fields
-        base_of = list(map(bases.get, statuses))
+        base_of: list = list(map(bases.get, statuses))
         if not set(base_of) <= _OPEN_BASE.keys():
             return False
         opens = list(map(_OPEN_BASE.__getitem__, base_of))
@@ -232,7 +233,7 @@ class RequestStore(ReferenceStore, AggregateStore):
         """external id -> ``(id, is_open, *REQUEST_FIELDS)`` of the stored ones among ``ext_ids``."""
         found: dict[str, tuple] = {}
         if self.is_sqlite:  # the DBAPI cursor of this transaction: plain tuples, no per-row Result overhead
-            cur = c.connection.driver_connection.cursor()
+            cur = driver_cursor(c)
             try:
                 for chunk in chunks(ext_ids, 500):
                     cur.execute(_SELECT_STORED_QMARK + f"({', '.join('?' * len(chunk))})", chunk)
@@ -257,7 +258,7 @@ class RequestStore(ReferenceStore, AggregateStore):
         top = c.execute(_MAX_REQUEST_ID).scalar() or 0
         if self.is_sqlite:  # plain DBAPI executemany: no per-row parameter processing
             c.exec_driver_sql(_INSERT_REQUEST_QMARK, inserts)
-            cur = c.connection.driver_connection.cursor()
+            cur = driver_cursor(c)
             try:
                 n, last = cur.execute("SELECT count(*), max(id) FROM requests WHERE id > ?", (top,)).fetchone()
                 if n == len(inserts) and last == top + n:
@@ -337,7 +338,7 @@ class RequestStore(ReferenceStore, AggregateStore):
                     acc[2] -= r.reply_business_seconds
                 new = time_to_reply(r.created_ts, msgs.get(r.id, ()), self.priority_calendar(c, r.priority_id))
                 slot = r.created_ts // SLOT if new else None
-                if new:
+                if new and slot is not None:
                     acc = delta[slot]
                     acc[0] += 1
                     acc[1] += new[0]
@@ -376,9 +377,8 @@ class RequestStore(ReferenceStore, AggregateStore):
         """Insert a message inside the caller's transaction and recompute the request's time to reply from all
         its messages: a message older than the stored ones (an out-of-order import) gives the same figures as
         the messages in order."""
-        mid = c.execute(t.messages.insert().values(
-            request_id=request_id, direction=int(direction), author_id=author_id, created_ts=ts)
-        ).inserted_primary_key[0]
+        mid = inserted_id(c.execute(t.messages.insert().values(
+            request_id=request_id, direction=int(direction), author_id=author_id, created_ts=ts)))
         c.execute(t.requests.update().where(t.requests.c.id == request_id).values(updated_ts=int(time.time())))
         apply_response(c, self._refresh_replies(c, [request_id]))
         return mid

@@ -156,7 +156,7 @@ class TicketStore:
                             c.execute(lt.insert().values(key=key, window_start=now_ts, failures=1))
                         continue
                     except sa.exc.IntegrityError:  # another worker counted the first failure just now
-                        row = c.execute(sa.select(lt.c.window_start, lt.c.failures).where(lt.c.key == key)).first()
+                        row = c.execute(sa.select(lt.c.window_start, lt.c.failures).where(lt.c.key == key)).one()
                 if row.window_start <= now_ts - window:
                     c.execute(lt.update().where(lt.c.key == key).values(window_start=now_ts, failures=1))
                 else:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from services87.engine import schema as t
 from services87.engine.model import NotFound, User, ValidationError
-from services87.engine.storage.database import Database
+from services87.engine.storage.database import Database, inserted_id
 from services87.engine.storage.tickets import bump_auth_version, end_user_credentials
 
 
@@ -20,10 +20,10 @@ class UserStore(Database):
                  time_zone: str | None = None, language: str | None = None, groups: Sequence[int] = (),
                  active: bool = True, uuid: str | None = None) -> int:
         def do(c: Connection) -> int:
-            uid = c.execute(t.users.insert().values(
+            uid = inserted_id(c.execute(t.users.insert().values(
                 login=login, full_name=full_name, email=email, password_hash=password_hash, time_zone=time_zone,
                 language=language, active=active, uuid=uuid or secrets.token_hex(16),
-                primary_group_id=groups[0] if groups else None)).inserted_primary_key[0]
+                primary_group_id=groups[0] if groups else None)))
             for g in groups:
                 c.execute(t.user_group_members.insert().values(user_id=uid, group_id=g))
             return uid
