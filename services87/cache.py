@@ -1,8 +1,8 @@
 """A bounded, thread-safe LRU of serialized responses.
 
-Keys carry the data version (and whatever else the response depends on), so a write invalidates by
-version: an entry made under an older version is simply never asked for again and ages out of the LRU.
-Nothing expires by timer.
+Entries are invalidated by version, never by timer: either the key carries the data version (an entry made
+under an older version is never asked for again and ages out of the LRU), or the value carries its validity
+and ``get(key, valid=...)`` checks it (``services87/http/warm.py``).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ class ResponseCache:
     def enabled(self) -> bool:
         return self.max_entries > 0
 
-    def get(self, key: Hashable):
+    def get(self, key: Hashable, valid=None):
+        """The value stored under ``key``; ``valid(value)`` false counts (and answers) as a miss."""
         with self._lock:
             entry = self._data.get(key)
-            if entry is None:
+            if entry is None or (valid is not None and not valid(entry[0])):
                 self.misses += 1
                 return None
             self._data.move_to_end(key)

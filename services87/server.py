@@ -16,6 +16,7 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
 from services87.auth import AuthService
+from services87.cache import ResponseCache
 from services87.config import Settings
 from services87.engine.engine import StatisticsEngine
 from services87.engine.business_hours import BusinessCalendar
@@ -77,6 +78,15 @@ class Services87Server:
         self.worker_index = 0
         self.services: dict[str, Any] = {}  # adapters share long-lived objects here (e.g. the Bayeux server)
         self.root = Root()
+
+    def get_answer_cache(self, name: str) -> ResponseCache:
+        """The answer cache of adapter ``name`` (``soap``, ``rest``, ``genesys``: ``services87/http/warm.py``),
+        made on first use and sized by ``response_cache_size``; the metrics list it as ``<name>``."""
+        key = f"{name}.response_cache"
+        cache = self.services.get(key)
+        if cache is None:
+            cache = self.services[key] = ResponseCache(self.settings.response_cache_size)
+        return cache
 
     # ------------------------------------------------------------------ lifecycle
     def start_pool(self) -> None:

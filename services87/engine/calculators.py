@@ -129,6 +129,19 @@ class Calculator:
     def zone_key(self, inp: CalcInput) -> Hashable:
         return (inp.zone.key, inp.today)
 
+    def valid_between(self, inp: CalcInput) -> tuple[int, int | None]:
+        """The clock interval ``[start, end)`` around ``inp.now_ts`` over which this panel's data set holds
+        (at one data version), from the same declarations as :meth:`cache_key`: ``"zone"`` holds for the
+        caller's local day, ``"now"`` for one step of ``now_granularity``. ``end`` ``None``: no clock."""
+        start, end = 0, None
+        if "zone" in self.depends:
+            start, end = tb.day_bounds(inp.today, inp.zone)
+        if "now" in self.depends:
+            step = self.now_granularity
+            first = inp.now_ts // step * step
+            start, end = max(start, first), (first + step if end is None else min(end, first + step))
+        return start, end
+
     def __call__(self, inp: CalcInput) -> DataSet:
         return DataSet(label=inp.tr(self.label), values=tuple(self.values(inp)),
                        description=inp.tr(self.description) if self.description else "", panel=self.panel)

@@ -7,6 +7,11 @@ the data version, so a cached answer is never stale, and nothing expires by time
 shared by every zone; bucket panels by every zone with the same local midnights over their range. Every key
 also holds the categories the asker may not see (members-only categories): requests in them are left out
 of every panel, so users with the same access share answers and others never see them.
+
+The engine owns every cache key above it too: an :class:`~services87.engine.model.Answer` carries its
+:class:`~services87.engine.model.Validity` (the data version plus the clock interval of the calculators
+involved), which the adapters' answer caches check (``services87/http/warm.py``) instead of copying the
+engine's clocks.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from datetime import timezone
 from typing import Iterable, Sequence
 
 from services87.engine import calculators as calc
-from services87.engine.model import ALL_PANELS, DataSet, StatContext, StatusScreenPanelType as P
+from services87.engine.model import ALL_PANELS, Answer, StatContext, StatusScreenPanelType as P, Validity
 from services87.engine.storage import Store
 from services87.engine.timebuckets import UnknownTimeZone, local_today, resolve_zone
 from services87.i18n import Translator
@@ -58,14 +63,18 @@ class StatisticsEngine:
         return [P.parse(p) for p in panels]
 
     # ------------------------------------------------------------------ compute
-    def compute(self, ctx: StatContext, panels: Sequence, culture: str | None = None) -> list[DataSet]:
-        """Data sets for ``panels`` (names, numbers or enum members), in the order asked."""
+    def compute(self, ctx: StatContext, panels: Sequence, culture: str | None = None) -> Answer:
+        """The :class:`Answer` for ``panels`` (names, numbers or enum members): their data sets in the order
+        asked, the effective zone and language, and its :class:`Validity` (the data version read and the
+        clock interval every calculator involved holds for). A bad explicit zone is an error even when no
+        panel is asked."""
         wanted = self.parse_panels(panels)
-        if not wanted:
-            return []
         zone_name = self.time_zone_name(ctx)
+        language = self.language(ctx)
+        if not wanted:
+            return Answer((), zone_name, language, Validity(self.store.data_version()))
         zone = resolve_zone(zone_name)
-        tr = Translator(self.language(ctx), culture)
+        tr = Translator(language, culture)
         now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=timezone.utc)
         now_ts = int(now.timestamp())
         today = local_today(now, zone)
@@ -75,9 +84,11 @@ class StatisticsEngine:
         lang = (tr.lang, str(tr.locale))
         # what the asker may see: users with the same hidden (members-only) categories share answers
         access = inp.hidden
+        validity = Validity(version)
         out = []
         for panel in wanted:
             calculator = calc.calculator_for(panel)
+            validity = validity.within(*calculator.valid_between(inp))
             key = (panel, lang, version, access) + calculator.cache_key(inp)
             with self._lock:
                 hit = self._cache.get(key)
@@ -92,9 +103,9 @@ class StatisticsEngine:
                     while len(self._cache) > self._cache_size:
                         self._cache.popitem(last=False)
             out.append(hit)
-        return out
+        return Answer(tuple(out), zone_name, language, validity)
 
-    def compute_all(self, ctx: StatContext) -> list[DataSet]:
+    def compute_all(self, ctx: StatContext) -> Answer:
         return self.compute(ctx, [p for p in ALL_PANELS])
 
     def clear_cache(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from typing import Any
@@ -330,6 +331,57 @@ class DataSet:
     @property
     def total(self) -> float:
         return sum(v.value for v in self.values)
+
+
+@dataclass(frozen=True)
+class Validity:
+    """When an answer holds: under data version ``version``, for clock instants in ``[start, end)`` (epoch
+    seconds; ``end`` ``None`` = until the data changes). The engine derives it from what the calculators
+    involved declare (their clock steps and local days), so a cache keyed by the question and checked with
+    :meth:`holds` never serves an answer past a step of any clock it depends on."""
+
+    version: int
+    start: float = 0
+    end: float | None = None
+
+    def holds(self, version: int, now: float) -> bool:
+        return version == self.version and self.start <= now and (self.end is None or now < self.end)
+
+    def within(self, start: float, end: float | None) -> "Validity":
+        """This validity narrowed to ``[start, end)``."""
+        return Validity(self.version, max(self.start, start),
+                        self.end if end is None else (end if self.end is None else min(self.end, end)))
+
+    @property
+    def key(self) -> tuple:
+        return (self.version, self.start, self.end)
+
+
+@dataclass(frozen=True, eq=False)
+class Answer(Sequence):
+    """What :meth:`StatisticsEngine.compute` returns: the data sets asked (it is a sequence of them), the
+    effective time zone and language they were computed for, and their :class:`Validity`: everything an
+    adapter needs to serialize and cache it without asking the engine again."""
+
+    sets: tuple[DataSet, ...]
+    zone: str
+    language: str | None
+    validity: Validity
+
+    def __getitem__(self, index):
+        return self.sets[index]
+
+    def __len__(self) -> int:
+        return len(self.sets)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Answer):
+            return self.sets == other.sets
+        if isinstance(other, (list, tuple)):
+            return list(self.sets) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,12 @@ def month_buckets(today: date, n: int, tz: ZoneInfo) -> list[Bucket]:
     return [Bucket(local_midnight(m, tz), local_midnight(_add_months(m, 1), tz), m) for m in months]
 
 
+@lru_cache(maxsize=4096)
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[int, int]:
+    """``[start, end)`` of the local ``day`` in ``tz``, epoch seconds."""
+    return local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
+
+
 def local_today(now: datetime, tz: ZoneInfo) -> date:
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)

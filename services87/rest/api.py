@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -29,7 +28,7 @@ from services87.auth.service import AuthError, Principal
 from services87.cache import ResponseCache
 from services87.engine.model import EngineError, StatContext, StoreUnavailable, UnknownPanel
 from services87.engine.timebuckets import resolve_zone
-from services87.engine.versionwatch import watch_for
+from services87.http.warm import WarmPath
 from services87.i18n import normalize_language
 from services87.rest import media
 from services87.rest.errors import RestError, write_error
@@ -104,10 +103,7 @@ class RestApi:
     def __init__(self, hs):
         self.hs = hs
         self.sessions = sessions_for(hs)
-        self.cache = hs.services.get("rest.response_cache")
-        if self.cache is None:
-            self.cache = hs.services["rest.response_cache"] = ResponseCache(hs.settings.response_cache_size)
-        self.watch = watch_for(hs)
+        self.warm = WarmPath(hs, "rest")
 
     def resource(self) -> KleinResource:
         return CaseInsensitiveResource(self.app)
@@ -157,14 +153,14 @@ class RestApi:
                 httpauth.check_application_token(hs, request)
             except AuthError as err:
                 raise _auth_error(request, err, hs) from None
-            hit = _reactor_hit(hs, self.cache, self.watch, _header(request, "authorization"), question)
+            hit = _reactor_hit(hs, self.warm, _header(request, "authorization"), question)
         if hit is not None:
-            payload, out_type, ctx = hit
-            httpauth.note_user(request, ctx)  # the user, for the access log
+            payload, out_type, language, principal = hit
         else:
-            payload, out_type, ctx = await hs.run_blocking(_answer, hs, self.cache, check, question)
+            payload, out_type, language, principal = await hs.run_blocking(_answer, hs, self.warm, check, question)
+        httpauth.note_user(request, principal)  # the user, for the access log
         request.setHeader(b"content-type", out_type.encode() + b"; charset=utf-8")
-        request.setHeader(b"content-language", normalize_language(hs.engine.language(ctx)).encode())
+        request.setHeader(b"content-language", normalize_language(language).encode())
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"vary", b"Accept, Accept-Language, SO-Language, SO-Culture, SO-TimeZone, Authorization")
         return payload
@@ -278,14 +274,13 @@ class _Question:
     zone: str | None
 
 
-def _answer(hs, cache: ResponseCache, check, q: _Question) -> tuple[bytes, str, StatContext]:
-    """Store thread: authenticate (``check``), parse and answer; ``(payload, media type, context)``.
+def _answer(hs, warm: WarmPath, check, q: _Question) -> tuple[bytes, str, str | None, Principal]:
+    """Store thread: authenticate (``check``), parse and answer; ``(payload, media type, language, principal)``.
 
     The checks come in the order the API documents (401, 406 when strict, 415/400, 400 TooManyFunctions/UnknownPanel,
-    400 UnknownTimeZone). The serialized answer comes from the response cache when the same caller asked the
-    same question under the same data version (and clock buckets: the local day changes on a 15-minute
-    boundary in every zone, clock-dependent panels every 864 s); a write bumps the version, so a stored
-    answer is never served stale. Errors propagate (and are never stored)."""
+    400 UnknownTimeZone). The serialized answer comes from the answer cache when the same caller asked the
+    same question and the stored answer's validity (the engine's: data version and clock) still holds; a write
+    bumps the version, so a stored answer is never served stale. Errors propagate (and are never stored)."""
     try:
         principal = check()
     except AuthError as err:
@@ -299,24 +294,25 @@ def _answer(hs, cache: ResponseCache, check, q: _Question) -> tuple[bytes, str, 
     select = Selection(q.select)
     if q.zone is not None:
         resolve_zone(q.zone)  # UnknownTimeZone -> 400 even when no function needs a zone
-    ctx = StatContext(user=principal.user, time_zone=q.zone, language=q.lang)
     key = None
-    if cache.enabled:
-        now = int(time.time())
+    if warm.enabled:
         shape = (tuple(panels), select.key, out_type)
         _SHAPES.put(q, shape, size=len(q.raw) + 64)
-        # everything that shapes the answer: who asks, what, how, the data version and the clock buckets
-        key = ("rest", principal.user.id) + shape[:2] + (q.lang, q.culture, q.zone, out_type,
-                                                          hs.store.versions()[0], now // 900, now // 864)
-        hit = cache.get(key)
+        key = _key(principal, shape, q)
+        hit = warm.get(key, hs.store.versions()[0])
         if hit is not None:
-            return hit, out_type, ctx
-    sets = hs.engine.compute(ctx, panels, q.culture)
-    shaped = [select.apply(dataset_dict(ds)) for ds in sets]
+            return hit[0], out_type, hit[1], principal
+    ctx = StatContext(user=principal.user, time_zone=q.zone, language=q.lang)
+    answer = hs.engine.compute(ctx, panels, q.culture)
+    shaped = [select.apply(dataset_dict(ds)) for ds in answer]
     payload = render_xml(shaped) if media.is_xml(out_type) else render_json(shaped)
-    if key is not None:
-        cache.put(key, payload)
-    return payload, out_type, ctx
+    warm.put(key, (payload, answer.language), answer.validity, size=len(payload))
+    return payload, out_type, answer.language, principal
+
+
+def _key(principal: Principal, shape: tuple, q: _Question) -> tuple:
+    """The question: who asks, what, how (the answer's validity covers the data version and the clock)."""
+    return ("rest", principal.user.id) + shape[:2] + (q.lang, q.culture, q.zone, shape[2])
 
 
 #: A question already answered -> (panels, selection key, media type): what its cache key needs, so that a
@@ -324,14 +320,11 @@ def _answer(hs, cache: ResponseCache, check, q: _Question) -> tuple[bytes, str, 
 _SHAPES = ResponseCache(4096, max_bytes=8 * 1024 * 1024)
 
 
-def _reactor_hit(hs, cache: ResponseCache, watch, authorization: str | None, q: _Question):
-    """Reactor thread, no hop: ``(payload, media type, context)`` when the version watch proves the versions
-    read last are current, the ticket/bearer token was validated under them and has not expired, and the
-    same question is in the response cache; else ``None`` (the normal path)."""
-    if not cache.enabled:
-        return None
-    versions = watch.current()
-    if versions is None:
+def _reactor_hit(hs, warm: WarmPath, authorization: str | None, q: _Question):
+    """Reactor thread, no hop: ``(payload, media type, language, principal)`` when the version watch proves
+    the versions read last are current, the ticket/bearer token was validated under them and has not
+    expired, and the same question is answered in the cache; else ``None`` (the normal path)."""
+    if not warm.enabled:
         return None
     shape = _SHAPES.get(q)
     if shape is None:
@@ -340,18 +333,24 @@ def _reactor_hit(hs, cache: ResponseCache, watch, authorization: str | None, q: 
         scheme, credentials = httpauth.parse_authorization(authorization)
     except (AuthError, TypeError, ValueError):
         return None
-    if scheme not in {s.lower() for s in SCHEMES}:
+    if scheme not in _SCHEMES_LOWER:
         return None
-    principal = hs.auth.cached_principal(scheme, credentials, versions)
-    if principal is None:
+    found = []
+
+    def key_of(versions):
+        principal = hs.auth.cached_principal(scheme, credentials, versions)
+        if principal is None:
+            return None
+        found.append(principal)
+        return _key(principal, shape, q)
+
+    hit = warm.on_reactor(key_of)
+    if hit is None:
         return None
-    now = int(time.time())
-    key = ("rest", principal.user.id) + shape[:2] + (q.lang, q.culture, q.zone, shape[2],
-                                                      versions[0], now // 900, now // 864)
-    payload = cache.get(key)
-    if payload is None:
-        return None
-    return payload, shape[2], StatContext(user=principal.user, time_zone=q.zone, language=q.lang)
+    return hit[0], shape[2], hit[1], found[0]
+
+
+_SCHEMES_LOWER = frozenset(s.lower() for s in SCHEMES)
 
 
 def _login_fields(body: media.Body) -> tuple[str, str] | None:

@@ -19,9 +19,9 @@ from services87.auth.http import note_user
 from services87.auth.service import AuthError
 from services87.cache import ResponseCache
 from services87.engine.model import EngineError
-from services87.engine.versionwatch import watch_for
 from services87.http.body import read_body
 from services87.http.errors import HttpError, RequestTooLarge
+from services87.http.warm import WarmPath
 from services87.soap import compat, envelope, guard, services, statistics_xml, wsdl
 from services87.soap.models import TNS
 
@@ -64,13 +64,10 @@ class SoapEndpoint(resource.Resource):
             app.out_protocol.event_manager.add_listener("after_serialize", self._after_serialize)
             self.spyne[version] = TwistedWebResource(app, max_content_length=hs.settings.max_body_size)
         self._wsdl_cache: dict[str, bytes] = {}
-        self.cache = hs.services.get("soap.response_cache")
-        if self.cache is None:
-            self.cache = hs.services["soap.response_cache"] = ResponseCache(hs.settings.response_cache_size)
+        self.warm = WarmPath(hs, "soap")
         #: (Content-Type, body) of GetStatistics requests already through the guard -> (SoapRequest,
         #: canonical envelope, credentials): a repeated request skips parsing (off with the response cache).
         self._parsed = ResponseCache(hs.settings.response_cache_size, max_bytes=8 * 1024 * 1024)
-        self.watch = watch_for(hs)
 
     # ------------------------------------------------------------------ GET
     def render_GET(self, request):
@@ -152,23 +149,23 @@ class SoapEndpoint(resource.Resource):
 
         0. On SQLite, when the version watch proves nothing was committed since the versions were last read
            and the ticket was validated under them and has not expired, a stored answer is sent at once, on
-           the reactor thread (:meth:`_reactor_hit`, ``services87/engine/versionwatch.py``).
+           the reactor thread (:meth:`_reactor_hit`, ``services87/http/warm.py``).
         1. Otherwise one hop to the store threads validates the caller (revocations bump the auth version,
-           the expiry is compared with the clock) and reads the data version; a cache hit answers the stored
-           bytes.
+           the expiry is compared with the clock) and reads the data version; a stored answer whose
+           validity holds answers the stored bytes.
         2. A miss parses the request with Spyne (as every other operation), and one more hop computes the
            data sets and writes the envelope with :mod:`services87.soap.statistics_xml`, storing it.
         3. Every error (a refused caller, a Spyne fault, an engine error, text XML cannot carry) is
            answered by the normal Spyne path, exactly as before.
         """
         app_token, ticket = credentials
-        request_key = (soap.version, canonical) if (self.cache.enabled and not soap.wsa) else None
+        request_key = (soap.version, canonical) if (self.warm.enabled and not soap.wsa) else None
         if request_key is not None:
             hit = self._reactor_hit(request_key, app_token, ticket, request)
             if hit is not None:
                 self._send(request, soap, *hit)
                 return server.NOT_DONE_YET
-        d = self.hs.run_blocking(_cache_probe, self.hs, self.cache, request_key, app_token, ticket)
+        d = self.hs.run_blocking(_cache_probe, self.hs, self.warm, request_key, app_token, ticket)
 
         def probed(probe):
             key, principal, hit = probe
@@ -185,7 +182,7 @@ class SoapEndpoint(resource.Resource):
                 return self._spyne_async(request, soap)
             (_app_token, _credentials_header, tz_header), functions = parsed
             return self.hs.run_blocking(
-                _fast_statistics, self.hs, self.cache, key, principal, soap.version, tz_header, functions,
+                _fast_statistics, self.hs, self.warm, key, principal, soap.version, tz_header, functions,
                 datetime.now(timezone.utc)).addCallback(computed)
 
         def computed(body):
@@ -207,20 +204,24 @@ class SoapEndpoint(resource.Resource):
     def _reactor_hit(self, request_key, app_token, ticket, request=None):
         """Reactor thread, no hop: the stored answer when the version watch proves the versions read last are
         still current, the ticket was validated under them and has not expired, else ``None``."""
-        versions = self.watch.current()
-        if versions is None or not ticket or len(ticket) >= 512:
+        if not ticket or len(ticket) >= 512:
             return None
         try:
             self.hs.auth.check_application_token(app_token)  # settings only
         except AuthError:
             return None
-        now = int(time.time())
-        known = _PRINCIPALS.get((self.hs.auth.digest(ticket.strip()),) + tuple(versions))
-        if known is None or known[1] <= now:
-            return None
-        hit = self.cache.get((request_key, known[0].user.id, versions[0], now // 900, now // 864))
+        found = []
+
+        def key_of(versions):
+            known = _PRINCIPALS.get((self.hs.auth.digest(ticket.strip()),) + tuple(versions))
+            if known is None or known[1] <= int(time.time()):
+                return None
+            found.append(known[0])
+            return (request_key, known[0].user.id)
+
+        hit = self.warm.on_reactor(key_of)
         if hit is not None and request is not None:
-            note_user(request, known[0])
+            note_user(request, found[0])
         return hit
 
     def _spyne_parse(self, request, soap):
@@ -301,7 +302,7 @@ def _credentials(root, version: str) -> tuple[str | None, str | None]:
     return (token.text if token is not None else None), (ticket.text if ticket is not None else None)
 
 
-def _cache_probe(hs, cache, request_key, app_token, ticket):
+def _cache_probe(hs, warm: WarmPath, request_key, app_token, ticket):
     """Store thread: ``(key, principal, (content_type, body) or None)``; principal ``None`` = refused (Spyne
     answers with the proper ExceptionInfo); key ``None`` = do not cache.
 
@@ -325,17 +326,16 @@ def _cache_probe(hs, cache, request_key, app_token, ticket):
         return None, None, None
     if request_key is None:
         return None, principal, None
-    # The answer depends on the request, the user, the data and the clock: the local day (every zone's
-    # midnight falls on a 15-minute boundary) and the engine's 864 s bucket of clock-dependent panels.
-    key = (request_key, principal.user.id, data_version, now // 900, now // 864)
-    return key, principal, cache.get(key)
+    # The question: the request and who asks; the data version and the clock are the answer's validity.
+    key = (request_key, principal.user.id)
+    return key, principal, warm.get(key, data_version)
 
 
 #: Validated tickets: (digest, data version, auth version) -> (Principal, expires_ts).
 _PRINCIPALS = ResponseCache(4096)
 
 
-def _fast_statistics(hs, cache, key, principal, version, tz_header, functions, now) -> bytes | None:
+def _fast_statistics(hs, warm: WarmPath, key, principal, version, tz_header, functions, now) -> bytes | None:
     """Store thread: compute and serialize a successful answer (stored under ``key``); ``None`` when the
     answer is an error, which the Spyne path then gives."""
     outcome = services.statistics_outcome(hs, principal, tz_header, functions, now)
@@ -345,6 +345,5 @@ def _fast_statistics(hs, cache, key, principal, version, tz_header, functions, n
         body = statistics_xml.statistics_response(version, outcome.value, outcome.time_zone, outcome.extra)
     except statistics_xml.Unserializable:
         return None
-    if key is not None:
-        cache.put(key, (_CONTENT_TYPE[version], body), size=len(body))
+    warm.put(key, (_CONTENT_TYPE[version], body), outcome.value.validity, size=len(body))
     return body

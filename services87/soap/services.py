@@ -20,6 +20,7 @@ from spyne.protocol.soap import Soap11, Soap12
 from services87 import __version__
 from services87.auth.service import AuthError
 from services87.engine.model import EngineError, StatContext
+from services87.engine.timebuckets import UnknownTimeZone
 from services87.soap import models as m
 from services87.soap import timezones
 
@@ -78,25 +79,33 @@ def _peer(ctx) -> str:
 
 # --------------------------------------------------------------------------- CustomerService
 def statistics_outcome(hs, principal, tz_header, functions, now) -> Outcome:
-    """GetStatistics for an authenticated caller: ``value`` = the engine's data sets; the zone to echo."""
-    echo = None
+    """GetStatistics for an authenticated caller: ``value`` = the engine's answer; the zone to echo."""
+    zone = None
     try:
-        zone = None
         if tz_header is not None:
             zone = timezones.zone_for(tz_header.SoTimeZoneLocationCode, tz_header.SoTimeZoneId)
         ctx = StatContext(user=principal.user, time_zone=zone, language=None, now=now)
-        effective = hs.engine.time_zone_name(ctx)
-        if tz_header is not None and zone is not None:
-            echo = m.SoTimeZone(SoTimeZoneId=tz_header.SoTimeZoneId or timezones.id_for(tz_header.SoTimeZoneLocationCode),
-                                SoTimeZoneLocationCode=tz_header.SoTimeZoneLocationCode
-                                or timezones.TIME_ZONE_IDS.get(tz_header.SoTimeZoneId))
-        else:
-            echo = m.SoTimeZone(SoTimeZoneId=timezones.id_for(effective), SoTimeZoneLocationCode=effective)
-        sets = hs.engine.compute(ctx, list(functions or ()))
+        answer = hs.engine.compute(ctx, list(functions or ()))
     except (AuthError, EngineError) as exc:
         kind = getattr(exc, "kind", type(exc).__name__)
+        echo = None
+        if tz_header is not None and zone is not None:
+            echo = _echo(tz_header)
+        elif not isinstance(exc, UnknownTimeZone):  # the zone is fine: the error is elsewhere (a panel)
+            echo = _effective_echo(hs.engine.time_zone_name(StatContext(user=principal.user, time_zone=zone)))
         return Outcome(error=(kind, getattr(exc, "message", None) or str(exc)), time_zone=echo)
-    return Outcome(value=sets, time_zone=echo)
+    echo = _echo(tz_header) if tz_header is not None and zone is not None else _effective_echo(answer.zone)
+    return Outcome(value=answer, time_zone=echo)
+
+
+def _echo(tz_header) -> m.SoTimeZone:
+    return m.SoTimeZone(SoTimeZoneId=tz_header.SoTimeZoneId or timezones.id_for(tz_header.SoTimeZoneLocationCode),
+                        SoTimeZoneLocationCode=tz_header.SoTimeZoneLocationCode
+                        or timezones.TIME_ZONE_IDS.get(tz_header.SoTimeZoneId))
+
+
+def _effective_echo(effective: str) -> m.SoTimeZone:
+    return m.SoTimeZone(SoTimeZoneId=timezones.id_for(effective), SoTimeZoneLocationCode=effective)
 
 
 def _statistics_worker(hs, app_token, ticket, tz_header, functions, now) -> Outcome:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, UTC
 from typing import TYPE_CHECKING, Any
 
-from services87.engine.model import StatContext, StatusScreenPanelType
+from services87.engine.model import StatContext, StatusScreenPanelType, Validity
 from services87.engine.statserver.definitions import StatDefinition
 from services87.engine.timebuckets import resolve_zone
 
@@ -56,6 +56,16 @@ def wire_number(x: float, ts: int, interval_s: int = 0) -> dict:
 
 
 class StatEvaluator:
+    #: A value is as of a moment; one evaluation stands for the rest of its second of the clock (the
+    #: ``timestamp`` of a value at most a second earlier than the question).
+    clock_step_ms = 1000
+
+    def validity(self, version: int, at_ms: int) -> Validity:
+        """How long values evaluated at ``at_ms`` under data version ``version`` hold: that clock step."""
+        step = self.clock_step_ms
+        first = at_ms // step * step
+        return Validity(version, first / 1000, (first + step) / 1000)
+
     def __init__(self, live: LiveStore, engine, time_zone: str, default_reset: str = "00:00"):
         self.live = live
         self.engine = engine

@@ -21,7 +21,6 @@ thin: parsing and serialisation here, statistics in :mod:`services87.engine.stat
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from functools import partial
 from typing import Any
@@ -42,9 +41,9 @@ from services87.engine.statserver import (
     parse_object_type,
 )
 from services87.engine.statserver.evaluate import StatEvaluator
-from services87.engine.versionwatch import watch_for
+from services87.http.warm import WarmPath
 from services87.genesys.ingest import live_store
-from services87.genesys.statistics.subscriptions import SERVICE, UPDATES, Item, Subscription, SubscriptionManager
+from services87.genesys.statistics.subscriptions import SERVICE, UPDATES, Item, Subscription, SubscriptionManager, now_ms
 from services87.http import jsonguard
 from services87.http.errors import HttpError
 
@@ -144,10 +143,7 @@ class StatisticsApi:
                             json_loads=partial(jsonguard.loads, max_depth=hs.settings.max_json_depth, expect=None))
         self.bayeux = BayeuxServer(hs.reactor, bs, StatisticsHooks(self))
         self.manager = SubscriptionManager(hs, self.live, self.evaluator, self.bayeux, self.build_items)
-        self.cache = hs.services.get("genesys.response_cache")
-        if self.cache is None:
-            self.cache = hs.services["genesys.response_cache"] = ResponseCache(hs.settings.response_cache_size)
-        self.watch = watch_for(hs)
+        self.warm = WarmPath(hs, "genesys")
         #: get-statistic-ex bodies already answered -> the statistics they ask (the part of the cache key)
         self._asked = ResponseCache(4096, max_bytes=8 * 1024 * 1024)
 
@@ -300,18 +296,16 @@ class StatisticsApi:
     def reactor_hit(self, api_key: str | None, authorization: str | None, body_bytes: bytes):
         """Reactor thread, no hop: the stored get-statistic-ex answer when the version watch proves the
         versions read last are current, the credentials pass (the API key against the settings, a bearer
-        token validated under those versions and not expired) and the same body was answered this second;
-        else ``None`` (the normal path)."""
+        token validated under those versions and not expired) and the same body was answered with values
+        that still hold (the evaluator's validity: data version and clock step); else ``None`` (the normal
+        path)."""
         asked = self._asked.get(body_bytes)
-        if asked is None or not self.manager.available:
+        if asked is None or not self.manager.available or not self.hs.auth.check_api_key(api_key):
             return None
-        versions = self.watch.current()
-        if versions is None or not self.hs.auth.check_api_key(api_key):
-            return None
+        token = None
         if not authorization:
             if self.g.require_bearer:
                 return None
-            user_id = None
         else:
             try:
                 scheme, token = parse_authorization(authorization)  # type: ignore[misc]
@@ -319,20 +313,27 @@ class StatisticsApi:
                 return None
             if scheme != "bearer":
                 return None
-            principal = self.hs.auth.cached_principal("bearer", token, versions)
-            if principal is None:
-                return None
-            user_id = principal.user.id
-        return self.cache.get(("get-statistic-ex", user_id, int(time.time()), asked, versions[0]))
+
+        def key_of(versions):
+            user_id = None
+            if token is not None:
+                principal = self.hs.auth.cached_principal("bearer", token, versions)
+                if principal is None:
+                    return None
+                user_id = principal.user.id
+            return ("get-statistic-ex", user_id, asked)
+
+        return self.warm.on_reactor(key_of)
 
     def get_statistic_ex_cached(self, check, parse_body, body_bytes: bytes | None = None) -> defer.Deferred:
         """get-statistic-ex in one hop to the store threads, through the response cache (docs/performance.md).
 
         On the store thread, in the order of the other operations: ``check()`` (the credentials, every time),
         ``parse_body()``, the items, then the cache. One evaluation answers every identical request within the
-        same second of the clock, with the values as of its ``timestamp`` (at most a second earlier): the key
-        is (user, the statistics asked, the second, data version), and a write bumps the version, so an answer
-        never misses a write made before the request. Answers with any error are never stored."""
+        same clock step of the evaluator (a second), with the values as of its ``timestamp``: the key is (user,
+        the statistics asked), the answer's validity (:meth:`StatEvaluator.validity`) the data version and
+        that step, and a write bumps the version, so an answer never misses a write made before the request.
+        Answers with any error are never stored."""
 
         def work():
             user_id = check()
@@ -342,19 +343,22 @@ class StatisticsApi:
             asked = tuple((i.statistic_id, i.object_type, i.object_id, i.defn.name) for i in items)
             if body_bytes is not None:
                 self._asked.put(body_bytes, asked, size=len(body_bytes) + 64)
-            key = ("get-statistic-ex", user_id, int(time.time()), asked, self.hs.store.versions()[0])
-            hit = self.cache.get(key)
+            key = ("get-statistic-ex", user_id, asked)
+            version = self.hs.store.versions()[0]
+            hit = self.warm.get(key, version)
             if hit is not None:
-                return hit, None, None, None
-            return None, key, list(enumerate(items)), self.manager.evaluate_many([("", it, None) for it in items])
+                return hit, None, None, None, None
+            at = now_ms()
+            results = self.manager.evaluate_many([("", it, at) for it in items])
+            return None, key, list(enumerate(items)), results, self.evaluator.validity(version, at)
 
         def answer(out):
-            hit, key, pairs, results = out
+            hit, key, pairs, results, validity = out
             if hit is not None:
                 return hit
             its = self._check_results(pairs, results)
             data = {"statistics": [_peeked(i) for i in its]}
-            self.cache.put(key, data, size=256 * len(its) + 64)
+            self.warm.put(key, data, validity, size=256 * len(its) + 64)
             return data
 
         d = self.hs.run_blocking(work)

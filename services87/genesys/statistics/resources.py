@@ -88,7 +88,7 @@ class StatisticsRoutes:
 
     @app.route("/operations/get-statistic-ex", methods=["POST"], strict_slashes=False)
     def get_statistic_ex(self, request):
-        return self._call(request, self.api.get_statistic_ex, cached=self.api.cache.enabled)
+        return self._call(request, self.api.get_statistic_ex, cached=self.api.warm.enabled)
 
     @app.route("/statistic-values/<name>", methods=["GET"], strict_slashes=False)
     def get_statistic_value(self, request, name):
