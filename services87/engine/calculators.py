@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 
 from services87.engine import timebuckets as tb
+from services87.engine.snapshot import Snapshot
 from services87.engine.model import BaseStatus, DataSet, DataValue, Origin, StatusScreenPanelType as P, UnknownPanel, User
 from services87.engine.storage import Store
 from services87.i18n import N_, Translator
@@ -46,6 +47,7 @@ class CalcInput:
     tr: Translator
     settings: object  # services87.config.Settings
     version: int | None = None  # the store's data version this input answers for
+    snap: Snapshot | None = None  # what the store holds at ``version``, read once per version
     _ref: dict | None = None
     _open: dict | None = None
     _hidden: frozenset | None = None
@@ -64,7 +66,7 @@ class CalcInput:
 
     def slot_sums(self, table: str, bounds) -> list[tuple]:
         """The store's slot sums, less the requests in hidden categories."""
-        sums = self.store.slot_sums(table, bounds)
+        sums = self.snap.slot_sums(table, bounds) if self.snap is not None else self.store.slot_sums(table, bounds)
         if not self.hidden:
             return sums
         less = self.store.slot_sums_in(table, bounds, self.hidden)
@@ -74,14 +76,17 @@ class CalcInput:
     def ref(self) -> dict:
         """Reference data (names of categories, statuses, ...), read once per input when first needed."""
         if self._ref is None:
-            self._ref = self.store.reference()
+            self._ref = self.snap.reference if self.snap is not None else self.store.reference()
         return self._ref
 
     @property
     def open(self) -> dict[tuple[str, int, int], int]:
         """Open-request counts per dimension, without the requests in hidden categories."""
         if self._open is None:
-            counts = self.store.open_counts()
+            if self.snap is not None:
+                counts = dict(self.snap.open_counts) if self.hidden else self.snap.open_counts
+            else:
+                counts = self.store.open_counts()
             if self.hidden:
                 for k, n in self.store.open_counts_in(self.hidden).items():
                     counts[k] = counts.get(k, 0) - n
@@ -89,7 +94,26 @@ class CalcInput:
         return self._open
 
     def dim(self, name: str) -> dict[int, int]:
+        """Open counts of one dimension by its first key (read-only)."""
+        if self.snap is not None and not self.hidden:
+            return self.snap.dims().get(name, {})
         return {k1: n for (d, k1, _k2), n in self.open.items() if d == name}
+
+    def own_summary(self, day_start: int, day_end: int) -> dict[str, int]:
+        """The asking user's figures for the status tile (:meth:`Store.own_summary`)."""
+        assert self.user is not None
+        if self.snap is not None:
+            return self.snap.own_summary(self.user.id, day_start, day_end, self.hidden)
+        return self.store.own_summary(self.user.id, day_start, day_end, self.hidden)
+
+    def category_flags(self) -> dict[int, tuple[bool, bool]]:
+        return self.snap.category_flags() if self.snap is not None else self.store.category_flags()
+
+    def system_warnings(self) -> list[str]:
+        return self.snap.system_warnings() if self.snap is not None else self.store.system_warnings()
+
+    def unassigned_by_category(self) -> dict[int, int]:
+        return self.snap.unassigned_by_category() if self.snap is not None else self.store.unassigned_by_category()
 
     def dim2(self, name: str, k1: int) -> dict[int, int]:
         return {k2: n for (d, a, k2), n in self.open.items() if d == name and a == k1}
@@ -445,7 +469,7 @@ class Unassigned(Calculator):
     def values(self, inp):
         ref = inp.ref
         hidden = inp.hidden
-        counts = {c: n for c, n in inp.store.unassigned_by_category().items() if c not in hidden}
+        counts = {c: n for c, n in inp.unassigned_by_category().items() if c not in hidden}
         keys = sorted(inp.visible_categories(), key=lambda c: category_path(ref, c))
         return count_values(inp, counts, keys, lambda c: "/".join(category_path(ref, c)))
 
@@ -486,7 +510,7 @@ class StatusScreen(Calculator):
         day = tb.day_buckets(inp.today, 1, inp.zone)[0]
         own = {"new_info": 0, "postponed": 0, "closed_today": 0, "favourites": 0}
         if inp.user is not None:
-            own = inp.store.own_summary(inp.user.id, day.start, day.end, inp.hidden)
+            own = inp.own_summary(day.start, day.end)
         mine = inp.dim("owner").get(inp.user.id, 0) if inp.user else 0
         out = [
             DataValue(inp.tr("Open requests"), float(mine), inp.tr("Your open (active) requests")),
@@ -498,7 +522,7 @@ class StatusScreen(Calculator):
             DataValue(inp.tr("Requests in favourites"), float(own["favourites"])),
         ]
         ref = inp.ref
-        flags = inp.store.category_flags()
+        flags = inp.category_flags()
         listed = sorted((c for c in inp.visible_categories() if flags.get(c, (False, False))[1]),
                         key=lambda c: category_path(ref, c))
         if listed:
@@ -507,7 +531,7 @@ class StatusScreen(Calculator):
                 n = sum(v for k, v in per_cat.items() if k and _in_subtree(ref, k, cid))
                 out.append(DataValue("/".join(category_path(ref, cid)), float(n),
                                      inp.tr("Open requests in this category and its subcategories")))
-        for warning in inp.store.system_warnings():
+        for warning in inp.system_warnings():
             out.append(DataValue(warning, 1.0, inp.tr("System warning")))
         return out
 

@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 
 from services87.engine import calculators as calc
 from services87.engine.model import ALL_PANELS, Answer, StatContext, StatusScreenPanelType as P, Validity
+from services87.engine.snapshot import Snapshots
 from services87.engine.storage import Store
 from services87.engine.timebuckets import UnknownTimeZone, local_today, resolve_zone
 from services87.i18n import Translator
@@ -38,6 +39,8 @@ class StatisticsEngine:
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        #: what the calculators read, in memory per data version (services87/engine/snapshot.py)
+        self.snapshots: Snapshots | None = Snapshots(store)
         self.hits = 0
         self.misses = 0
 
@@ -80,7 +83,8 @@ class StatisticsEngine:
         today = local_today(now, zone)
         version = self.store.data_version()
         inp = calc.CalcInput(store=self.store, user=ctx.user, zone=zone, now_ts=now_ts, today=today, tr=tr,
-                             settings=self.settings, version=version)  # reads nothing until a calculator needs it
+                             settings=self.settings, version=version,
+                             snap=self.snapshots.at(version) if self.snapshots is not None else None)  # reads nothing until a calculator needs it
         lang = (tr.lang, str(tr.locale))
         # what the asker may see: users with the same hidden (members-only) categories share answers
         access = inp.hidden

@@ -3,6 +3,7 @@ base tables (the asking user's own requests, the hotlist, members-only categorie
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from functools import lru_cache
 from collections.abc import Iterable, Sequence
@@ -68,12 +69,20 @@ class ReadStore(Database):
         """The asking user's figures for the status tile, leaving out requests in ``hidden`` categories:
         ``new_info`` (open requests whose latest message is from the customer), ``postponed``,
         ``closed_today`` (closed in ``[day_start, day_end)``) and ``favourites`` (requests on the hotlist)."""
-        rq, m, st = t.requests.c, t.messages.c, t.statuses.c
+        closed = self.closed_times(user_id, hidden)
+        return dict(self.own_counts(user_id, hidden),
+                    closed_today=bisect_left(closed, day_end) - bisect_left(closed, day_start))
+
+    @staticmethod
+    def _own_visible(hidden: Iterable[int]):
+        rq = t.requests.c
         hidden = list(hidden)
+        return lambda q: q.where(sa.or_(rq.category_id.is_(None), rq.category_id.not_in(hidden))) if hidden else q
 
-        def visible(q):
-            return q.where(sa.or_(rq.category_id.is_(None), rq.category_id.not_in(hidden))) if hidden else q
-
+    def own_counts(self, user_id: int, hidden: Iterable[int] = ()) -> dict[str, int]:
+        """The day-independent part of :meth:`own_summary`: ``new_info``, ``postponed``, ``favourites``."""
+        rq, m, st = t.requests.c, t.messages.c, t.statuses.c
+        visible = self._own_visible(hidden)
         latest = (sa.select(m.direction).where(m.request_id == rq.id)
                   .order_by(m.created_ts.desc(), m.id.desc()).limit(1).scalar_subquery())
         mine = sa.select(sa.func.count()).select_from(t.requests).where(rq.owner_id == user_id)
@@ -84,13 +93,21 @@ class ReadStore(Database):
                                                          latest == int(Direction.Inbound)))).scalar_one(),
                 "postponed": c.execute(visible(mine.where(rq.status_id.in_(base))),
                                        {"base": int(BaseStatus.Postponed)}).scalar_one(),
-                "closed_today": c.execute(visible(mine.where(rq.status_id.in_(base), rq.closed_ts >= day_start,
-                                                             rq.closed_ts < day_end)),
-                                          {"base": int(BaseStatus.Closed)}).scalar_one(),
                 "favourites": c.execute(visible(
                     sa.select(sa.func.count()).select_from(t.hotlist.join(t.requests, t.hotlist.c.request_id == rq.id))
                     .where(t.hotlist.c.user_id == user_id))).scalar_one(),
             }
+
+    def closed_times(self, user_id: int, hidden: Iterable[int] = ()) -> list[int]:
+        """When each of ``user_id``'s closed requests (base status Closed) was closed, ascending, leaving out
+        those in ``hidden`` categories: ``closed_today`` of any local day is two bisections of it."""
+        rq, st = t.requests.c, t.statuses.c
+        visible = self._own_visible(hidden)
+        closed = sa.select(st.id).where(st.base_status == int(BaseStatus.Closed))
+        with self.engine.connect() as c:
+            return [ts for (ts,) in c.execute(visible(
+                sa.select(rq.closed_ts).where(rq.owner_id == user_id, rq.status_id.in_(closed),
+                                              rq.closed_ts.is_not(None)).order_by(rq.closed_ts)))]
 
     def system_warnings(self) -> list[str]:
         """System warnings for the status tile (the vendor lists them in its status screen): the lines of the
@@ -122,6 +139,14 @@ class ReadStore(Database):
             return [tuple(r) for r in c.execute(
                 sa.select(s.slot, s.n, s.wall_sum, s.business_sum)
                 .where(s.slot >= start // SLOT, s.slot < -(-end // SLOT)).order_by(s.slot))]
+
+    def slot_rows(self, table: str, since: int = 0) -> list[tuple]:
+        """Every row of a slot table (``created`` → ``(slot, n)``, ``response`` → ``(slot, n, wall_sum,
+        business_sum)``) whose slot starts at or after ``since`` (epoch seconds), by slot."""
+        s = (t.created_slots if table == "created" else t.response_slots).c
+        cols = (s.slot, s.n) if table == "created" else (s.slot, s.n, s.wall_sum, s.business_sum)
+        with self.engine.connect() as c:
+            return [tuple(r) for r in c.execute(sa.select(*cols).where(s.slot >= -(-since // SLOT)).order_by(s.slot))]
 
     def slot_sums(self, table: str, bounds: Sequence[tuple[int, int]]) -> list[tuple]:
         """Per ``[start, end)`` interval, the sums of a slot table's values over slots starting inside it.
