@@ -22,7 +22,7 @@ from services87.engine.model import EngineError
 from services87.http.body import read_body
 from services87.http.errors import HttpError, RequestTooLarge
 from services87.http.warm import WarmPath
-from services87.soap import compat, envelope, guard, services, statistics_xml, wsdl
+from services87.soap import compat, envelope, guard, services, statistics_request, statistics_xml, wsdl
 from services87.soap.models import TNS
 
 compat.apply()
@@ -98,11 +98,11 @@ class SoapEndpoint(resource.Resource):
             body = _read_body(request, settings.max_body_size)
             seen = self._parsed.get((content_type, body))
             if seen is not None:  # the very bytes of a GetStatistics already parsed (the guard is deterministic)
-                soap, canonical, credentials = seen
+                soap, canonical, credentials, fast = seen
                 request.content = io.BytesIO(canonical)
                 request.requestHeaders.setRawHeaders(b"content-type", [_CONTENT_TYPE[soap.version]])
                 request.services87_soap = soap
-                return self._statistics(request, soap, credentials, canonical)
+                return self._statistics(request, soap, credentials, canonical, fast)
             root = guard.parse(body, settings.max_body_size, settings.max_xml_depth, content_type)
             soap = envelope.normalize(root, content_type)
         except guard.GuardError as exc:
@@ -121,10 +121,11 @@ class SoapEndpoint(resource.Resource):
         request.services87_soap = soap
         if self.service == "CustomerService" and soap.operation == "GetStatistics" and soap.namespace == TNS:
             credentials = _credentials(root, soap.version)
+            fast = None if soap.wsa else statistics_request.read(root, soap.version)
             if not soap.wsa:  # (a WS-Addressing MessageID makes every request unique)
-                self._parsed.put((content_type, body), (soap, canonical, credentials),
+                self._parsed.put((content_type, body), (soap, canonical, credentials, fast),
                                  size=len(body) + len(canonical))
-            return self._statistics(request, soap, credentials, canonical)
+            return self._statistics(request, soap, credentials, canonical, fast)
         return self._spyne(request, soap)
 
     def _spyne(self, request, soap):
@@ -144,7 +145,7 @@ class SoapEndpoint(resource.Resource):
                            "Client", "MethodNotAllowed", "Use POST for SOAP messages, GET for ?wsdl", status=405)
 
     # ------------------------------------------------------------------ GetStatistics
-    def _statistics(self, request, soap, credentials: tuple, canonical: bytes):
+    def _statistics(self, request, soap, credentials: tuple, canonical: bytes, fast=None):
         """GetStatistics: the serialized-response cache, then the fast serializer (docs/performance.md).
 
         0. On SQLite, when the version watch proves nothing was committed since the versions were last read
@@ -153,8 +154,9 @@ class SoapEndpoint(resource.Resource):
         1. Otherwise one hop to the store threads validates the caller (revocations bump the auth version,
            the expiry is compared with the clock) and reads the data version; a stored answer whose
            validity holds answers the stored bytes.
-        2. A miss parses the request with Spyne (as every other operation), and one more hop computes the
-           data sets and writes the envelope with :mod:`services87.soap.statistics_xml`, storing it.
+        2. A miss computes the answer and writes the envelope with :mod:`services87.soap.statistics_xml`,
+           storing it: in the same hop when :mod:`services87.soap.statistics_request` read the request
+           (``fast``), else after Spyne's parse of it, in one more hop.
         3. Every error (a refused caller, a Spyne fault, an engine error, text XML cannot carry) is
            answered by the normal Spyne path, exactly as before.
         """
@@ -165,17 +167,18 @@ class SoapEndpoint(resource.Resource):
             if hit is not None:
                 self._send(request, soap, *hit)
                 return server.NOT_DONE_YET
-        d = self.hs.run_blocking(_cache_probe, self.hs, self.warm, request_key, app_token, ticket)
+        d = self.hs.run_blocking(_cache_probe, self.hs, self.warm, request_key, app_token, ticket, fast,
+                                 soap.version)
 
         def probed(probe):
-            key, principal, hit = probe
+            key, principal, hit, tried = probe
             if request._disconnected:
                 return None
             note_user(request, principal)
             if hit is not None:
                 content_type, body = hit
                 return self._send(request, soap, content_type, body)
-            if principal is None:  # refused: Spyne answers with the proper ExceptionInfo
+            if principal is None or tried:  # refused or an error answer: Spyne answers with the ExceptionInfo
                 return self._spyne_async(request, soap)
             parsed = self._spyne_parse(request, soap)
             if parsed is None:
@@ -302,9 +305,11 @@ def _credentials(root, version: str) -> tuple[str | None, str | None]:
     return (token.text if token is not None else None), (ticket.text if ticket is not None else None)
 
 
-def _cache_probe(hs, warm: WarmPath, request_key, app_token, ticket):
-    """Store thread: ``(key, principal, (content_type, body) or None)``; principal ``None`` = refused (Spyne
-    answers with the proper ExceptionInfo); key ``None`` = do not cache.
+def _cache_probe(hs, warm: WarmPath, request_key, app_token, ticket, fast=None, version: str = "1.1"):
+    """Store thread: ``(key, principal, (content_type, body) or None, tried)``; principal ``None`` = refused
+    (Spyne answers with the proper ExceptionInfo); key ``None`` = do not cache. With the request already read
+    (``fast``: :mod:`services87.soap.statistics_request`) a miss is answered here too; ``tried`` says so
+    (a ``None`` answer then is an error answer, which Spyne's path gives).
 
     The caller is validated on every request. A validated ticket is remembered under
     (ticket digest, data version, auth version): user changes bump the data version and revocations the
@@ -323,12 +328,15 @@ def _cache_probe(hs, warm: WarmPath, request_key, app_token, ticket):
             _PRINCIPALS.put((digest, data_version, auth_version), known, size=1)
         principal = known[0]
     except (AuthError, EngineError):
-        return None, None, None
-    if request_key is None:
-        return None, principal, None
+        return None, None, None, False
     # The question: the request and who asks; the data version and the clock are the answer's validity.
-    key = (request_key, principal.user.id)
-    return key, principal, warm.get(key, data_version)
+    key = (request_key, principal.user.id) if request_key is not None else None
+    hit = warm.get(key, data_version)
+    if hit is not None or fast is None:
+        return key, principal, hit, False
+    (_app_token, _credentials, tz_header), functions = fast
+    body = _fast_statistics(hs, warm, key, principal, version, tz_header, functions, datetime.now(timezone.utc))
+    return key, principal, (None if body is None else (_CONTENT_TYPE[version], body)), True
 
 
 #: Validated tickets: (digest, data version, auth version) -> (Principal, expires_ts).

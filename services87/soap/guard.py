@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+from functools import lru_cache
 
 from lxml import etree
 
@@ -129,11 +131,45 @@ def parse(body: bytes, max_body_size: int, max_depth: int, content_type: str | N
     upper = body.upper()
     if _DTD_RE.search(body) or any(m.upper() in upper for m in _UTF16_DTD):
         raise GuardError("DtdNotAllowed", "DTDs and entity declarations are not allowed")
+    try:  # the common case in C: a well-formed document, then one XPath for an element below the limit
+        root = etree.fromstring(body, _parser())
+    except etree.XMLSyntaxError:
+        root = _parse_streaming(body, max_depth)  # the exact error, as the streaming parse finds it first
+    else:
+        if _too_deep(max_depth)(root):
+            raise GuardError("XmlTooDeep", f"The message nests elements deeper than the maximum of {max_depth}")
+    if root is None:
+        raise GuardError("XmlSyntaxError", "The request body has no root element")
+    if root.getroottree().docinfo.doctype:
+        raise GuardError("DtdNotAllowed", "DTDs and entity declarations are not allowed")
+    return root
+
+
+_PARSER_OPTIONS = dict(load_dtd=False, no_network=True, resolve_entities=False, huge_tree=False,
+                       remove_comments=True, remove_pis=True)
+_LOCAL = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    """This thread's parser (an lxml parser is not to be shared between threads)."""
+    parser = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = _LOCAL.parser = etree.XMLParser(**_PARSER_OPTIONS)
+    return parser
+
+
+@lru_cache(maxsize=8)
+def _too_deep(max_depth: int) -> etree.XPath:
+    """An XPath finding an element nested deeper than ``max_depth`` (the root is at depth 1)."""
+    return etree.XPath("/" + "/".join(["*"] * (max_depth + 1)) + "[1]")
+
+
+def _parse_streaming(body: bytes, max_depth: int):
+    """Parse counting depth as elements start: a too-deep message is refused before the parser meets a
+    later syntax error (the answer for a document that is both)."""
     depth = 0
     try:
-        events = etree.iterparse(io.BytesIO(body), events=("start", "end"), load_dtd=False,
-                                 no_network=True, resolve_entities=False, huge_tree=False,
-                                 remove_comments=True, remove_pis=True)
+        events = etree.iterparse(io.BytesIO(body), events=("start", "end"), **_PARSER_OPTIONS)
         for event, _ in events:
             if event == "start":
                 depth += 1
@@ -142,11 +178,6 @@ def parse(body: bytes, max_body_size: int, max_depth: int, content_type: str | N
                                      f"The message nests elements deeper than the maximum of {max_depth}")
             else:
                 depth -= 1
-        root = events.root
+        return events.root
     except etree.XMLSyntaxError as exc:
         raise GuardError("XmlSyntaxError", f"The request is not well-formed XML: {exc.msg}") from None
-    if root is None:
-        raise GuardError("XmlSyntaxError", "The request body has no root element")
-    if root.getroottree().docinfo.doctype:
-        raise GuardError("DtdNotAllowed", "DTDs and entity declarations are not allowed")
-    return root
