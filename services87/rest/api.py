@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from klein import Klein
 from klein.resource import KleinResource
+from twisted.internet import defer
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from services87.auth import http as httpauth
@@ -131,11 +132,12 @@ class RestApi:
 
     # ------------------------------------------------------------------ GetStatistics
     @app.route("/Agents/CustomerService/GetStatistics", methods=["POST"], strict_slashes=False)
-    async def get_statistics(self, request):
-        """Authenticate, parse, then answer from the response cache or the engine.
+    def get_statistics(self, request):
+        """Authenticate, parse, then answer from the answer cache or the engine.
 
         With an ``Authorization`` header all of it runs in one hop to the store threads (the caller is
-        checked on every request, before anything else is looked at); a cookie session authenticates first."""
+        checked on every request, before anything else is looked at), or none when the answer is warm
+        (then the response is written at once, without a Deferred); a cookie session authenticates first."""
         hs = self.hs
         raw = read_body(hs, request)
         lang, culture = self.language(request)
@@ -144,20 +146,25 @@ class RestApi:
                              select=",".join(v for k, v in query_params(request) if k.lower() == "$select"),
                              lang=lang, culture=culture, zone=_header(request, "SO-TimeZone") or None)
         check = httpauth.header_authenticator(hs, request, SCHEMES)
-        hit = None
         if check is None:
-            principal = await self.authenticate(request)
-            check = lambda: principal  # noqa: E731
-        else:
-            try:
-                httpauth.check_application_token(hs, request)
-            except AuthError as err:
-                raise _auth_error(request, err, hs) from None
-            hit = _reactor_hit(hs, self.warm, _header(request, "authorization"), question)
+            return defer.ensureDeferred(self._by_session(request, question))
+        try:
+            httpauth.check_application_token(hs, request)
+        except AuthError as err:
+            raise _auth_error(request, err, hs) from None
+        hit = _reactor_hit(hs, self.warm, _header(request, "authorization"), question)
         if hit is not None:
-            payload, out_type, language, principal = hit
-        else:
-            payload, out_type, language, principal = await hs.run_blocking(_answer, hs, self.warm, check, question)
+            return self._respond(request, *hit)
+        return hs.run_blocking(_answer, hs, self.warm, check, question).addCallback(
+            lambda out: self._respond(request, *out))
+
+    async def _by_session(self, request, question: "_Question") -> bytes:
+        principal = await self.authenticate(request)
+        out = await self.hs.run_blocking(_answer, self.hs, self.warm, lambda: principal, question)
+        return self._respond(request, *out)
+
+    @staticmethod
+    def _respond(request, payload: bytes, out_type: str, language: str | None, principal) -> bytes:
         httpauth.note_user(request, principal)  # the user, for the access log
         request.setHeader(b"content-type", out_type.encode() + b"; charset=utf-8")
         request.setHeader(b"content-language", normalize_language(language).encode())

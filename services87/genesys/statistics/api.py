@@ -325,7 +325,8 @@ class StatisticsApi:
 
         return self.warm.on_reactor(key_of)
 
-    def get_statistic_ex_cached(self, check, parse_body, body_bytes: bytes | None = None) -> defer.Deferred:
+    def get_statistic_ex_cached(self, check, parse_body, body_bytes: bytes | None = None,
+                                encode=lambda data: data) -> defer.Deferred:
         """get-statistic-ex in one hop to the store threads, through the response cache (docs/performance.md).
 
         On the store thread, in the order of the other operations: ``check()`` (the credentials, every time),
@@ -333,7 +334,8 @@ class StatisticsApi:
         same clock step of the evaluator (a second), with the values as of its ``timestamp``: the key is (user,
         the statistics asked), the answer's validity (:meth:`StatEvaluator.validity`) the data version and
         that step, and a write bumps the version, so an answer never misses a write made before the request.
-        Answers with any error are never stored."""
+        Answers with any error are never stored. ``encode(data)`` serializes an answer: what is stored (and
+        what :meth:`reactor_hit` gives) is its result."""
 
         def work():
             user_id = check()
@@ -357,9 +359,9 @@ class StatisticsApi:
             if hit is not None:
                 return hit
             its = self._check_results(pairs, results)
-            data = {"statistics": [_peeked(i) for i in its]}
-            self.warm.put(key, data, validity, size=256 * len(its) + 64)
-            return data
+            payload = encode({"statistics": [_peeked(i) for i in its]})
+            self.warm.put(key, payload, validity, size=256 * len(its) + 64)
+            return payload
 
         d = self.hs.run_blocking(work)
         d.addTimeout(BACKEND_TIMEOUT, self.hs.reactor)

@@ -27,10 +27,14 @@ log = logging.getLogger(__name__)
 BODY_FLOOR = 262144
 
 
-def _envelope_bytes(request, status: int, body: dict) -> bytes:
+def _headers(request, status: int) -> None:
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"application/json; charset=utf-8")
     request.setHeader(b"cache-control", b"no-store")
+
+
+def _envelope_bytes(request, status: int, body: dict) -> bytes:
+    _headers(request, status)
     return json.dumps(body, ensure_ascii=False).encode()
 
 
@@ -140,21 +144,30 @@ class StatisticsRoutes:
 
         if cached:
             hit = self.api.reactor_hit(key, authz, body_bytes)
-            if hit is not None:
-                return _envelope_bytes(request, 200, envelope(hit))
+            if hit is not None:  # the stored bytes of the answer's envelope
+                _headers(request, 200)
+                return hit
             # credentials, body and answer in one hop to the store threads
-            d = self.api.get_statistic_ex_cached(self.api.credentials_checker(key, authz), parse_body, body_bytes)
-        else:
-            d = self.api.check_credentials(key, authz)
-            d.addCallback(lambda user_id: handler(request, user_id, parse_body()))
+            d = self.api.get_statistic_ex_cached(self.api.credentials_checker(key, authz), parse_body, body_bytes,
+                                                 encode=_encoded)
+            d.addCallbacks(lambda payload: self._send(request, gone, 200, payload),
+                           lambda f: self._fail(request, gone, f, path))
+            return detached(d)
+        d = self.api.check_credentials(key, authz)
+        d.addCallback(lambda user_id: handler(request, user_id, parse_body()))
         d.addCallbacks(lambda data: self._write(request, gone, 200, envelope(data)),
                        lambda f: self._fail(request, gone, f, path))
         return detached(d)
 
     def _write(self, request, gone: list, status: int, body: dict) -> None:
+        self._send(request, gone, status, json.dumps(body, ensure_ascii=False).encode())
+
+    @staticmethod
+    def _send(request, gone: list, status: int, payload: bytes) -> None:
         if gone:
             return
-        request.write(_envelope_bytes(request, status, body))
+        _headers(request, status)
+        request.write(payload)
         request.finish()
 
     def _fail(self, request, gone: list, f: Failure, path: str) -> None:
@@ -178,3 +191,8 @@ class StatisticsRoutes:
 
 
 json_errors(StatisticsRoutes.app, _routing_error)
+
+
+def _encoded(data: Any) -> bytes:
+    """A successful answer's response body (what the answer cache keeps)."""
+    return json.dumps(envelope(data), ensure_ascii=False).encode()
