@@ -30,8 +30,10 @@ def resolve_zone(name: str) -> ZoneInfo:
         raise UnknownTimeZone(f"Unknown time zone: {name!r}") from None
 
 
+@lru_cache(maxsize=65536)
 def local_midnight(day: date, tz: ZoneInfo) -> int:
-    """Epoch seconds of the first instant of ``day`` in ``tz``."""
+    """Epoch seconds of the first instant of ``day`` in ``tz`` (kept: a zone's buckets share their midnights,
+    a bucket's end is the next one's start, and a new zone asks about forty of them)."""
     naive = datetime.combine(day, time(0, 0))
     aware = naive.replace(tzinfo=tz)
     # A zone whose DST jump happens at midnight has no 00:00; zoneinfo then maps forward (fold=0),
