@@ -84,7 +84,8 @@ class StatisticsEngine:
         version = self.store.data_version()
         inp = calc.CalcInput(store=self.store, user=ctx.user, zone=zone, now_ts=now_ts, today=today, tr=tr,
                              settings=self.settings, version=version,
-                             snap=self.snapshots.at(version) if self.snapshots is not None else None)  # reads nothing until a calculator needs it
+                             snap=self.snapshots.at(version) if self.snapshots is not None else None)
+        # (the input reads nothing until a calculator needs it)
         lang = (tr.lang, str(tr.locale))
         # what the asker may see: users with the same hidden (members-only) categories share answers
         access = inp.hidden

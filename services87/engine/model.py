@@ -347,7 +347,7 @@ class Validity:
     def holds(self, version: int, now: float) -> bool:
         return version == self.version and self.start <= now and (self.end is None or now < self.end)
 
-    def within(self, start: float, end: float | None) -> "Validity":
+    def within(self, start: float, end: float | None) -> Validity:
         """This validity narrowed to ``[start, end)``."""
         return Validity(self.version, max(self.start, start),
                         self.end if end is None else (end if self.end is None else min(self.end, end)))

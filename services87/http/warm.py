@@ -24,7 +24,7 @@ cheap.
 from __future__ import annotations
 
 import time
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 from services87.cache import ResponseCache
 from services87.engine.model import Validity

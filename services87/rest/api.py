@@ -158,7 +158,7 @@ class RestApi:
         return hs.run_blocking(_answer, hs, self.warm, check, question).addCallback(
             lambda out: self._respond(request, *out))
 
-    async def _by_session(self, request, question: "_Question") -> bytes:
+    async def _by_session(self, request, question: _Question) -> bytes:
         principal = await self.authenticate(request)
         out = await self.hs.run_blocking(_answer, self.hs, self.warm, lambda: principal, question)
         return self._respond(request, *out)

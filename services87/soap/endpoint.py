@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 from lxml import etree
 from twisted.web import resource, server
@@ -335,7 +335,7 @@ def _cache_probe(hs, warm: WarmPath, request_key, app_token, ticket, fast=None, 
     if hit is not None or fast is None:
         return key, principal, hit, False
     (_app_token, _credentials, tz_header), functions = fast
-    body = _fast_statistics(hs, warm, key, principal, version, tz_header, functions, datetime.now(timezone.utc))
+    body = _fast_statistics(hs, warm, key, principal, version, tz_header, functions, datetime.now(UTC))
     return key, principal, (None if body is None else (_CONTENT_TYPE[version], body)), True
 
 

@@ -43,7 +43,14 @@ from services87.engine.statserver import (
 from services87.engine.statserver.evaluate import StatEvaluator
 from services87.http.warm import WarmPath
 from services87.genesys.ingest import live_store
-from services87.genesys.statistics.subscriptions import SERVICE, UPDATES, Item, Subscription, SubscriptionManager, now_ms
+from services87.genesys.statistics.subscriptions import (
+    SERVICE,
+    UPDATES,
+    Item,
+    Subscription,
+    SubscriptionManager,
+    now_ms,
+)
 from services87.http import jsonguard
 from services87.http.errors import HttpError
 
