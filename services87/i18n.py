@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from functools import cache
 from pathlib import Path
+from typing import overload
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.pofile import read_po
@@ -24,7 +25,13 @@ def N_(message: str) -> str:
     return message
 
 
-def normalize_language(value: str | None, default: str = "en") -> str:
+@overload
+def normalize_language(value: str | None, default: str = "en") -> str: ...
+@overload
+def normalize_language(value: str | None, default: None) -> str | None: ...
+
+
+def normalize_language(value: str | None, default: str | None = "en") -> str | None:
     """Map ``sv-SE``, ``no``, ``de_DE`` ... to a supported language; unknown → ``default``."""
     if not value:
         return default
