@@ -170,7 +170,7 @@ class SubscriptionManager:
     def evaluate_many(self, jobs: list[tuple[str, Item, int | None]]) -> list[tuple[str, Item, Result | Exception]]:
         """Blocking: evaluate ``(subscription id, item, at)`` jobs in order; an engine error is the job's result,
         and evaluation stops after the first :class:`StoreUnavailable` (the list is then shorter)."""
-        out = []
+        out: list[tuple[str, Item, Result | Exception]] = []
         for sub_id, item, at in jobs:
             try:
                 out.append((sub_id, item, self.evaluator.evaluate(item.defn, item.object_type, item.object_id, at)))
@@ -243,7 +243,7 @@ class SubscriptionManager:
             self._rerun = False
             self._schedule()
 
-    def _apply(self, results, trigger: str, force: bool = False) -> None:
+    def _apply(self, results: list[tuple[str, Item, Result | Exception]], trigger: str, force: bool = False) -> None:
         by_sub: dict[str, list[dict]] = {}
         outage = False
         for sub_id, item, res in results:
