@@ -11,26 +11,28 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date
-from typing import Callable, ClassVar, Hashable
+from typing import Any, ClassVar
+from collections.abc import Callable, Hashable
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 
 from services87.engine import timebuckets as tb
 from services87.engine.snapshot import Snapshot
-from services87.engine.model import BaseStatus, DataSet, DataValue, Origin, StatusScreenPanelType as P, UnknownPanel, User
+from services87.engine.model import (BaseStatus, DataSet, DataValue, Origin, StatusScreenPanelType as P, UnknownPanel,
+                                     User)
 from services87.engine.storage import Store
 from services87.i18n import N_, Translator
 
-REGISTRY: dict[P, "Calculator"] = {}
+REGISTRY: dict[P, Calculator] = {}
 
 
-def register(cls: type["Calculator"]) -> type["Calculator"]:
+def register(cls: type[Calculator]) -> type[Calculator]:
     REGISTRY[cls.panel] = cls()
     return cls
 
 
-def calculator_for(panel: P) -> "Calculator":
+def calculator_for(panel: P) -> Calculator:
     try:
         return REGISTRY[panel]
     except KeyError:
@@ -45,7 +47,7 @@ class CalcInput:
     now_ts: int
     today: date
     tr: Translator
-    settings: object  # services87.config.Settings
+    settings: Any  # a services87.config.Settings (config is a layer above the engine)
     version: int | None = None  # the store's data version this input answers for
     snap: Snapshot | None = None  # what the store holds at ``version``, read once per version
     _ref: dict | None = None
@@ -405,7 +407,8 @@ class CreatedPerMonth(_Created):
 
 
 class _Response(_Buckets):
-    description = N_("Average time to reply in minutes (from creation to the first reply), by when the request was registered")
+    description = N_("Average time to reply in minutes (from creation to the first reply), "
+                     "by when the request was registered")
 
     def values(self, inp):
         bs = self.buckets(inp)

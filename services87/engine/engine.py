@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import timezone
-from typing import Iterable, Sequence
+from datetime import UTC
+from collections.abc import Iterable, Sequence
 
 from services87.engine import calculators as calc
 from services87.engine.model import ALL_PANELS, Answer, StatContext, StatusScreenPanelType as P, Validity
@@ -78,7 +78,7 @@ class StatisticsEngine:
             return Answer((), zone_name, language, Validity(self.store.data_version()))
         zone = resolve_zone(zone_name)
         tr = Translator(language, culture)
-        now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=timezone.utc)
+        now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
         now_ts = int(now.timestamp())
         today = local_today(now, zone)
         version = self.store.data_version()
