@@ -41,7 +41,9 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
         self._held: set[HeldConnect] = set()
         self._open = False
 
-    def onConnect(self, request: ConnectionRequest) -> tuple[str | None, dict[str, list[str]]]:
+    # autobahn types the headers dict[str, str]; it sends a list of values as repeated headers (Set-Cookie)
+    def onConnect(  # type: ignore[override]
+            self, request: ConnectionRequest) -> tuple[str | None, dict[str, list[str]]]:
         settings = self.factory.bayeux.settings
         headers = {name.lower(): value for name, value in request.headers.items()}
         cookies = parse_cookie_header(headers.get("cookie"))
@@ -130,7 +132,7 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
 class BayeuxWebSocketFactory(WebSocketServerFactory):
     """autobahn factory bound to a Bayeux server (a :class:`.transport.BayeuxCore`)."""
 
-    protocol = BayeuxWebSocketProtocol
+    protocol = BayeuxWebSocketProtocol  # type: ignore[assignment]  # autobahn's factories are untyped
 
     def __init__(self, bayeux: BayeuxCore) -> None:
         super().__init__()

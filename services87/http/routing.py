@@ -74,6 +74,11 @@ def detached(d: defer.Deferred) -> defer.Deferred:
     client goes away; the work behind ``d`` (a store write, say) is not cancelled with it: it finishes, and its
     answer is dropped."""
     out: defer.Deferred = defer.Deferred()
-    d.addBoth(lambda result: (None if out.called else out.callback(None), result)[1])
+    def forward(result):
+        if not out.called:
+            out.callback(None)
+        return result
+
+    d.addBoth(forward)
     d.addErrback(lambda f: log.error("route failed after answering: %s", f.getTraceback()))
     return out
