@@ -1,4 +1,9 @@
-"""The services87 command line: serve, demo, import, users, simulate and stats."""
+"""The services87 command line: serve, demo, import, users, simulate and stats.
+
+Each subcommand imports what only it needs (the server side with Twisted and Spyne, the importer, tqdm ...)
+inside its function, so ``services87 users`` or ``services87 stats`` start without loading the server;
+those imports are marked ``noqa: PLC0415``.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,16 @@ import sys
 import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services87 import __version__
 from services87.config import ConfigError, Settings
 from services87.engine.model import ALL_PANELS, EngineError, StatContext, StatusScreenPanelType as P, StoreUnavailable
 from services87.i18n import SUPPORTED
 from services87.engine.storage.urls import describe_db, sqlite_path
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 
 class CliError(Exception):
@@ -54,7 +63,7 @@ def timestamp(text: str) -> datetime:
 
 
 def time_zone(text: str) -> str:
-    from services87.engine.timebuckets import resolve_zone
+    from services87.engine.timebuckets import resolve_zone  # noqa: PLC0415
 
     try:
         resolve_zone(text)
@@ -79,7 +88,7 @@ def load_settings(args) -> Settings:
 
 def apply_runtime(settings: Settings) -> Settings:
     """Process-wide effects of settings (the password hashing profile)."""
-    from services87.auth import passwords
+    from services87.auth import passwords  # noqa: PLC0415
 
     passwords.configure(settings.password_hash_profile)
     return settings
@@ -92,8 +101,8 @@ def check_database(url: str, create: bool) -> None:
     """Refuse, in one line, a database that cannot work: a URL of an unknown kind, a missing driver, a SQLite
     file that is not one or whose directory is missing. A missing SQLite file is created only when
     ``create`` (commands that write), and the user is told where; read-only commands refuse."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError  # noqa: PLC0415
 
     try:
         u = make_url(url)
@@ -139,10 +148,10 @@ def check_database(url: str, create: bool) -> None:
 
 def open_store(settings: Settings, create: bool = True):
     """The store of ``settings.db_url``, migrated to the newest schema (see :func:`check_database`)."""
-    import sqlalchemy.exc
+    import sqlalchemy.exc  # noqa: PLC0415
 
-    from services87.engine.business_hours import BusinessCalendar
-    from services87.engine.storage import Store
+    from services87.engine.business_hours import BusinessCalendar  # noqa: PLC0415
+    from services87.engine.storage import Store  # noqa: PLC0415
 
     check_database(settings.db_url, create)
     try:
@@ -156,7 +165,7 @@ def open_store(settings: Settings, create: bool = True):
 
 
 def _progress(total: int | None, desc: str):
-    from tqdm import tqdm
+    from tqdm import tqdm  # noqa: PLC0415
 
     return tqdm(total=total, desc=desc, unit="rows", disable=not sys.stderr.isatty() and not os.environ.get("SERVICES87_PROGRESS"))
 
@@ -174,16 +183,16 @@ def cmd_serve(args) -> int:
         overrides["listen"] = args.listen
     settings = apply_runtime(Settings.load(args.config, **overrides))
     worker_fd = getattr(args, "worker_fd", None)
-    from services87 import logs
+    from services87 import logs  # noqa: PLC0415
 
     logs.setup(settings.log_level, settings.log_format, args.worker_index if worker_fd is not None else None)
     quiet_libraries()
-    from twisted.internet import reactor
+    from twisted.internet import reactor  # noqa: PLC0415
 
-    from services87.server import Services87Server, log_exit_reasons
+    from services87.server import Services87Server, log_exit_reasons  # noqa: PLC0415
 
     if args.workers > 1 and worker_fd is None:
-        from services87 import workers
+        from services87 import workers  # noqa: PLC0415
 
         check_database(settings.db_url, create=True)
         workers.check_store(settings.db_url, args.workers)  # refuse before touching the database
@@ -192,25 +201,20 @@ def cmd_serve(args) -> int:
                               "(put TLS on the reverse proxy, see docs/operations.md)")
     store = open_store(settings)
     if args.demo and store.count_requests() == 0 and worker_fd is None:
-        from services87 import demo
+        from services87 import demo  # noqa: PLC0415
 
         logging.getLogger("services87").info("filling an empty database with %d demo requests", args.demo_requests)
         demo.generate(store, n_requests=args.demo_requests)
     if args.workers > 1 and worker_fd is None:
-        from services87 import workers
+        from services87 import workers  # noqa: PLC0415
 
         store.close()
         return workers.run_parent(args, settings)  # binds the port, runs and supervises the worker processes
-    hs = Services87Server(settings, reactor=reactor, store=store)
-    hs.options = vars(args)
-    hs.worker_index = args.worker_index if worker_fd is not None else 0
-    if settings.debug_blocking_ms > 0:
-        from services87 import debug
-
-        debug.install(hs, settings.debug_blocking_ms)
+    hs = Services87Server(settings, reactor=reactor, store=store,
+                          worker=args.worker_index if worker_fd is not None else None)
     where = None
     if worker_fd is not None:
-        from services87 import workers
+        from services87 import workers  # noqa: PLC0415
 
         port = workers.run_worker(hs, worker_fd, args.worker_index)
     elif settings.listen:
@@ -220,7 +224,7 @@ def cmd_serve(args) -> int:
     else:
         port = _listen(hs, settings)
     if args.simulate:
-        from services87.genesys.simulator import InProcessSimulator
+        from services87.genesys.simulator import InProcessSimulator  # noqa: PLC0415
 
         g = settings.genesys
         InProcessSimulator(hs, g.simulate_interval_ms / 1000.0, g.simulate_max_events).start()
@@ -244,13 +248,13 @@ def _log_sighup() -> None:
 
 def _ignore_sighup(then) -> None:
     """SIGHUP would kill the process (Python's default); there is no reload, so it is logged and ignored."""
-    import signal
+    import signal  # noqa: PLC0415
 
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda signum, frame: then())
 
 
-def _listen_all(hs, reactor, descriptions: list[str]) -> list:
+def _listen_all(hs: Services87Server, reactor, descriptions: list[str]) -> list:
     """Listen on every endpoint string before the reactor runs; a bad string or a busy port is a ConfigError."""
     result: list = []
     failure: list = []
@@ -286,8 +290,8 @@ def quiet_libraries() -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _listen(hs, settings: Settings):
-    from twisted.internet.error import CannotListenError
+def _listen(hs: Services87Server, settings: Settings):
+    from twisted.internet.error import CannotListenError  # noqa: PLC0415
 
     try:
         return hs.listen(settings.host, settings.port)
@@ -301,7 +305,7 @@ def _listen(hs, settings: Settings):
 
 # --------------------------------------------------------------------------- demo
 def cmd_demo(args) -> int:
-    from services87 import demo
+    from services87 import demo  # noqa: PLC0415
 
     settings = load_settings(args)
     store = open_store(settings)
@@ -324,7 +328,7 @@ def cmd_demo(args) -> int:
 
 # --------------------------------------------------------------------------- import
 def cmd_import(args) -> int:
-    from services87.engine import importer
+    from services87.engine import importer  # noqa: PLC0415
 
     settings = load_settings(args)
     store = open_store(settings)
@@ -360,7 +364,7 @@ def cmd_users(args) -> int:
 
 
 def _users_add(store, args) -> int:
-    from services87.auth.passwords import hash_password
+    from services87.auth.passwords import hash_password  # noqa: PLC0415
 
     names = [n.strip() for n in (args.groups or "").split(",") if n.strip()]
     known = {n: store.lookup_id("group", n) for n in names}
@@ -406,7 +410,7 @@ def _users_admin(store, args) -> int:
 
 
 def _users_passwd(store, args) -> int:
-    from services87.auth.passwords import hash_password
+    from services87.auth.passwords import hash_password  # noqa: PLC0415
 
     user = store.find_user(args.login)
     if user is None:
@@ -455,7 +459,7 @@ def _cell(panel: P, index: int, value: float) -> str:
 
 
 def cmd_stats(args) -> int:
-    from services87.engine.engine import StatisticsEngine
+    from services87.engine.engine import StatisticsEngine  # noqa: PLC0415
 
     settings = load_settings(args)
     store = open_store(settings, create=False)
@@ -483,7 +487,7 @@ def cmd_stats(args) -> int:
 
 # --------------------------------------------------------------------------- simulate
 def cmd_simulate(args) -> int:
-    from services87.genesys.simulator import run_http
+    from services87.genesys.simulator import run_http  # noqa: PLC0415
 
     settings = load_settings(args)
     store = open_store(settings, create=False)

@@ -23,9 +23,14 @@ import sys
 import threading
 import time
 import traceback
+from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from twisted.internet.task import LoopingCall
 from twisted.web import resource
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger("services87.debug")
 
@@ -33,7 +38,7 @@ MAX_RECORDS = 200
 
 
 class BlockingDetector:
-    def __init__(self, hs, threshold_ms: int):
+    def __init__(self, hs: Services87Server, threshold_ms: int):
         self.hs = hs
         self.threshold = threshold_ms / 1000.0
         self.reactor_thread: int | None = None
@@ -55,20 +60,18 @@ class BlockingDetector:
                 self.store_calls.append({"call": what[:300], "stack": stack[-3000:]})
 
     def install_store_hooks(self) -> None:
-        import sqlalchemy as sa
-
         def before(conn, cursor, statement, parameters, context, executemany):
             if self.on_reactor():
                 self.record_store_call("SQL: " + " ".join(str(statement).split())[:200])
 
-        sa.event.listen(self.hs.store.engine, "before_cursor_execute", before)
+        sa.event.listen(self.hs.get_store().engine, "before_cursor_execute", before)
 
         def checkout(dbapi_connection, record, proxy):  # also catches raw DBAPI use (Store.versions)
             if self.on_reactor():
                 self.record_store_call("SQL: connection checkout")
 
-        sa.event.listen(self.hs.store.engine.pool, "checkout", checkout)
-        engine = self.hs.engine
+        sa.event.listen(self.hs.get_store().engine.pool, "checkout", checkout)
+        engine = self.hs.get_engine()
         compute = engine.compute
 
         def checked_compute(*args, **kwargs):
@@ -76,7 +79,7 @@ class BlockingDetector:
                 self.record_store_call("StatisticsEngine.compute")
             return compute(*args, **kwargs)
 
-        engine.compute = checked_compute
+        engine.compute = checked_compute  # type: ignore[method-assign]  # wrapped in debug mode only
 
     # ------------------------------------------------------------------ slow reactor turns
     def _heartbeat(self) -> None:
@@ -124,27 +127,22 @@ class DebugResource(resource.Resource):
 
     def render_GET(self, request):
         if request.args.get(b"probe") == [b"1"]:
-            self.detector.hs.store.get_meta("data_version")  # deliberately on the reactor thread
+            self.detector.hs.get_store().get_meta("data_version")  # deliberately on the reactor thread
         request.setHeader(b"content-type", b"application/json")
         request.setHeader(b"cache-control", b"no-store")
-        from services87.cache import ResponseCache
-
+        hs = self.detector.hs
         report = dict(self.detector.report())
-        report["caches"] = {name: c.stats() for name, c in self.detector.hs.services.items()
-                            if isinstance(c, ResponseCache)}
-        watch = self.detector.hs.services.get("version_watch")
+        report["caches"] = {f"{name}.response_cache": c.stats() for name, c in hs.answer_caches().items()}
+        watch = hs.get_version_watch.built()
         report["version_watch"] = watch.stats() if watch is not None else None
         return json.dumps(report).encode()
 
 
-def install(hs, threshold_ms: int) -> BlockingDetector:
-    """Turn the detector on for ``hs`` (before the reactor runs) and mount ``/debug/blocking``."""
-    from services87.http.tree import mount
-
+def install(hs: Services87Server, threshold_ms: int) -> BlockingDetector:
+    """Turn the detector on for ``hs`` (before the reactor runs). :meth:`Services87Server.get_blocking_detector`
+    calls this, and mounts ``/debug/blocking`` (:class:`DebugResource`)."""
     det = BlockingDetector(hs, threshold_ms)
     det.install_store_hooks()
     det.start()
-    hs.services["debug.blocking"] = det
-    mount(hs.root, "debug/blocking", DebugResource(det))
     log.warning("blocking-call detector on (threshold %d ms): /debug/blocking", threshold_ms)
     return det

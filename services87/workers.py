@@ -18,13 +18,19 @@ docs/deployment.md.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from services87 import __version__
+from services87.engine.storage.urls import describe_db
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger("services87.workers")
 
@@ -114,9 +120,6 @@ def run_parent(args, settings) -> int:
         tmp = Path(args.port_file + ".tmp")
         tmp.write_text(str(actual))
         tmp.replace(args.port_file)
-    from services87 import __version__
-    from services87.engine.storage.urls import describe_db
-
     print(f"services87 {__version__} listening on http://{settings.host}:{actual}/ with {args.workers} workers "
           f"(database {describe_db(settings.db_url)})", flush=True)
     code = 0
@@ -148,19 +151,13 @@ def run_parent(args, settings) -> int:
     return code
 
 
-def run_worker(hs, fd: int, index: int):
-    """In a worker process: join the bus, build the site, adopt the inherited socket. Returns the port."""
-    from twisted.internet import reactor
-
-    from services87.engine.notify import PgBus, attach_store
-    from services87.http import limits
-
+def run_worker(hs: Services87Server, fd: int, index: int):
+    """In a worker process (``hs`` built with ``worker=index``): join the bus, build the site, adopt the
+    inherited socket. Returns the port."""
     settings = hs.settings
     check_store(settings.db_url, 2)
-    bus = PgBus(settings.db_url, hs.reactor, worker_id=f"w{index}-{os.getpid()}").start()
-    hs.services["bus"] = bus
-    attach_store(hs.store, bus)
-    site = hs.site()
+    hs.get_bus()  # first: the Bayeux servers the site builds replicate their sessions over it
+    site = hs.get_site()
     tag = str(index).encode()
     base = site.requestFactory
 
@@ -170,14 +167,5 @@ def run_worker(hs, fd: int, index: int):
             return super().process()
 
     site.requestFactory = WorkerRequest
-    from services87.bayeux.cluster import attach_all
-
-    attach_all(hs, bus)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    factory = limits.protect(site, settings, reactor)  # the connection cap applies per worker process
-    hs.services["http.limiter"] = factory
-    port = reactor.adoptStreamPort(fd, family, factory)
-    os.close(fd)  # the port holds its own duplicate
-    limits.drain_on_shutdown(reactor, factory, port, settings.http.shutdown_grace)
-    hs.listen_metrics()  # metrics.port > 0: this worker's own /metrics on port + index
-    return port
+    return hs.adopt(fd, family)  # the connection cap applies per worker process

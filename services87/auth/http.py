@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from twisted.internet import defer
 
 from services87.auth.service import AuthError, AuthService, Principal
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 BASIC = "Basic"
 SOTICKET = "SoTicket"
@@ -93,11 +96,13 @@ def note_user(request, principal):
     return principal
 
 
-def authenticate_request(hs, request, schemes: Sequence[str] = ALL_SCHEMES, sessions=None) -> defer.Deferred:
+def authenticate_request(hs: Services87Server, request, schemes: Sequence[str] = ALL_SCHEMES,
+                         sessions=None) -> defer.Deferred:
     return _authenticate_request(hs, request, schemes, sessions).addCallback(lambda p: note_user(request, p))
 
 
-def _authenticate_request(hs, request, schemes: Sequence[str] = ALL_SCHEMES, sessions=None) -> defer.Deferred:
+def _authenticate_request(hs: Services87Server, request, schemes: Sequence[str] = ALL_SCHEMES,
+                          sessions=None) -> defer.Deferred:
     """Authenticate ``request``; the Deferred fires with a :class:`Principal` or fails with :class:`AuthError`.
 
     ``schemes`` limits the accepted ``Authorization`` schemes (names as in :data:`ALL_SCHEMES`).
@@ -126,17 +131,17 @@ def _authenticate_request(hs, request, schemes: Sequence[str] = ALL_SCHEMES, ses
         address = client_address(request)
 
         def by_password():
-            return Principal(hs.auth.authenticate_password(user, password, address), "password")
+            return Principal(hs.get_auth().authenticate_password(user, password, address), "password")
 
         return hs.run_blocking(by_password)
     if not credentials:
         return defer.fail(AuthError("InvalidCredentials", f"{allowed[scheme]} credentials are missing"))
     if scheme == "soticket":
-        return hs.run_blocking(hs.auth.validate_ticket, credentials)
-    return hs.run_blocking(hs.auth.validate_access_token, credentials)
+        return hs.run_blocking(hs.get_auth().validate_ticket, credentials)
+    return hs.run_blocking(hs.get_auth().validate_access_token, credentials)
 
 
-def header_authenticator(hs, request, schemes: Sequence[str] = ALL_SCHEMES):
+def header_authenticator(hs: Services87Server, request, schemes: Sequence[str] = ALL_SCHEMES):
     """For a request with an ``Authorization`` header: a blocking callable that authenticates it exactly as
     :func:`authenticate_request` does (returns the :class:`Principal`, raises :class:`AuthError`), so that an
     adapter can authenticate and do its work in one hop to the store threads. ``None`` without the header
@@ -156,19 +161,19 @@ def header_authenticator(hs, request, schemes: Sequence[str] = ALL_SCHEMES):
             raise AuthError("UnsupportedScheme", "Unsupported authorization scheme; use one of: " + ", ".join(schemes))
         if scheme == "basic":
             user, password = parse_basic(credentials)
-            return Principal(hs.auth.authenticate_password(user, password, address), "password")
+            return Principal(hs.get_auth().authenticate_password(user, password, address), "password")
         if not credentials:
             raise AuthError("InvalidCredentials", f"{allowed[scheme]} credentials are missing")
         if scheme == "soticket":
-            return hs.auth.validate_ticket(credentials)
-        return hs.auth.validate_access_token(credentials)
+            return hs.get_auth().validate_ticket(credentials)
+        return hs.get_auth().validate_access_token(credentials)
 
     return check
 
 
-def check_application_token(hs, request, header: str = "SO-AppToken") -> None:
+def check_application_token(hs: Services87Server, request, header: str = "SO-AppToken") -> None:
     """Raise :class:`AuthError` when the installation requires an application token and this one is not valid."""
-    hs.auth.check_application_token(_header(request, header))
+    hs.get_auth().check_application_token(_header(request, header))
 
 
 def status_for(error: AuthError) -> int:
@@ -199,14 +204,14 @@ def challenge_headers(schemes: Iterable[str] = ALL_SCHEMES, error: AuthError | N
     return out
 
 
-def retry_after(hs=None) -> int:
+def retry_after(hs: Services87Server | None = None) -> int:
     """Seconds a throttled client should wait: the failure window of the password throttle."""
     window = getattr(getattr(hs, "settings", None), "login_failure_window", None)
     return int(window or AuthService.FAILURE_WINDOW)
 
 
 def apply_challenge(request, schemes: Iterable[str] = ALL_SCHEMES, error: AuthError | None = None,
-                    hs=None) -> None:
+                    hs: Services87Server | None = None) -> None:
     """Set the ``WWW-Authenticate`` headers (401) or ``Retry-After`` (429) for ``error`` on ``request``."""
     status = status_for(error) if error is not None else 401
     if status == 401:

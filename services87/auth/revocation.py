@@ -18,8 +18,15 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
+from twisted.internet import defer
 from twisted.internet.task import LoopingCall
+
+if TYPE_CHECKING:
+    from services87.bayeux import BayeuxServer
+    from services87.bayeux.session import Session
+    from services87.server import Services87Server
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +42,9 @@ def binding(user_id: int, epoch: int, sid_digest: str | None = None) -> dict:
 
 
 class RevocationWatch:
-    def __init__(self, hs, period: float = PERIOD):
+    """Built and started by :meth:`Services87Server.get_revocation`; checks the Bayeux servers the server built."""
+
+    def __init__(self, hs: Services87Server, period: float = PERIOD):
         self.hs = hs
         self.period = period
         self._auth_version: int | None = None
@@ -55,14 +64,9 @@ class RevocationWatch:
         if self._loop.running:
             self._loop.stop()
 
-    def _servers(self):
-        from services87.bayeux.server import BayeuxServer
-
-        return [obj for _name, obj in sorted(self.hs.services.items()) if isinstance(obj, BayeuxServer)]
-
-    def _bound(self) -> list:
+    def _bound(self) -> list[tuple[BayeuxServer, Session]]:
         out = []
-        for server in self._servers():
+        for server in self.hs.bayeux_servers().values():
             cluster = getattr(server, "cluster", None)
             for session in list(server.sessions.values()):
                 if "auth_user" in session.attributes and (cluster is None or cluster.owns(session)):
@@ -73,7 +77,7 @@ class RevocationWatch:
         if self._busy:
             return
         self._busy = True
-        d = self.hs.run_blocking(self.hs.store.versions)
+        d = self.hs.run_blocking(self.hs.get_store().versions)
 
         def versions(v):
             now = time.monotonic()
@@ -83,7 +87,7 @@ class RevocationWatch:
                 return None
             self._last_full = now
             if not changed:  # once a minute: drop what expired (every worker may; deletes are idempotent)
-                self.hs.run_blocking(self.hs.auth.tickets.purge_expired, int(time.time())).addErrback(
+                self.hs.run_blocking(self.hs.get_auth().tickets.purge_expired, int(time.time())).addErrback(
                     lambda f: log.warning("purging expired credentials failed: %s", f.value))
             return self.check()
 
@@ -105,20 +109,18 @@ class RevocationWatch:
         d.addCallbacks(ok, failed)
         d.addBoth(done)
 
-    def check(self):
+    def check(self) -> defer.Deferred:
         """Remove the owned CometD sessions whose binding is dead; fires with how many were removed."""
         bound = self._bound()
         self.checks += 1
         if not bound:
-            from twisted.internet import defer
-
             return defer.succeed(0)
         users = {s.attributes["auth_user"] for _srv, s in bound}
         sids = {s.attributes["auth_sid"] for _srv, s in bound if s.attributes.get("auth_sid")}
         now = int(time.time())
 
         def look():
-            return self.hs.store.credential_states(users), self.hs.auth.tickets.sessions_alive(sids, now)
+            return self.hs.get_store().credential_states(users), self.hs.get_auth().tickets.sessions_alive(sids, now)
 
         def apply(result):
             states, alive = result
@@ -135,12 +137,3 @@ class RevocationWatch:
             return n
 
         return self.hs.run_blocking(look).addCallback(apply)
-
-
-def revocation_watch(hs) -> RevocationWatch:
-    """The server's one watch (created and started on first use)."""
-    watch = hs.services.get("auth.revocation")
-    if watch is None:
-        watch = hs.services["auth.revocation"] = RevocationWatch(hs)
-        watch.start()
-    return watch

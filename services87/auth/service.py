@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import jwt
 
 from services87.auth.passwords import verify_password
+from services87.auth.revocation import binding
 from services87.cache import ResponseCache
 from services87.engine.model import NotFound, User
 from services87.engine.storage import Store
@@ -222,8 +223,6 @@ class AuthService:
     def token_binding(self, token: str) -> dict:
         """For a bearer token already validated: what a CometD session authenticated by it is bound to
         (``services87.auth.revocation``)."""
-        from services87.auth.revocation import binding
-
         claims = jwt.decode(token.strip(), self._secret, algorithms=["HS256"], options={"verify_exp": False})
         return binding(int(claims["sub"]), int(claims.get("ep", 0)), claims.get("sid"))
 

@@ -30,7 +30,6 @@ from typing import Any
 from twisted.logger import Logger
 
 from .request import RequestInfo
-from .server import BayeuxServer
 from .session import Session
 
 log = Logger()
@@ -204,11 +203,3 @@ class BayeuxCluster:
         finally:
             self._applying = False
 
-
-def attach_all(hs, bus) -> list[BayeuxCluster]:
-    """Replicate every BayeuxServer the adapters registered in ``hs.services``."""
-    out = []
-    for name, obj in sorted(hs.services.items()):
-        if isinstance(obj, BayeuxServer) and getattr(obj, "cluster", None) is None:
-            out.append(BayeuxCluster(obj, bus, name))
-    return out

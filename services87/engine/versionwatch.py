@@ -172,14 +172,3 @@ class VersionWatch:
     def stats(self) -> dict:
         return {"enabled": self.enabled, "clean": self.clean_answers, "dirty": self.dirty_answers}
 
-
-def watch_for(hs) -> VersionWatch:
-    """The server's shared watch (created on first use)."""
-    watch = hs.services.get("version_watch")
-    if watch is None:
-        if getattr(hs.settings, "version_watch", True):
-            watch = VersionWatch.for_store(hs.store)
-        else:
-            watch = VersionWatch(None)
-        hs.services["version_watch"] = watch
-    return watch

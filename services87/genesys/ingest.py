@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
@@ -22,13 +22,16 @@ from klein import Klein
 from services87.auth.http import BEARER, SOTICKET, BASIC, authenticate_request, retry_after
 from services87.auth.service import AuthError
 from services87.engine.model import FieldError, StoreUnavailable, ValidationError, check_direction, request_fields
-from services87.engine.storage.live import IngestError, LiveStore
+from services87.engine.storage.live import IngestError
 from services87.engine.statserver.definitions import INSTANT_ACTIONS, canonical_status
 from services87.http.tree import mount as mount_at
 from services87.http import jsonguard
 from services87.http.body import read_body
 from services87.http.errors import HttpError, apply_headers, classify
 from services87.http.routing import Routes, detached, json_errors
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +54,6 @@ class BadEvent(ValidationError):
         super().__init__(message)
         self.index = index
         self.event_id = event_id
-
-
-def live_store(hs) -> LiveStore:
-    """The one :class:`LiveStore` of the server (shared with the Statistics API)."""
-    ls = hs.services.get("genesys.live")
-    if ls is None:
-        g = hs.settings.genesys
-        ls = LiveStore(hs.store, outage_file=g.outage_file, tenant=g.tenant)
-        hs.services["genesys.live"] = ls
-    return ls
 
 
 # ---------------------------------------------------------------------- validation
@@ -210,14 +203,14 @@ def normalize_batch(body: Any, max_events: int, now_ms: int | None = None) -> li
     return [normalize_event(e, i, now_ms) for i, e in enumerate(events)]
 
 
-def submit(hs, events: list[dict]) -> defer.Deferred:
+def submit(hs: Services87Server, events: list[dict]) -> defer.Deferred:
     """Apply normalised events (store thread pool); fires with the per-event results after the commit."""
-    ls = live_store(hs)
+    ls = hs.get_live_store()
     started = time.monotonic()
     d = hs.run_blocking(ls.apply_batch, events)
 
     def results(statuses: list[str]) -> dict:
-        metrics = hs.services.get("metrics")
+        metrics = hs.get_metrics()
         if metrics is not None:
             metrics.observe_ingest(statuses, time.monotonic() - started)
         return {"accepted": statuses.count("accepted"), "duplicates": statuses.count("duplicate"),
@@ -243,7 +236,7 @@ class IngestApi:
 
     app = Klein()
 
-    def __init__(self, hs):
+    def __init__(self, hs: Services87Server):
         self.hs = hs
 
     def resource(self):
@@ -269,7 +262,7 @@ class IngestApi:
             key_text = key.decode("utf-8", "replace")
 
             def check():
-                if not self.hs.auth.check_api_key(key_text):
+                if not self.hs.get_auth().check_api_key(key_text):
                     raise AuthError("InvalidApiKey", "The x-api-key is not valid")
                 return None
 
@@ -319,5 +312,5 @@ def _routing_error(request, status: int, kind: str, message: str) -> bytes:
 json_errors(IngestApi.app, _routing_error, not_allowed=lambda allowed: "Use POST")
 
 
-def mount(hs, root) -> None:
+def mount(hs: Services87Server, root) -> None:
     mount_at(root, "api/ingest/events", IngestApi(hs).resource())

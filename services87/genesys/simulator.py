@@ -21,10 +21,16 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+from twisted.internet import defer
+from twisted.internet.task import LoopingCall
 
 from services87.engine.storage.live import QUEUE_SUFFIX
-from services87.genesys.ingest import normalize_batch
+from services87.genesys.ingest import normalize_batch, submit
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +158,7 @@ def simulation_for(names: dict, groups_of: dict[str, list[str]], seed: int = 87,
 class InProcessSimulator:
     """Started by ``serve --simulate``: one small batch every ``interval`` seconds via ingest.submit."""
 
-    def __init__(self, hs, interval: float, max_events: int = 0, seed: int = 87):
+    def __init__(self, hs: Services87Server, interval: float, max_events: int = 0, seed: int = 87):
         self.hs = hs
         self.interval = interval
         self.max_events = max_events
@@ -163,15 +169,11 @@ class InProcessSimulator:
         self._stopped = False
 
     def start(self) -> None:
-        from twisted.internet.task import LoopingCall
-
-        from services87.genesys.ingest import live_store
-
         def prepare():
-            ls = live_store(self.hs)
+            ls = self.hs.get_live_store()
             names = ls.names()
-            users = {u.login: u for u in self.hs.store.list_users()}
-            groups = self.hs.store.reference()["groups"]
+            users = {u.login: u for u in self.hs.get_store().list_users()}
+            groups = self.hs.get_store().reference()["groups"]
             groups_of = {login: [groups[g] for g in u.group_ids] for login, u in users.items()}
             return simulation_for(names, groups_of, self.seed)
 
@@ -206,10 +208,6 @@ class InProcessSimulator:
 
     def _send(self, raw: list[dict]):
         """Submit one batch; the Deferred fires (never fails) once it is stored or refused."""
-        from twisted.internet import defer
-
-        from services87.genesys.ingest import submit
-
         if not raw:
             return defer.succeed(None)
         try:

@@ -9,14 +9,16 @@
 
 from __future__ import annotations
 
-from services87.gws.api import GwsWorkbins
+from typing import TYPE_CHECKING
+
 from services87.gws.resources import V2Resource
-from services87.http.tree import mount as mount_at
+from services87.http.tree import Root, mount as mount_at
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 
-def mount(hs, root) -> None:
-    adapter = GwsWorkbins(hs)
-    hs.services["gws.workbins"] = adapter
-    hs.services["gws.bayeux"] = adapter.bayeux
+def mount(hs: Services87Server, root: Root) -> None:
+    adapter = hs.get_gws_workbins()
     adapter.start()
     mount_at(root, "api/v2", V2Resource(adapter))

@@ -21,18 +21,17 @@ import hmac
 import json
 import logging
 from functools import partial
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from services87.auth.http import client_address, parse_authorization, parse_basic, retry_after
-from services87.auth.revocation import revocation_watch
 from services87.auth.service import AuthError
 from services87.bayeux import BayeuxServer, BayeuxSettings
 from services87.engine.model import NotFound, ValidationError
-from services87.engine.storage.workbins import HEX32, Owner, WorkbinStore, canonical_type
+from services87.engine.storage.workbins import HEX32, Owner, canonical_type
 from services87.gws.errors import GwsError
 from services87.gws.lenient import parse_body
 from services87.gws.sessions import SESSION_COOKIE, GwsBayeuxHooks, GwsSession, GwsSessions, set_session_cookie
@@ -40,6 +39,9 @@ from services87.http import jsonguard
 from services87.http.body import read_body
 from services87.http.errors import apply_headers, classify
 from services87.http.routing import detached
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +51,10 @@ UNSAFE_METHODS = frozenset({b"POST", b"PUT", b"DELETE", b"PATCH"})
 
 
 class GwsWorkbins:
-    def __init__(self, hs, bayeux_settings: BayeuxSettings | None = None):
+    def __init__(self, hs: Services87Server, bayeux_settings: BayeuxSettings | None = None):
         self.hs = hs
         self.settings = hs.settings
-        self.workbins = WorkbinStore(hs.store)
+        self.workbins = hs.get_workbin_store()
         self.sessions = GwsSessions(hs, hs.settings.gws_session_timeout, hs.settings.session_max_lifetime)
         guard = partial(jsonguard.loads, max_depth=hs.settings.max_json_depth, expect=None)
         self.bayeux = BayeuxServer(hs.reactor, bayeux_settings or BayeuxSettings(json_loads=guard),
@@ -60,19 +62,19 @@ class GwsWorkbins:
         self._pending: set[tuple[str, str]] = set()
         self._pending_all = False
         self._flush_call = None
-        hs.store.add_listener(self._on_change_thread)
+        hs.get_store().add_listener(self._on_change_thread)
         self._pruner = LoopingCall(self.sessions.prune)
         self._pruner.clock = hs.reactor
 
     def start(self) -> None:
         self._pruner.start(60, now=False)
-        revocation_watch(self.hs)
+        self.hs.get_revocation()
         self.hs.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
 
     def stop(self) -> None:
         if self._pruner.running:
             self._pruner.stop()
-        self.hs.store.remove_listener(self._on_change_thread)
+        self.hs.get_store().remove_listener(self._on_change_thread)
         self.bayeux.stop()
 
     # ------------------------------------------------------------------ request plumbing
@@ -127,7 +129,7 @@ class GwsWorkbins:
                 return found, False
             if login is None:
                 raise AuthError("InvalidSession", "The session has expired or does not exist; log in again")
-            user = self.hs.auth.authenticate_password(login, password, address)
+            user = self.hs.get_auth().authenticate_password(login, password, address)
             return sessions.open_blocking(user), True
 
         def opened(result):

@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
@@ -22,6 +23,9 @@ from services87.bayeux.errors import BayeuxError
 from services87.engine.model import StoreUnavailable, User
 from services87.engine.storage.workbins import Owner
 from services87.http.cookies import set_cookie
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,7 @@ class GwsSessions:
 
     KIND = "gws"
 
-    def __init__(self, hs, timeout: float, lifetime: float, clock: Callable[[], float] = time.time,
+    def __init__(self, hs: Services87Server, timeout: float, lifetime: float, clock: Callable[[], float] = time.time,
                  max_sessions: int = MAX_SESSIONS):
         self.hs = hs
         self.timeout = timeout
@@ -89,20 +93,20 @@ class GwsSessions:
     # ------------------------------------------------------------------ store (blocking)
     def open_blocking(self, user: User) -> tuple[str, str, User, int]:
         sid, csrf = secrets.token_hex(16).upper(), secrets.token_urlsafe(24)
-        self.hs.auth.tickets.session_add(self.digest(sid), self.KIND, user.id, csrf, int(self.clock()),
+        self.hs.get_auth().tickets.session_add(self.digest(sid), self.KIND, user.id, csrf, int(self.clock()),
                                          int(self.lifetime))
-        row = self.hs.auth.tickets.session_get(self.digest(sid), self.KIND, int(self.clock()), int(self.timeout))
+        row = self.hs.get_auth().tickets.session_get(self.digest(sid), self.KIND, int(self.clock()), int(self.timeout))
         return sid, csrf, user, int(row["epoch"]) if row else 0
 
     def lookup_blocking(self, sid: str | None) -> tuple[str, str, User, int] | None:
         """The live session ``sid`` as ``(sid, csrf, user, epoch)``, or ``None``."""
         if not sid or len(sid) > 128:
             return None
-        row = self.hs.auth.tickets.session_get(self.digest(sid), self.KIND, int(self.clock()), int(self.timeout))
+        row = self.hs.get_auth().tickets.session_get(self.digest(sid), self.KIND, int(self.clock()), int(self.timeout))
         if row is None:
             return None
         try:
-            user = self.hs.auth.active_user(row["user_id"])
+            user = self.hs.get_auth().active_user(row["user_id"])
         except AuthError:
             return None
         return sid, row["csrf"], user, int(row["epoch"])
@@ -156,7 +160,7 @@ class GwsSessions:
             del self._sessions[sid]
         bound = [self.digest(sid) for sid, s in self._sessions.items() if s.bayeux]
         if bound:
-            self.hs.run_blocking(self.hs.auth.tickets.session_touch, bound, int(now)).addErrback(
+            self.hs.run_blocking(self.hs.get_auth().tickets.session_touch, bound, int(now)).addErrback(
                 lambda f: log.warning("GWS session touch failed: %s", f.value))
         return len(dead)
 
@@ -166,7 +170,7 @@ class GwsBayeuxHooks(BayeuxHooks):
     starts a session and, on long-polling, sets its JSESSIONID cookie). The Bayeux client is then bound to
     that session. Clients may subscribe to any non-meta channel and publish nowhere."""
 
-    def __init__(self, hs, sessions: GwsSessions):
+    def __init__(self, hs: Services87Server, sessions: GwsSessions):
         self.hs = hs
         self.sessions = sessions
 
@@ -191,7 +195,7 @@ class GwsBayeuxHooks(BayeuxHooks):
             if basic is None:
                 raise AuthError("MissingCredentials",
                                 "Authentication required: HTTP Basic or the JSESSIONID cookie of GET /api/v2/me")
-            user = self.hs.auth.authenticate_password(basic[0], basic[1], address)
+            user = self.hs.get_auth().authenticate_password(basic[0], basic[1], address)
             return sessions.open_blocking(user), True
 
         def ok(result):

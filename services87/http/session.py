@@ -26,11 +26,15 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from twisted.internet import defer
 
 from services87.auth.service import AuthError, Principal
 from services87.http.cookies import clear_cookie, set_cookie
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 SESSION_COOKIE = b"services87-session"
 XSRF_COOKIE = b"XSRF-TOKEN"
@@ -55,23 +59,24 @@ def digest(sid: str) -> str:
 class SessionStore:
     """Browser sessions in the store (see the module docstring). Blocking work runs through ``hs.run_blocking``."""
 
-    def __init__(self, hs, lifetime: float, idle: float, clock=time.time):
+    def __init__(self, hs: Services87Server, lifetime: float, idle: float, clock=time.time):
         self.hs = hs
         self.lifetime = lifetime
         self.idle = idle
         self.clock = clock
 
     # ------------------------------------------------------------------ login / logout
-    def login(self, hs, request, principal: Principal) -> defer.Deferred:
+    def login(self, hs: Services87Server, request, principal: Principal) -> defer.Deferred:
         """Open a session for ``principal``: issue a ticket, record the session, set both cookies.
         Fires with the :class:`Session`."""
 
         def open_() -> Session:
-            ticket = hs.auth.issue_ticket(principal.user)
+            auth = hs.get_auth()
+            ticket = auth.issue_ticket(principal.user)
             s = Session(id=secrets.token_urlsafe(32), xsrf=secrets.token_urlsafe(32), user_id=principal.user.id,
                         login=principal.user.login, expires=self.clock() + self.lifetime)
-            hs.auth.tickets.session_add(digest(s.id), KIND, s.user_id, s.xsrf, int(self.clock()), int(self.lifetime),
-                                        ticket_hash=hs.auth.digest(ticket))
+            auth.tickets.session_add(digest(s.id), KIND, s.user_id, s.xsrf, int(self.clock()), int(self.lifetime),
+                                     ticket_hash=auth.digest(ticket))
             return s
 
         def opened(s: Session) -> Session:
@@ -80,7 +85,7 @@ class SessionStore:
 
         return hs.run_blocking(open_).addCallback(opened)
 
-    def logout(self, hs, request, strict: bool = False) -> defer.Deferred:
+    def logout(self, hs: Services87Server, request, strict: bool = False) -> defer.Deferred:
         """End the request's session (XSRF-checked), revoke its ticket and the tokens issued to it, expire
         both cookies. Fires with ``True`` when a session ended; without a live session, ``False`` (or
         ``AuthError("InvalidSession")`` when ``strict``). XSRF failures are :class:`AuthError`."""
@@ -96,7 +101,7 @@ class SessionStore:
                     raise AuthError("InvalidSession", "The session has expired or does not exist; log in again")
                 return False
             self._check_xsrf(request, row)
-            return hs.auth.tickets.session_delete(digest(sid)) is not None
+            return hs.get_auth().tickets.session_delete(digest(sid)) is not None
 
         def ended(had: bool) -> bool:
             self.clear_cookies(request)
@@ -132,7 +137,7 @@ class SessionStore:
     def _row(self, sid: str) -> dict | None:
         if len(sid) > 256:
             return None
-        return self.hs.auth.tickets.session_get(digest(sid), KIND, int(self.clock()), int(self.idle))
+        return self.hs.get_auth().tickets.session_get(digest(sid), KIND, int(self.clock()), int(self.idle))
 
     @staticmethod
     def _check_xsrf(request, row: dict) -> None:
@@ -154,20 +159,12 @@ class SessionStore:
             raise AuthError("InvalidSession", "The session has expired or does not exist; log in again")
         self._check_xsrf(request, row)
         try:
-            user = self.hs.auth.active_user(row["user_id"])
+            user = self.hs.get_auth().active_user(row["user_id"])
         except AuthError as exc:
             raise AuthError("InvalidSession", "The session has ended (" + exc.message + "); log in again") from None
         return Principal(user, "session", None, session=row["hash"])
 
-    def authenticate(self, hs, request) -> defer.Deferred:
+    def authenticate(self, hs: Services87Server, request) -> defer.Deferred:
         """Deferred[Principal] for a request carrying the session cookie (see :meth:`check_blocking`)."""
         return hs.run_blocking(self.check_blocking, request)
 
-
-def sessions_for(hs) -> SessionStore:
-    """The server's one session store (created on first use, shared by every adapter via ``hs.services``)."""
-    store = hs.services.get("web.sessions")
-    if store is None:
-        store = hs.services["web.sessions"] = SessionStore(hs, lifetime=hs.settings.session_max_lifetime,
-                                                           idle=hs.settings.session_idle_timeout)
-    return store

@@ -25,28 +25,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
 
-from services87.cache import ResponseCache
 from services87.engine.model import Validity
-from services87.engine.versionwatch import watch_for
+
+if TYPE_CHECKING:
+    from services87.engine.versionwatch import VersionWatch
+    from services87.server import AnswerCacheName, Services87Server
 
 #: ``(data_version, auth_version)``
 Versions = tuple[int, int]
 
 
-def answer_cache(hs, name: str) -> ResponseCache:
-    """The server's answer cache ``name`` (``soap``, ``rest``, ``genesys``): one per server, shared by every
-    resource of that adapter."""
-    return hs.get_answer_cache(name)
-
-
 class WarmPath:
     """The answer cache of one adapter, with its validity checks and its reactor-thread lookup."""
 
-    def __init__(self, hs, name: str, clock: Callable[[], float] = time.time, watch=None):
+    def __init__(self, hs: Services87Server, name: AnswerCacheName, clock: Callable[[], float] = time.time,
+                 watch: VersionWatch | None = None):
         self.name = name
-        self.cache = answer_cache(hs, name)
-        self.watch = watch if watch is not None else watch_for(hs)
+        self.cache = hs.get_answer_cache(name)  # one per server, shared by every resource of the adapter
+        self.watch = watch if watch is not None else hs.get_version_watch()
         self.clock = clock
 
     @property

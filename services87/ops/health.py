@@ -11,12 +11,18 @@
 from __future__ import annotations
 
 import json
+import os
+from typing import TYPE_CHECKING
 
 from twisted.web import resource, server
 
 from services87 import __version__
+from services87.engine.migrate import at_head
 from services87.engine.model import StoreUnavailable
 from services87.http.tree import NotFoundResource
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 
 def _json(request, status: int, doc: dict) -> None:
@@ -30,7 +36,7 @@ def _json(request, status: int, doc: dict) -> None:
 class Health(resource.Resource):
     isLeaf = True
 
-    def __init__(self, hs):
+    def __init__(self, hs: Services87Server):
         super().__init__()
         self.hs = hs
 
@@ -53,35 +59,31 @@ class Health(resource.Resource):
             f.trap(StoreUnavailable, Exception)
             _json(request, 503, {"status": "unavailable", "version": __version__})
 
-        self.hs.run_blocking(self.hs.store.data_version).addCallbacks(ok, fail)
+        self.hs.run_blocking(self.hs.get_store().data_version).addCallbacks(ok, fail)
         return server.NOT_DONE_YET
 
     def _ready(self, request) -> None:
-        from services87.engine.migrate import at_head
-
         hs = self.hs
         checks: dict[str, str] = {}
 
         def probe():
             try:
-                hs.store.ping()
+                hs.get_store().ping()
                 checks["store"] = "ok"
             except Exception as exc:
                 checks["store"] = f"unreachable ({type(exc).__name__})"
                 return
             try:
-                ok, current, heads = at_head(hs.store.engine)
+                ok, current, heads = at_head(hs.get_store().engine)
                 checks["migrations"] = "ok" if ok else f"database at {current}, code at {heads}"
             except Exception as exc:
                 checks["migrations"] = f"unknown ({type(exc).__name__})"
 
         def answer(_):
-            bus = hs.services.get("bus")
+            bus = hs.get_bus()
             if bus is not None:
                 checks["bus"] = "ok" if getattr(bus, "listening", False) else "not listening"
             if getattr(hs.settings, "genesys", None) and hs.settings.genesys.outage_file:
-                import os
-
                 if os.path.exists(hs.settings.genesys.outage_file):
                     checks["store"] = "unreachable (outage file)"
             ready = all(v == "ok" for v in checks.values())
@@ -94,5 +96,5 @@ class Health(resource.Resource):
         d.addErrback(lambda f: None if request.finished else _json(request, 503, {"status": "unavailable"}))
 
 
-def mount(hs, root) -> None:
+def mount(hs: Services87Server, root) -> None:
     root.putChild(b"health", Health(hs))

@@ -16,13 +16,19 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import time
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from twisted.web import resource
+from twisted.web import resource, server
 
+from services87.config import Metrics as MetricsSettings
 from services87.http.contracts import CONTRACT_NAMES, CONTRACTS, contract_of  # noqa: F401 (part of this API)
+from services87.http.tree import Root, mount as mount_at
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 disable_created_metrics()  # no *_created series: they double the scrape for no operational use
 
@@ -46,7 +52,7 @@ def outcome_of(code: int | None, aborted: bool = False) -> str:
 class Metrics:
     """The metrics of one server process (its own registry: several servers may live in one test process)."""
 
-    def __init__(self, hs=None, worker: int = 0):
+    def __init__(self, hs: Services87Server | None = None, worker: int = 0):
         self.registry = CollectorRegistry(auto_describe=True)
         self.worker = str(worker)
         self.hs = hs
@@ -92,14 +98,10 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def for_server(hs) -> Metrics | None:
-    return hs.services.get("metrics") if hs is not None else None
-
-
 class ServerCollector:
     """State read at scrape time, on the reactor thread (where that state lives)."""
 
-    def __init__(self, hs, worker: str):
+    def __init__(self, hs: Services87Server, worker: str):
         self.hs = hs
         self.worker = worker
 
@@ -108,23 +110,19 @@ class ServerCollector:
 
     def collect(self):
         hs, w = self.hs, self.worker
-        from services87.cache import ResponseCache
-
         # response caches
         hits = CounterMetricFamily("services87_cache_hits", "Response cache hits", labels=["cache", "worker"])
         misses = CounterMetricFamily("services87_cache_misses", "Response cache misses", labels=["cache", "worker"])
         entries = GaugeMetricFamily("services87_cache_entries", "Entries in a response cache", labels=["cache", "worker"])
-        for name, c in sorted(hs.services.items()):
-            if isinstance(c, ResponseCache):
-                label = name.replace(".response_cache", "")
-                hits.add_metric([label, w], c.hits)
-                misses.add_metric([label, w], c.misses)
-                entries.add_metric([label, w], len(c))
+        for label, c in hs.answer_caches().items():
+            hits.add_metric([label, w], c.hits)
+            misses.add_metric([label, w], c.misses)
+            entries.add_metric([label, w], len(c))
         yield hits
         yield misses
         yield entries
         # warm path (version watch): answered on the reactor thread without a store hop, or not
-        watch = hs.services.get("version_watch")
+        watch = hs.get_version_watch.built()
         warm = CounterMetricFamily("services87_warm_path_answers",
                                    "Version checks answered on the reactor thread (clean) or needing a store hop (dirty)",
                                    labels=["result", "worker"])
@@ -132,7 +130,7 @@ class ServerCollector:
         warm.add_metric(["dirty", w], getattr(watch, "dirty_answers", 0))
         yield warm
         # store thread pool
-        pool = hs.threadpool
+        pool = hs.get_threadpool()
         busy = len(pool.working) if pool.started else 0
         queued = pool.q.qsize() if pool.started else 0
         g = GaugeMetricFamily("services87_store_threads_busy", "Store threads running a job", labels=["worker"])
@@ -145,7 +143,7 @@ class ServerCollector:
         g.add_metric([w], queued)
         yield g
         # database connection pool
-        dbpool = hs.store.engine.pool
+        dbpool = hs.get_store().engine.pool
         for name, attr, doc in (("services87_db_pool_size", "size", "Connections the database pool keeps"),
                                 ("services87_db_pool_checked_out", "checkedout", "Database connections in use")):
             fn = getattr(dbpool, attr, None)
@@ -163,8 +161,9 @@ class ServerCollector:
                                         labels=["contract", "worker"])
         dropped = CounterMetricFamily("services87_bayeux_queue_drops",
                                       "Messages dropped because a session queue was full", labels=["contract", "worker"])
+        built = hs.bayeux_servers()
         for key, contract in (("genesys.bayeux", "genesys"), ("gws.bayeux", "gws")):
-            bayeux = hs.services.get(key)
+            bayeux = built.get(key)
             if bayeux is None:
                 continue
             live = list(bayeux._sessions.values())
@@ -179,13 +178,13 @@ class ServerCollector:
         yield delivered
         yield dropped
         # HTTP connections and refusals below the request level (services87/http/limits.py)
-        limiter = hs.services.get("http.limiter")
+        limiter = hs.get_connection_limiter.built()
         if limiter is not None:
             g = GaugeMetricFamily("services87_http_connections_open", "Client connections open (long-polls and "
                                   "WebSockets included)", labels=["worker"])
             g.add_metric([w], limiter.open_connections())
             yield g
-        site = hs.services.get("http.site")
+        site = hs.get_site.built()
         if site is not None:
             g = GaugeMetricFamily("services87_http_requests_in_flight", "Requests being answered", labels=["worker"])
             g.add_metric([w], len(site.in_flight()))
@@ -198,7 +197,7 @@ class ServerCollector:
         # login throttle
         t = CounterMetricFamily("services87_login_throttled", "Log-in attempts refused by the failure throttle",
                                 labels=["worker"])
-        t.add_metric([w], getattr(hs.auth, "throttled", 0))
+        t.add_metric([w], getattr(hs.get_auth(), "throttled", 0))
         yield t
 
 
@@ -242,33 +241,18 @@ class MetricsResource(resource.Resource):
         return _allowed(getattr(peer, "host", "") or "", self.allow)
 
 
-def mount(hs, root) -> None:
-    """Create the server's :class:`Metrics`; mount ``/metrics`` on the main site unless it has its own port."""
+def mount(hs: Services87Server, root) -> None:
+    """Mount ``/metrics`` (the server's :class:`Metrics`) on the main site, unless it is off or has its own port."""
+    metrics = hs.get_metrics()
     m = hs.settings.metrics
-    if not m.enabled:
-        return
-    metrics = Metrics(hs, worker=getattr(hs, "worker_index", 0))
-    hs.services["metrics"] = metrics
-    for key, contract in (("genesys.bayeux", "genesys"), ("gws.bayeux", "gws")):
-        bayeux = hs.services.get(key)
-        if bayeux is not None:
-            bayeux.delivery_observer = metrics.bayeux_delivery.labels(contract, metrics.worker).observe
-    if m.port == 0:
-        root.putChild(b"metrics", MetricsResource(metrics, m.token, m.allow))
+    if metrics is not None and m.port == 0:
+        mount_at(root, "metrics", MetricsResource(metrics, m.token, m.allow))
 
 
-def own_site(hs):
-    """A plain site serving only ``/metrics`` (for ``metrics.port``), or None."""
-    metrics = for_server(hs)
-    if metrics is None:
-        return None
-    from twisted.web import server
-
-    from services87.http.tree import Root
-
+def own_site(metrics: Metrics, m: MetricsSettings) -> server.Site:
+    """A plain site serving only ``/metrics`` (for ``metrics.port``)."""
     root = Root()
-    m = hs.settings.metrics
-    root.putChild(b"metrics", MetricsResource(metrics, m.token, m.allow))
+    mount_at(root, "metrics", MetricsResource(metrics, m.token, m.allow))
     site = server.Site(root)
     site.noisy = False
     return site

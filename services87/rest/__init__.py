@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from services87.http.tree import mount as mount_at
+from typing import TYPE_CHECKING
+
+from services87.http.tree import Root, mount as mount_at
+from services87.rest.api import RestApi
+from services87.rest.oauth import OAuthTokenApi
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 
-def mount(hs, root) -> None:
-    from services87.rest.api import RestApi
-    from services87.rest.oauth import OAuthTokenApi
-
+def mount(hs: Services87Server, root: Root) -> None:
     mount_at(root, "api/v1", RestApi(hs).resource())
     mount_at(root, "auth/v3/oauth", OAuthTokenApi(hs).resource())

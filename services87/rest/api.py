@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from klein import Klein
@@ -36,7 +37,9 @@ from services87.rest.errors import RestError, write_error
 from services87.rest.serialize import Selection, dataset_dict, render_json, render_xml
 from services87.http import body
 from services87.http.errors import HttpError, classify
-from services87.http.session import sessions_for
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +79,12 @@ def query_params(request) -> list[tuple[str, str]]:
     return parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace")
 
 
-def read_body(hs, request) -> bytes:
+def read_body(hs: Services87Server, request) -> bytes:
     """The request body, refusing one larger than ``max_body_size`` with 413 (services87/http/body.py)."""
     return body.read_body(request, hs.settings.max_body_size)
 
 
-def _auth_error(request, err: AuthError, hs=None) -> RestError:
+def _auth_error(request, err: AuthError, hs: Services87Server | None = None) -> RestError:
     c = classify(err, httpauth.retry_after(hs))
     headers = {}
     if c.challenge:
@@ -101,9 +104,9 @@ class RestApi:
 
     app = Klein()
 
-    def __init__(self, hs):
+    def __init__(self, hs: Services87Server):
         self.hs = hs
-        self.sessions = sessions_for(hs)
+        self.sessions = hs.get_sessions()
         self.warm = WarmPath(hs, "rest")
 
     def resource(self) -> KleinResource:
@@ -193,7 +196,7 @@ class RestApi:
         else:
             address = httpauth.client_address(request)
             try:
-                user = await hs.run_blocking(hs.auth.authenticate_password, creds[0], creds[1], address)
+                user = await hs.run_blocking(hs.get_auth().authenticate_password, creds[0], creds[1], address)
             except AuthError as err:
                 raise _auth_error(request, err, self.hs) from None
             principal = Principal(user, "password")
@@ -281,7 +284,7 @@ class _Question:
     zone: str | None
 
 
-def _answer(hs, warm: WarmPath, check, q: _Question) -> tuple[bytes, str, str | None, Principal]:
+def _answer(hs: Services87Server, warm: WarmPath, check, q: _Question) -> tuple[bytes, str, str | None, Principal]:
     """Store thread: authenticate (``check``), parse and answer; ``(payload, media type, language, principal)``.
 
     The checks come in the order the API documents (401, 406 when strict, 415/400, 400 TooManyFunctions/UnknownPanel,
@@ -297,7 +300,7 @@ def _answer(hs, warm: WarmPath, check, q: _Question) -> tuple[bytes, str, str | 
     functions = media.functions_from_body(body)
     if len(functions) > MAX_FUNCTIONS:
         raise RestError(400, "TooManyFunctions", f"At most {MAX_FUNCTIONS} functions per request")
-    panels = hs.engine.parse_panels(functions)  # UnknownPanel -> 400, before any work
+    panels = hs.get_engine().parse_panels(functions)  # UnknownPanel -> 400, before any work
     select = Selection(q.select)
     if q.zone is not None:
         resolve_zone(q.zone)  # UnknownTimeZone -> 400 even when no function needs a zone
@@ -306,11 +309,11 @@ def _answer(hs, warm: WarmPath, check, q: _Question) -> tuple[bytes, str, str | 
         shape = (tuple(panels), select.key, out_type)
         _SHAPES.put(q, shape, size=len(q.raw) + 64)
         key = _key(principal, shape, q)
-        hit = warm.get(key, hs.store.versions()[0])
+        hit = warm.get(key, hs.get_store().versions()[0])
         if hit is not None:
             return hit[0], out_type, hit[1], principal
     ctx = StatContext(user=principal.user, time_zone=q.zone, language=q.lang)
-    answer = hs.engine.compute(ctx, panels, q.culture)
+    answer = hs.get_engine().compute(ctx, panels, q.culture)
     shaped = [select.apply(dataset_dict(ds)) for ds in answer]
     payload = render_xml(shaped) if media.is_xml(out_type) else render_json(shaped)
     warm.put(key, (payload, answer.language), answer.validity, size=len(payload))
@@ -327,7 +330,7 @@ def _key(principal: Principal, shape: tuple, q: _Question) -> tuple:
 _SHAPES = ResponseCache(4096, max_bytes=8 * 1024 * 1024)
 
 
-def _reactor_hit(hs, warm: WarmPath, authorization: str | None, q: _Question):
+def _reactor_hit(hs: Services87Server, warm: WarmPath, authorization: str | None, q: _Question):
     """Reactor thread, no hop: ``(payload, media type, language, principal)`` when the version watch proves
     the versions read last are current, the ticket/bearer token was validated under them and has not
     expired, and the same question is answered in the cache; else ``None`` (the normal path)."""
@@ -345,7 +348,7 @@ def _reactor_hit(hs, warm: WarmPath, authorization: str | None, q: _Question):
     found = []
 
     def key_of(versions):
-        principal = hs.auth.cached_principal(scheme, credentials, versions)
+        principal = hs.get_auth().cached_principal(scheme, credentials, versions)
         if principal is None:
             return None
         found.append(principal)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from typing import TYPE_CHECKING
 
 from klein import Klein
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -26,6 +27,9 @@ from services87.http.errors import HttpError
 from services87.engine.model import StoreUnavailable
 from services87.rest import media
 from services87.rest.api import read_body
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +63,7 @@ class OAuthTokenApi:
 
     app = Klein()
 
-    def __init__(self, hs):
+    def __init__(self, hs: Services87Server):
         self.hs = hs
 
     def resource(self):
@@ -89,7 +93,7 @@ class OAuthTokenApi:
                 fields[k] = v
 
         client_id, client_secret = self._client_credentials(request, fields)
-        if not client_id or not hs.auth.check_client(client_id, client_secret):
+        if not client_id or not hs.get_auth().check_client(client_id, client_secret):
             raise OAuthError(401, "invalid_client", "Unknown client or wrong client secret",
                              {b"www-authenticate": [b'Basic realm="services87"']})
         grant = fields.get("grant_type", "")
@@ -99,12 +103,12 @@ class OAuthTokenApi:
                 if not username or password is None:
                     raise OAuthError(400, "invalid_request", "username and password are required")
                 address = httpauth.client_address(request)
-                user = await hs.run_blocking(hs.auth.authenticate_password, username, password, address)
-                tokens = await hs.run_blocking(hs.auth.issue_tokens, user)
+                user = await hs.run_blocking(hs.get_auth().authenticate_password, username, password, address)
+                tokens = await hs.run_blocking(hs.get_auth().issue_tokens, user)
             elif grant == "refresh_token":
                 if not fields.get("refresh_token"):
                     raise OAuthError(400, "invalid_request", "refresh_token is required")
-                tokens = await hs.run_blocking(hs.auth.refresh, fields["refresh_token"])
+                tokens = await hs.run_blocking(hs.get_auth().refresh, fields["refresh_token"])
             elif not grant:
                 raise OAuthError(400, "invalid_request", "grant_type is required")
             else:

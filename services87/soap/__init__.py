@@ -13,8 +13,13 @@ from services87.soap import compat as _compat
 if not _compat.disabled("six"):
     _compat.install_six_moves_finder()
 
+from typing import TYPE_CHECKING
+
 from services87.http.errors import register_path_shape
-from services87.http.tree import mount as mount_at
+from services87.http.tree import Root, mount as mount_at
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 PATH_PREFIX = b"/Remote/"
 
@@ -37,9 +42,11 @@ def fault_shape(status: int, kind: str, message: str, content_type=None, error_i
 register_path_shape(PATH_PREFIX, fault_shape)
 
 
-def mount(hs, root) -> None:
-    from services87.soap.endpoint import SoapEndpoint
-    from services87.soap.services import IMPLEMENTED, build_application
+def mount(hs: Services87Server, root: Root) -> None:
+    # Imported here, not at the top: they import Spyne and apply the compat fixes, and importing this package
+    # alone must not (tests/soap/test_compat.py shows each bug without its fix that way).
+    from services87.soap.endpoint import SoapEndpoint  # noqa: PLC0415
+    from services87.soap.services import IMPLEMENTED, build_application  # noqa: PLC0415
 
     for service in ("CustomerService", "SoPrincipal"):
         apps = {version: build_application(hs, service, version) for version in ("1.1", "1.2")}

@@ -11,6 +11,7 @@ import io
 import logging
 import time
 from datetime import UTC, datetime, timezone
+from typing import TYPE_CHECKING
 
 from lxml import etree
 from twisted.web import resource, server
@@ -29,6 +30,9 @@ compat.apply()
 
 from spyne.server.twisted import TwistedWebResource  # noqa: E402  (after compat)
 from spyne.server.twisted.http import TwistedHttpMethodContext  # noqa: E402
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,7 @@ def _read_body(request, limit: int) -> bytes:
 class SoapEndpoint(resource.Resource):
     isLeaf = True
 
-    def __init__(self, hs, service: str, applications: dict, implemented: set[str]):
+    def __init__(self, hs: Services87Server, service: str, applications: dict, implemented: set[str]):
         super().__init__()
         self.hs = hs
         self.service = service
@@ -210,13 +214,13 @@ class SoapEndpoint(resource.Resource):
         if not ticket or len(ticket) >= 512:
             return None
         try:
-            self.hs.auth.check_application_token(app_token)  # settings only
+            self.hs.get_auth().check_application_token(app_token)  # settings only
         except AuthError:
             return None
         found = []
 
         def key_of(versions):
-            known = _PRINCIPALS.get((self.hs.auth.digest(ticket.strip()),) + tuple(versions))
+            known = _PRINCIPALS.get((self.hs.get_auth().digest(ticket.strip()),) + tuple(versions))
             if known is None or known[1] <= int(time.time()):
                 return None
             found.append(known[0])
@@ -305,7 +309,7 @@ def _credentials(root, version: str) -> tuple[str | None, str | None]:
     return (token.text if token is not None else None), (ticket.text if ticket is not None else None)
 
 
-def _cache_probe(hs, warm: WarmPath, request_key, app_token, ticket, fast=None, version: str = "1.1"):
+def _cache_probe(hs: Services87Server, warm: WarmPath, request_key, app_token, ticket, fast=None, version: str = "1.1"):
     """Store thread: ``(key, principal, (content_type, body) or None, tried)``; principal ``None`` = refused
     (Spyne answers with the proper ExceptionInfo); key ``None`` = do not cache. With the request already read
     (``fast``: :mod:`services87.soap.statistics_request`) a miss is answered here too; ``tried`` says so
@@ -316,14 +320,14 @@ def _cache_probe(hs, warm: WarmPath, request_key, app_token, ticket, fast=None, 
     auth version, and the ticket's own expiry is checked each time, so a hit is one small query.
     """
     try:
-        hs.auth.check_application_token(app_token)
-        data_version, auth_version = hs.store.versions()
+        hs.get_auth().check_application_token(app_token)
+        data_version, auth_version = hs.get_store().versions()
         now = int(time.time())
-        digest = hs.auth.digest(ticket.strip()) if ticket and len(ticket) < 512 else None
+        digest = hs.get_auth().digest(ticket.strip()) if ticket and len(ticket) < 512 else None
         known = _PRINCIPALS.get((digest, data_version, auth_version)) if digest else None
         if known is None or known[1] <= now:
-            principal = hs.auth.validate_ticket(ticket)
-            row = hs.auth.tickets.get(digest, "ticket")
+            principal = hs.get_auth().validate_ticket(ticket)
+            row = hs.get_auth().tickets.get(digest, "ticket") if digest else None
             known = (principal, int(row["expires_ts"]) if row else now)
             _PRINCIPALS.put((digest, data_version, auth_version), known, size=1)
         principal = known[0]
@@ -343,7 +347,8 @@ def _cache_probe(hs, warm: WarmPath, request_key, app_token, ticket, fast=None, 
 _PRINCIPALS = ResponseCache(4096)
 
 
-def _fast_statistics(hs, warm: WarmPath, key, principal, version, tz_header, functions, now) -> bytes | None:
+def _fast_statistics(hs: Services87Server, warm: WarmPath, key, principal, version, tz_header, functions,
+                     now) -> bytes | None:
     """Store thread: compute and serialize a successful answer (stored under ``key``); ``None`` when the
     answer is an error, which the Spyne path then gives."""
     outcome = services.statistics_outcome(hs, principal, tz_header, functions, now)

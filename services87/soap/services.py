@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spyne import Application, ServiceBase, Unicode, rpc
 from spyne.protocol.soap import Soap11, Soap12
@@ -23,6 +23,9 @@ from services87.engine.model import EngineError, StatContext
 from services87.engine.timebuckets import UnknownTimeZone
 from services87.soap import models as m
 from services87.soap import timezones
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 #: Vendor operation names, for the endpoint's "not implemented" answer (see docs/soap.md).
 IMPLEMENTED = {"CustomerService": {"GetStatistics"},
@@ -78,21 +81,21 @@ def _peer(ctx) -> str:
 
 
 # --------------------------------------------------------------------------- CustomerService
-def statistics_outcome(hs, principal, tz_header, functions, now) -> Outcome:
+def statistics_outcome(hs: Services87Server, principal, tz_header, functions, now) -> Outcome:
     """GetStatistics for an authenticated caller: ``value`` = the engine's answer; the zone to echo."""
     zone = None
     try:
         if tz_header is not None:
             zone = timezones.zone_for(tz_header.SoTimeZoneLocationCode, tz_header.SoTimeZoneId)
         ctx = StatContext(user=principal.user, time_zone=zone, language=None, now=now)
-        answer = hs.engine.compute(ctx, list(functions or ()))
+        answer = hs.get_engine().compute(ctx, list(functions or ()))
     except (AuthError, EngineError) as exc:
         kind = getattr(exc, "kind", type(exc).__name__)
         echo = None
         if tz_header is not None and zone is not None:
             echo = _echo(tz_header)
         elif not isinstance(exc, UnknownTimeZone):  # the zone is fine: the error is elsewhere (a panel)
-            echo = _effective_echo(hs.engine.time_zone_name(StatContext(user=principal.user, time_zone=zone)))
+            echo = _effective_echo(hs.get_engine().time_zone_name(StatContext(user=principal.user, time_zone=zone)))
         return Outcome(error=(kind, getattr(exc, "message", None) or str(exc)), time_zone=echo)
     echo = _echo(tz_header) if tz_header is not None and zone is not None else _effective_echo(answer.zone)
     return Outcome(value=answer, time_zone=echo)
@@ -108,10 +111,10 @@ def _effective_echo(effective: str) -> m.SoTimeZone:
     return m.SoTimeZone(SoTimeZoneId=timezones.id_for(effective), SoTimeZoneLocationCode=effective)
 
 
-def _statistics_worker(hs, app_token, ticket, tz_header, functions, now) -> Outcome:
+def _statistics_worker(hs: Services87Server, app_token, ticket, tz_header, functions, now) -> Outcome:
     try:
-        hs.auth.check_application_token(app_token)
-        principal = hs.auth.validate_ticket(ticket)
+        hs.get_auth().check_application_token(app_token)
+        principal = hs.get_auth().validate_ticket(ticket)
     except (AuthError, EngineError) as exc:
         kind = getattr(exc, "kind", type(exc).__name__)
         return Outcome(error=(kind, getattr(exc, "message", None) or str(exc)))
@@ -163,10 +166,10 @@ def _generic_pairs(data) -> dict[str, str]:
     return pairs
 
 
-def _authenticate_worker(hs, app_token, how: str, args: dict) -> Outcome:
+def _authenticate_worker(hs: Services87Server, app_token, how: str, args: dict) -> Outcome:
     """Log a user in; ``how`` = password | token | generic | implicit."""
     try:
-        hs.auth.check_application_token(app_token)
+        hs.get_auth().check_application_token(app_token)
         ticket = None
         if how == "generic":
             pairs = args["pairs"]
@@ -176,19 +179,19 @@ def _authenticate_worker(hs, app_token, how: str, args: dict) -> Outcome:
             elif "accesstoken" in pairs:
                 how, args = "token", {"token": pairs.get("accesstoken")}
             elif "ticket" in pairs:
-                principal = hs.auth.validate_ticket(pairs.get("ticket"))
+                principal = hs.get_auth().validate_ticket(pairs.get("ticket"))
                 user, ticket = principal.user, principal.ticket
             else:
                 raise AuthError("InvalidCredentials",
                                 "AuthenticationData needs Username+Password, AccessToken or Ticket")
         if how == "password":
-            user = hs.auth.authenticate_password(args["login"], args["password"], args["address"])
+            user = hs.get_auth().authenticate_password(args["login"], args["password"], args["address"])
         elif how == "token":
-            user = hs.auth.validate_access_token(args["token"]).user
+            user = hs.get_auth().validate_access_token(args["token"]).user
         elif how == "implicit":
-            user = hs.auth.authenticate_implicit(args["headers"])
+            user = hs.get_auth().authenticate_implicit(args["headers"])
         if ticket is None:
-            ticket = hs.auth.issue_ticket(user)
+            ticket = hs.get_auth().issue_ticket(user)
     except (AuthError, EngineError) as exc:
         kind = getattr(exc, "kind", type(exc).__name__)
         return Outcome(value=m.AuthenticateResponse(AuthenticationSucceeded=False),
@@ -198,12 +201,12 @@ def _authenticate_worker(hs, app_token, how: str, args: dict) -> Outcome:
                                                 AuthenticationSucceeded=True))
 
 
-def _system_info_worker(hs, app_token) -> Outcome:
+def _system_info_worker(hs: Services87Server, app_token) -> Outcome:
     try:
-        hs.auth.check_application_token(app_token)
+        hs.get_auth().check_application_token(app_token)
     except AuthError as exc:
         return Outcome(error=(exc.kind, exc.message))
-    dialect = getattr(getattr(hs.store, "engine", None), "dialect", None)
+    dialect = getattr(getattr(hs.get_store(), "engine", None), "dialect", None)
     return Outcome(value=m.SoSystemInfoCarrier(
         BranchName="services87", BuildLabel=__version__, AssemblyVersion=__version__, FileVersion=__version__,
         Description="services87 customer-service statistics server (Services87 compatible)",
@@ -263,7 +266,7 @@ class SoPrincipal(ServiceBase):
 SERVICES = {"CustomerService": CustomerService, "SoPrincipal": SoPrincipal}
 
 
-def build_application(hs, service: str, version: str) -> Application:
+def build_application(hs: Services87Server, service: str, version: str) -> Application:
     """One Spyne Application per service and SOAP version (Spyne binds one protocol per application)."""
     proto = Soap11 if version == "1.1" else Soap12
     app = Application([SERVICES[service]], m.TNS, name=service,

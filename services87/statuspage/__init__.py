@@ -21,15 +21,17 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from klein import Klein
 from twisted.internet import defer
 from twisted.web import resource, static
 
+from services87.auth.http import client_address
+from services87.auth.service import Principal
 from services87.engine.model import ALL_PANELS, EngineError, StatusScreenPanelType, StoreUnavailable
-from services87.engine.storage.prefs import PrefsStore
+from services87.engine.timebuckets import resolve_zone
 from services87.i18n import SUPPORTED, normalize_language
-from services87.http.session import sessions_for
 from services87.auth.http import retry_after
 from services87.http.body import read_body
 from services87.http.errors import HttpError, classify
@@ -37,6 +39,9 @@ from services87.http.origin import PAGE_CSP
 from services87.http.routing import Routes, detached, json_errors
 from services87.http.tree import NotFoundResource, json_error, mount as mount_at
 from services87.http import jsonguard
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +85,7 @@ class BadRequest(HttpError):
         return self.status
 
 
-def _read_json(hs, request) -> dict:
+def _read_json(hs: Services87Server, request) -> dict:
     limit = hs.settings.max_body_size
     body = read_body(request, limit, media_types=("application/json", "text/json"),
                      media_message="Send the body as application/json")
@@ -91,7 +96,7 @@ def _read_json(hs, request) -> dict:
 
 
 # --------------------------------------------------------------------------- preferences
-def default_prefs(hs, user) -> dict:
+def default_prefs(hs: Services87Server, user) -> dict:
     return {
         "panels": [p.name for p in DEFAULT_ORDER],
         "language": normalize_language(user.language, normalize_language(hs.settings.default_language)),
@@ -101,8 +106,6 @@ def default_prefs(hs, user) -> dict:
 
 def validate_prefs(data: dict, base: dict) -> dict:
     """Merge ``data`` (a partial preferences object) into ``base``; raise :class:`BadRequest` on bad input."""
-    from services87.engine.timebuckets import resolve_zone
-
     unknown = set(data) - {"panels", "language", "timeZone"}
     if unknown:
         raise BadRequest(f"Unknown preference(s): {', '.join(sorted(unknown))}")
@@ -152,10 +155,10 @@ class _Api:
     anonymous = False
     takes_body = True
 
-    def __init__(self, hs):
+    def __init__(self, hs: Services87Server):
         self.hs = hs
-        self.sessions = sessions_for(hs)
-        self.prefs = PrefsStore(hs.store)
+        self.sessions = hs.get_sessions()
+        self.prefs = hs.get_prefs_store()
 
     def run(self, request, handler):
         """Read the body, authenticate, run ``handler`` off the reactor and answer; a Deferred that fires once
@@ -213,13 +216,9 @@ class Login(_Api):
         login, password = body.get("login"), body.get("password")
         if not isinstance(login, str) or not isinstance(password, str) or not login.strip():
             raise BadRequest('Send {"login": "...", "password": "..."}', "MalformedBody")
-        from services87.auth.http import client_address
-
-        return self.hs.auth.authenticate_password(login, password, client_address(request))
+        return self.hs.get_auth().authenticate_password(login, password, client_address(request))
 
     def _done(self, user, request):
-        from services87.auth.service import Principal
-
         d = self.sessions.login(self.hs, request, Principal(user, "password"))
         d.addCallback(lambda s: _finish(request, _json(request, {"login": user.login, "fullName": user.full_name,
                                                                  "xsrfToken": s.xsrf})))
@@ -245,8 +244,8 @@ class Me(_Api):
 
     def get(self, request, body, principal):
         user = principal.user
-        agents = [{"login": u.login, "name": u.full_name} for u in self.hs.store.list_users() if u.active]
-        tokens = self.hs.auth.issue_tokens(user, session=principal.session)
+        agents = [{"login": u.login, "name": u.full_name} for u in self.hs.get_store().list_users() if u.active]
+        tokens = self.hs.get_auth().issue_tokens(user, session=principal.session)
         keys = self.hs.settings.api_keys
         genesys = getattr(self.hs.settings, "genesys", None)
         return 200, {
@@ -266,9 +265,7 @@ class Me(_Api):
     def _queues(self) -> list[str]:
         """Queue names for the Genesys view (empty when the live tables are not there)."""
         try:
-            from services87.genesys.ingest import live_store
-
-            return list(live_store(self.hs).names().get("queues", []))
+            return list(self.hs.get_live_store().names().get("queues", []))
         except Exception:  # the live feature is optional for the page
             log.debug("no queues for the status page", exc_info=True)
             return []
@@ -292,7 +289,7 @@ class StatusPageApi:
 
     app = Klein()
 
-    def __init__(self, hs):
+    def __init__(self, hs: Services87Server):
         self.login, self.logout, self.me, self.prefs = Login(hs), Logout(hs), Me(hs), Prefs(hs)
 
     def resource(self):
@@ -385,7 +382,7 @@ class IndexPage(resource.Resource):
         return self.render_GET(request)
 
 
-def mount(hs, root) -> None:
+def mount(hs: Services87Server, root) -> None:
     root.index = IndexPage()
     mount_at(root, "static/statuspage", StaticFiles(str(STATIC_DIR)))
     mount_at(root, "statuspage/api", StatusPageApi(hs).resource())

@@ -7,7 +7,7 @@ The queue model: a Queue object has its calls (``Current_In_Queue``, ``LongestWa
 :meth:`services87.engine.storage.live.LiveStore.resolve` for how a queue finds its agent group.
 
 Every :class:`~services87.engine.model.StatusScreenPanelType` name is a statistic too: its value is the
-panel's DataSet (``hs.engine.compute``) as JSON, for objectType ``Tenant`` (or ``Agent`` for the panels that
+panel's DataSet (``StatisticsEngine.compute``) as JSON, for objectType ``Tenant`` (or ``Agent`` for the panels that
 depend on who asks).
 """
 

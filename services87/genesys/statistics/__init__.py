@@ -7,14 +7,16 @@
 
 from __future__ import annotations
 
-from services87.genesys.statistics.api import StatisticsApi
+from typing import TYPE_CHECKING
+
 from services87.genesys.statistics.resources import V3Resource
-from services87.http.tree import mount as mount_at
+from services87.http.tree import Root, mount as mount_at
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 
-def mount(hs, root) -> None:
-    api = StatisticsApi(hs)
-    hs.services["genesys.statistics"] = api
-    hs.services["genesys.bayeux"] = api.bayeux
+def mount(hs: Services87Server, root: Root) -> None:
+    api = hs.get_genesys_statistics()
     api.start()
     mount_at(root, "statistics/v3", V3Resource(api))

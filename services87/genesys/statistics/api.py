@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import uuid
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
@@ -31,6 +31,7 @@ from twisted.python.failure import Failure
 from services87.auth.http import parse_authorization
 from services87.auth.service import AuthError
 from services87.cache import ResponseCache
+from services87.bayeux.errors import BayeuxError
 from services87.bayeux import BayeuxHooks, BayeuxServer, BayeuxSettings, Denied
 from services87.engine.model import EngineError, NotFound, StoreUnavailable
 from services87.engine.statserver import (
@@ -42,7 +43,6 @@ from services87.engine.statserver import (
 )
 from services87.engine.statserver.evaluate import StatEvaluator
 from services87.http.warm import WarmPath
-from services87.genesys.ingest import live_store
 from services87.genesys.statistics.subscriptions import (
     SERVICE,
     UPDATES,
@@ -53,6 +53,9 @@ from services87.genesys.statistics.subscriptions import (
 )
 from services87.http import jsonguard
 from services87.http.errors import HttpError
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +133,6 @@ class StatisticsHooks(BayeuxHooks):
 
 def _deny(f: Failure):
     if f.check(StoreUnavailable):
-        from services87.bayeux.errors import BayeuxError
-
         raise BayeuxError(503, "StoreUnavailable: the store is unavailable; retry shortly")
     if f.check(AuthError):
         raise Denied(f"{f.value.kind}: {f.value.message}")
@@ -139,12 +140,13 @@ def _deny(f: Failure):
 
 
 class StatisticsApi:
-    def __init__(self, hs):
+    def __init__(self, hs: Services87Server):
         self.hs = hs
         g = hs.settings.genesys
         self.g = g
-        self.live = live_store(hs)
-        self.evaluator = StatEvaluator(self.live, hs.engine, g.time_zone or hs.settings.default_time_zone, g.reset_time)
+        self.live = hs.get_live_store()
+        self.evaluator = StatEvaluator(self.live, hs.get_engine(), g.time_zone or hs.settings.default_time_zone,
+                                       g.reset_time)
         bs = BayeuxSettings(timeout=g.cometd_timeout_ms / 1000.0, max_interval=g.cometd_max_interval_ms / 1000.0,
                             max_queue=g.cometd_max_queue, session_cookie_name=SESSION_COOKIE,
                             json_loads=partial(jsonguard.loads, max_depth=hs.settings.max_json_depth, expect=None))
@@ -162,9 +164,7 @@ class StatisticsApi:
         except Exception as exc:  # the store may be down at start-up: start with none
             log.warning("could not restore subscriptions: %s", exc)
         self.manager.start()
-        from services87.auth.revocation import revocation_watch
-
-        revocation_watch(self.hs)
+        self.hs.get_revocation()
         self.hs.reactor.addSystemEventTrigger("before", "shutdown", self.stop)
 
     def stop(self) -> None:
@@ -188,7 +188,7 @@ class StatisticsApi:
             uid = check_one()
             if uid is None:
                 return None, {}
-            return uid, hs.auth.token_binding(parse_authorization(authorization)[1])
+            return uid, hs.get_auth().token_binding(parse_authorization(authorization)[1])
 
         return check_bound
 
@@ -196,7 +196,7 @@ class StatisticsApi:
         hs = self.hs
 
         def check():
-            if not hs.auth.check_api_key(api_key):
+            if not hs.get_auth().check_api_key(api_key):
                 raise AuthError("InvalidApiKey", "A valid x-api-key header is required")
             if not authorization:
                 if self.g.require_bearer:
@@ -206,7 +206,7 @@ class StatisticsApi:
             scheme, token = parse_authorization(authorization)  # type: ignore[misc]
             if scheme != "bearer" or not token:
                 raise AuthError("UnsupportedScheme", "Use Authorization: Bearer <token>")
-            return hs.auth.validate_access_token(token).user.id
+            return hs.get_auth().validate_access_token(token).user.id
 
         return check
 
@@ -307,7 +307,7 @@ class StatisticsApi:
         that still hold (the evaluator's validity: data version and clock step); else ``None`` (the normal
         path)."""
         asked = self._asked.get(body_bytes)
-        if asked is None or not self.manager.available or not self.hs.auth.check_api_key(api_key):
+        if asked is None or not self.manager.available or not self.hs.get_auth().check_api_key(api_key):
             return None
         token = None
         if not authorization:
@@ -324,7 +324,7 @@ class StatisticsApi:
         def key_of(versions):
             user_id = None
             if token is not None:
-                principal = self.hs.auth.cached_principal("bearer", token, versions)
+                principal = self.hs.get_auth().cached_principal("bearer", token, versions)
                 if principal is None:
                     return None
                 user_id = principal.user.id
@@ -353,7 +353,7 @@ class StatisticsApi:
             if body_bytes is not None:
                 self._asked.put(body_bytes, asked, size=len(body_bytes) + 64)
             key = ("get-statistic-ex", user_id, asked)
-            version = self.hs.store.versions()[0]
+            version = self.hs.get_store().versions()[0]
             hit = self.warm.get(key, version)
             if hit is not None:
                 return hit, None, None, None, None

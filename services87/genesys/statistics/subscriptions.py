@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
@@ -27,6 +27,9 @@ from twisted.internet.task import LoopingCall
 from services87.engine.model import EngineError, StoreUnavailable
 from services87.engine.statserver.definitions import StatDefinition
 from services87.engine.statserver.evaluate import Result, StatEvaluator
+
+if TYPE_CHECKING:
+    from services87.server import Services87Server
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,8 @@ def changed(old: Any, new: Any, insensitivity: float) -> bool:
 
 
 class SubscriptionManager:
-    def __init__(self, hs, live, evaluator: StatEvaluator, bayeux, build_items: Callable[[dict], dict[str, Item]]):
+    def __init__(self, hs: Services87Server, live, evaluator: StatEvaluator, bayeux,
+                 build_items: Callable[[dict], dict[str, Item]]):
         self.hs = hs
         self.live = live
         self.evaluator = evaluator
@@ -110,7 +114,7 @@ class SubscriptionManager:
         self._tick.clock = hs.reactor
         self._health = LoopingCall(self.probe)
         self._health.clock = hs.reactor
-        hs.store.add_listener(self._on_change_thread)
+        hs.get_store().add_listener(self._on_change_thread)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -121,7 +125,7 @@ class SubscriptionManager:
         for lc in (self._tick, self._health):
             if lc.running:
                 lc.stop()
-        self.hs.store.remove_listener(self._on_change_thread)
+        self.hs.get_store().remove_listener(self._on_change_thread)
         if self._call is not None and self._call.active():
             self._call.cancel()
 
