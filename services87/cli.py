@@ -14,9 +14,9 @@ import logging
 import os
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from services87 import __version__
 from services87.config import ConfigError, Settings
@@ -121,13 +121,15 @@ def check_database(url: str, create: bool) -> None:
                 also = "; write the URL as postgresql+psycopg://..." if exc.name == "psycopg2" else ""
                 raise CliError(f"{describe_db(url)} needs the PostgreSQL driver ({exc.name or 'psycopg'}), which is "
                                f"not installed: pip install 'services87[postgres]'{also}", 2) from None
-            raise CliError(f"{describe_db(url)} needs the Python module {exc.name}, which is not installed", 2) from None
+            raise CliError(f"{describe_db(url)} needs the Python module {exc.name}, which is not installed",
+                           2) from None
         return
     path = sqlite_path(url)
     if path is None:
         return
     if path.is_dir():
-        raise CliError(f"{path} is a directory, not a database file; give a file name such as --db {path / 'services87.db'}", 2)
+        raise CliError(f"{path} is a directory, not a database file; give a file name such as "
+                       f"--db {path / 'services87.db'}", 2)
     if path.exists():
         try:
             with open(path, "rb") as fh:
@@ -155,7 +157,8 @@ def open_store(settings: Settings, create: bool = True):
 
     check_database(settings.db_url, create)
     try:
-        store = Store(settings.db_url, BusinessCalendar.from_settings(settings.business_hours), pool_size=settings.db_threads)
+        store = Store(settings.db_url, BusinessCalendar.from_settings(settings.business_hours),
+                      pool_size=settings.db_threads)
         store.migrate()
     except sqlalchemy.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
@@ -167,12 +170,13 @@ def open_store(settings: Settings, create: bool = True):
 def _progress(total: int | None, desc: str):
     from tqdm import tqdm  # noqa: PLC0415
 
-    return tqdm(total=total, desc=desc, unit="rows", disable=not sys.stderr.isatty() and not os.environ.get("SERVICES87_PROGRESS"))
+    return tqdm(total=total, desc=desc, unit="rows",
+                disable=not sys.stderr.isatty() and not os.environ.get("SERVICES87_PROGRESS"))
 
 
 # --------------------------------------------------------------------------- serve
 def cmd_serve(args) -> int:
-    overrides = {"db_url": db_url(args.db)}
+    overrides: dict[str, Any] = {"db_url": db_url(args.db)}
     if args.host:
         overrides["host"] = args.host
     if args.port is not None:
@@ -235,7 +239,8 @@ def cmd_serve(args) -> int:
         tmp.replace(args.port_file)
     where = where or f"http://{settings.host}:{actual}/"
     print(f"services87 {__version__} listening on {where} (database {describe_db(settings.db_url)})", flush=True)
-    _ignore_sighup(lambda: reactor.callFromThread(_log_sighup))
+    # typed as the common reactor interfaces; every installed reactor provides IReactorThreads
+    _ignore_sighup(lambda: reactor.callFromThread(_log_sighup))  # type: ignore[attr-defined]
     log_exit_reasons(reactor)
     reactor.run()  # Twisted's own SIGINT/SIGTERM handlers stop it gracefully
     return 0
@@ -372,7 +377,8 @@ def _users_add(store, args) -> int:
     if unknown and not args.create_groups:
         have = sorted(store.reference()["groups"].values())
         raise CliError(f"unknown group{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} (known: "
-                       f"{', '.join(have) or 'none'}); add --create-groups to create {'them' if len(unknown) > 1 else 'it'}", 2)
+                       f"{', '.join(have) or 'none'}); add --create-groups to create "
+                       f"{'them' if len(unknown) > 1 else 'it'}", 2)
     if store.find_user(args.login) is not None:
         raise CliError(f"user {args.login!r} already exists; change its password with 'services87 users passwd'", 2)
     password = _read_password(args)
@@ -429,12 +435,14 @@ def _read_password(args) -> str:
     if args.password_env:
         value = os.environ.get(args.password_env)
         if not value:
-            raise CliError(f"the environment variable {args.password_env} is empty or not set; put the password in it", 2)
+            raise CliError(f"the environment variable {args.password_env} is empty or not set; "
+                           "put the password in it", 2)
         return value
     if not sys.stdin.isatty():
         value = sys.stdin.readline().rstrip("\r\n")
         if not value:
-            raise CliError("no password on standard input: pipe one line (printf '%s\\n' \"$PW\" | services87 users ...), "
+            raise CliError("no password on standard input: pipe one line "
+                           "(printf '%s\\n' \"$PW\" | services87 users ...), "
                            "run it at a terminal, or use --password-env VAR", 2)
         return value
     first = getpass.getpass("Password: ")
@@ -469,7 +477,7 @@ def cmd_stats(args) -> int:
         if user is None:
             raise CliError(f"no such user: {args.user} ('services87 users list' shows them)")
     panels = [p for p in ALL_PANELS if p is not P.None_] if args.panels == ["all"] else args.panels
-    now = args.now or datetime.now(timezone.utc)
+    now = args.now or datetime.now(UTC)
     ctx = StatContext(user=user, time_zone=args.tz, language=args.lang, now=now)
     sets = StatisticsEngine(store, settings).compute(ctx, panels)
     if args.format == "json":
@@ -579,7 +587,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes sharing the port (more than 1 needs PostgreSQL; docs/deployment.md)")
     s.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)  # internal: inherited socket
     s.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
-    s.add_argument("--port-file", metavar="FILE", help="write the bound port to this file, for --port 0 (default: none)")
+    s.add_argument("--port-file", metavar="FILE",
+                   help="write the bound port to this file, for --port 0 (default: none)")
     ops = s.add_argument_group("operations (docs/operations.md)")
     ops.add_argument("--listen", action="append", metavar="ENDPOINT",
                      help="Twisted endpoint to listen on, repeatable: tcp:8087:interface=127.0.0.1, "
@@ -609,7 +618,8 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("login", help="log-in name")
     ua.add_argument("--name", help="full name (default: the login)")
     ua.add_argument("--email", help="e-mail address (default: none)")
-    ua.add_argument("--groups", metavar="A,B", help="comma-separated user group names, which must exist (default: none)")
+    ua.add_argument("--groups", metavar="A,B",
+                    help="comma-separated user group names, which must exist (default: none)")
     ua.add_argument("--create-groups", action="store_true", help="create the --groups that do not exist yet")
     ua.add_argument("--tz", type=time_zone, metavar="ZONE",
                     help="IANA time zone, e.g. Europe/Oslo (default: none, the default_time_zone setting applies)")

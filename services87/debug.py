@@ -92,7 +92,8 @@ class BlockingDetector:
             late = time.monotonic() - beat
             if late > self.threshold and reported_for != beat and self.reactor_thread is not None:
                 reported_for = beat
-                frame = sys._current_frames().get(self.reactor_thread)
+                # the standard library's one way to read another thread's stack
+                frame = sys._current_frames().get(self.reactor_thread)  # noqa: SLF001
                 stack = "".join(traceback.format_stack(frame, limit=12)) if frame else ""
                 with self._lock:
                     if len(self.slow) < MAX_RECORDS:

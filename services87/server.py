@@ -410,10 +410,15 @@ class Services87Server:
         factory = self.get_connection_limiter()
         grace = self.settings.http.shutdown_grace
         ports = []
+
+        def drain_on_shutdown(port):
+            limits.drain_on_shutdown(self.reactor, factory, port, grace)
+            return port
+
         for description in descriptions:
             endpoint = endpoints.serverFromString(self.reactor, description)
             d = endpoint.listen(factory)
-            d.addCallback(lambda port: (limits.drain_on_shutdown(self.reactor, factory, port, grace), port)[1])
+            d.addCallback(drain_on_shutdown)
             ports.append(d)
         self.listen_metrics()
         return defer.gatherResults(ports, consumeErrors=True)

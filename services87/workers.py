@@ -161,7 +161,7 @@ def run_worker(hs: Services87Server, fd: int, index: int):
     tag = str(index).encode()
     base = site.requestFactory
 
-    class WorkerRequest(base):  # which worker answered: for operators and the multi-worker test
+    class WorkerRequest(base):  # type: ignore[valid-type, misc]  # the site's request class  # which worker answered: for operators and the multi-worker test
         def process(self):
             self.setHeader(b"x-services87-worker", tag)
             return super().process()

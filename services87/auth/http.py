@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
 
 from twisted.internet import defer
 
@@ -155,7 +156,9 @@ def header_authenticator(hs: Services87Server, request, schemes: Sequence[str] =
         return note_user(request, _check())
 
     def _check() -> Principal:
-        scheme, credentials = parse_authorization(header)
+        parsed = parse_authorization(header)
+        assert parsed is not None  # there is a header (above)
+        scheme, credentials = parsed
         allowed = {s.lower(): s for s in schemes}
         if scheme not in allowed:
             raise AuthError("UnsupportedScheme", "Unsupported authorization scheme; use one of: " + ", ".join(schemes))

@@ -35,7 +35,7 @@ FULL_CHECK = 60.0
 
 
 def binding(user_id: int, epoch: int, sid_digest: str | None = None) -> dict:
-    out = {"auth_user": int(user_id), "auth_epoch": int(epoch)}
+    out: dict[str, int | str] = {"auth_user": int(user_id), "auth_epoch": int(epoch)}
     if sid_digest:
         out["auth_sid"] = sid_digest
     return out

@@ -262,7 +262,8 @@ class AuthService:
         if not self.app_tokens_required:
             return
         if not token:
-            raise AuthError("MissingApplicationToken", "Application tokens must be specified when calling an Online installation")
+            raise AuthError("MissingApplicationToken",
+                            "Application tokens must be specified when calling an Online installation")
         ok = False
         for t in self.settings.application_tokens:
             ok |= hmac.compare_digest(t.encode(), token.strip().encode())

@@ -148,7 +148,7 @@ class BayeuxCluster:
             return
         op = data.get("op")
         s = self.server
-        sid = data.get("sid")
+        sid: str = data.get("sid") or ""  # validate(): a well-formed id but for "publish", which has none
         session = s._sessions.get(sid) if sid else None
         self._applying = True
         try:

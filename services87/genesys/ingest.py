@@ -122,8 +122,9 @@ def normalize_event(raw: Any, index: int, now_ms: int) -> dict:
     if typ in ("agent-state", "dn-state", "interaction", "message"):
         out["ts"] = parse_ts(raw.get("ts", raw.get("timestamp")), now_ms, index, eid)
     if typ == "agent-state":
-        out.update(agent=_name(raw, "agent", index), status=_status(raw, index), place=_name(raw, "place", index, False),
-                   dn=_name(raw, "dn", index, False, 64), reason=_name(raw, "reason", index, False))
+        out.update(agent=_name(raw, "agent", index), status=_status(raw, index),
+                   place=_name(raw, "place", index, False), dn=_name(raw, "dn", index, False, 64),
+                   reason=_name(raw, "reason", index, False))
     elif typ == "dn-state":
         out.update(dn=_name(raw, "dn", index, True, 64), status=_status(raw, index),
                    agent=_name(raw, "agent", index, False), place=_name(raw, "place", index, False),
@@ -133,7 +134,8 @@ def normalize_event(raw: Any, index: int, now_ms: int) -> dict:
         if kind not in INTERACTION_EVENTS:
             raise BadEvent(index, eid, f"event must be one of {', '.join(INTERACTION_EVENTS)}")
         out.update(interaction=_name(raw, "interaction", index), event=kind, queue=_name(raw, "queue", index, False),
-                   agent=_name(raw, "agent", index, False), media=(_name(raw, "media", index, False, 32) or "").lower() or None)
+                   agent=_name(raw, "agent", index, False),
+                   media=(_name(raw, "media", index, False, 32) or "").lower() or None)
         if kind == "offered" and not out["queue"]:
             raise BadEvent(index, eid, "an offered interaction needs a queue")
     elif typ == "place":

@@ -21,7 +21,8 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
@@ -165,7 +166,7 @@ class InProcessSimulator:
         self.seed = seed
         self.sent = 0
         self.sim: Simulation | None = None
-        self._loop = None
+        self._loop: LoopingCall | None = None
         self._stopped = False
 
     def start(self) -> None:
@@ -245,7 +246,8 @@ def run_http(url: str, headers: dict[str, str], agents: list[str], groups_of: di
             accepted += result.get("accepted", 0)
             for e in batch:
                 if e["type"] in ("agent-state", "interaction"):
-                    echo(f"{e['type']:12s} {e.get('agent') or e.get('interaction')}: {e.get('status') or e.get('event')}")
+                    echo(f"{e['type']:12s} {e.get('agent') or e.get('interaction')}: "
+                         f"{e.get('status') or e.get('event')}")
         if accepted >= max_events or time.monotonic() >= deadline:
             return accepted
         time.sleep(interval)

@@ -21,7 +21,8 @@ import hmac
 import json
 import logging
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
@@ -210,6 +211,7 @@ class GwsWorkbins:
             raise GwsError(10, "workbinType must be a string")
         if wowner is not None and not isinstance(wowner, str):
             raise GwsError(10, "workbinOwner must be a string")
+        owner: int | str  # a user id (int), or the name of a group / place / queue
         if user_id is not None:
             if wtype not in (None, "Agent") or wowner is not None:
                 raise GwsError(10, "POST /api/v2/users/{userId}/workbins requests the Agent workbins of that "
@@ -366,7 +368,7 @@ class GwsWorkbins:
             for key, (owner, ref) in list(s.watches.items()):
                 if everything or key in pending:
                     jobs.setdefault(key, []).append((s, owner, ref))
-        for key, watchers in jobs.items():
+        for _key, watchers in jobs.items():
             owner = watchers[0][1]
 
             def send(stats, watchers=watchers):

@@ -113,7 +113,8 @@ class ServerCollector:
         # response caches
         hits = CounterMetricFamily("services87_cache_hits", "Response cache hits", labels=["cache", "worker"])
         misses = CounterMetricFamily("services87_cache_misses", "Response cache misses", labels=["cache", "worker"])
-        entries = GaugeMetricFamily("services87_cache_entries", "Entries in a response cache", labels=["cache", "worker"])
+        entries = GaugeMetricFamily("services87_cache_entries", "Entries in a response cache",
+                                    labels=["cache", "worker"])
         for label, c in hs.answer_caches().items():
             hits.add_metric([label, w], c.hits)
             misses.add_metric([label, w], c.misses)
@@ -124,7 +125,8 @@ class ServerCollector:
         # warm path (version watch): answered on the reactor thread without a store hop, or not
         watch = hs.get_version_watch.built()
         warm = CounterMetricFamily("services87_warm_path_answers",
-                                   "Version checks answered on the reactor thread (clean) or needing a store hop (dirty)",
+                                   "Version checks answered on the reactor thread (clean) "
+                                   "or needing a store hop (dirty)",
                                    labels=["result", "worker"])
         warm.add_metric(["clean", w], getattr(watch, "clean_answers", 0))
         warm.add_metric(["dirty", w], getattr(watch, "dirty_answers", 0))
@@ -160,13 +162,14 @@ class ServerCollector:
         delivered = CounterMetricFamily("services87_bayeux_messages_queued", "Messages queued for sessions",
                                         labels=["contract", "worker"])
         dropped = CounterMetricFamily("services87_bayeux_queue_drops",
-                                      "Messages dropped because a session queue was full", labels=["contract", "worker"])
+                                      "Messages dropped because a session queue was full",
+                                      labels=["contract", "worker"])
         built = hs.bayeux_servers()
         for key, contract in (("genesys.bayeux", "genesys"), ("gws.bayeux", "gws")):
             bayeux = built.get(key)
             if bayeux is None:
                 continue
-            live = list(bayeux._sessions.values())
+            live = list(bayeux.sessions.values())
             sessions.add_metric([contract, w], len(live))
             subs.add_metric([contract, w], sum(len(s.subscriptions) for s in live))
             queued_msgs.add_metric([contract, w], sum(s.queue_size for s in live))
@@ -191,7 +194,8 @@ class ServerCollector:
             yield g
             c = CounterMetricFamily("services87_http_refused", "Connections or requests refused before reaching an "
                                     "adapter, by reason", labels=["reason", "worker"])
-            for reason, key in (("timeout", "timeouts"), ("too_large", "too_large"), ("too_many_connections", "refused")):
+            for reason, key in (("timeout", "timeouts"), ("too_large", "too_large"),
+                                ("too_many_connections", "refused")):
                 c.add_metric([reason, w], site.counters.get(key, 0))
             yield c
         # login throttle
@@ -225,7 +229,8 @@ class MetricsResource(resource.Resource):
         if not self._permitted(request):
             request.setResponseCode(403)
             request.setHeader(b"content-type", b"application/json; charset=utf-8")
-            return b'{"Error": true, "ErrorType": "Forbidden", "Message": "Metrics are not open to this client", "status": 403}'
+            return (b'{"Error": true, "ErrorType": "Forbidden", "Message": "Metrics are not open to this client", '
+                    b'"status": 403}')
         request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
         request.setHeader(b"cache-control", b"no-store")
         return self.metrics.exposition()

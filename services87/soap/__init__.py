@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from services87.http.errors import register_path_shape
 from services87.http.tree import Root, mount as mount_at
+from services87.soap import envelope
 
 if TYPE_CHECKING:
     from services87.server import Services87Server
@@ -28,8 +29,6 @@ def fault_shape(status: int, kind: str, message: str, content_type=None, error_i
     """Errors the HTTP plumbing answers under ``/Remote/`` (body too large, timeouts, unsupported methods):
     a SOAP ``Client`` fault of the request's version (``Server`` for 5xx), with the fault's own HTTP status
     for ``MessageTooLarge`` (as the XML guard answers)."""
-    from services87.soap import envelope
-
     ctype = content_type.decode("latin-1") if isinstance(content_type, bytes) else content_type
     version = envelope.version_from_content_type(ctype)
     fault_status, body = envelope.fault(version, "Server" if status >= 500 else "Client", kind, message)

@@ -329,7 +329,8 @@ json_errors(StatusPageApi.app, _routing_error)
 class StaticFiles(static.File):
     """Static files with JSON 404s and no directory listings."""
 
-    childNotFound = None  # set in __init__: one per instance
+    # set in __init__, one per instance (Twisted types it as its own 404 class; any resource answers)
+    childNotFound: resource.Resource  # type: ignore[assignment]
 
     def __init__(self, path, *args, **kwargs):
         super().__init__(path, *args, **kwargs)
