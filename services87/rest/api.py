@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -187,7 +189,8 @@ class RestApi:
             raise _auth_error(request, err, self.hs) from None
         creds = None
         if raw.strip():
-            creds = _login_fields(media.parse_body(request.getHeader(b"content-type"), raw, hs.settings.max_xml_depth, hs.settings.max_json_depth))
+            creds = _login_fields(media.parse_body(request.getHeader(b"content-type"), raw, hs.settings.max_xml_depth,
+                                                   hs.settings.max_json_depth))
         if creds is None:
             if request.getHeader(b"authorization") is None:
                 raise RestError(400, "MalformedRequest", "Send UserName and Password (JSON or form), or an "
@@ -340,9 +343,12 @@ def _reactor_hit(hs: Services87Server, warm: WarmPath, authorization: str | None
     if shape is None:
         return None
     try:
-        scheme, credentials = httpauth.parse_authorization(authorization)
+        parsed = httpauth.parse_authorization(authorization)
     except (AuthError, TypeError, ValueError):
         return None
+    if parsed is None:  # no Authorization header
+        return None
+    scheme, credentials = parsed
     if scheme not in _SCHEMES_LOWER:
         return None
     found = []
@@ -366,6 +372,7 @@ _SCHEMES_LOWER = frozenset(s.lower() for s in SCHEMES)
 def _login_fields(body: media.Body) -> tuple[str, str] | None:
     names = {"username": "user", "user": "user", "login": "user", "password": "password"}
     found: dict[str, str] = {}
+    items: Iterable[tuple[Any, Any]]  # (name, value) pairs of a JSON object, a form or an XML element
     if body.media_type in media.JSON_TYPES:
         if not isinstance(body.data, dict):
             raise RestError(400, "MalformedRequest", 'The body must be a JSON object: {"UserName": .., "Password": ..}')

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from lxml import etree
@@ -176,7 +176,7 @@ class SoapEndpoint(resource.Resource):
 
         def probed(probe):
             key, principal, hit, tried = probe
-            if request._disconnected:
+            if request._disconnected:  # noqa: SLF001 - Twisted has no public flag for a client gone
                 return None
             note_user(request, principal)
             if hit is not None:
@@ -190,10 +190,10 @@ class SoapEndpoint(resource.Resource):
             (_app_token, _credentials_header, tz_header), functions = parsed
             return self.hs.run_blocking(
                 _fast_statistics, self.hs, self.warm, key, principal, soap.version, tz_header, functions,
-                datetime.now(timezone.utc)).addCallback(computed)
+                datetime.now(UTC)).addCallback(computed)
 
         def computed(body):
-            if request._disconnected:
+            if request._disconnected:  # noqa: SLF001 - Twisted has no public flag for a client gone
                 return None
             if body is None:
                 return self._spyne_async(request, soap)
@@ -201,7 +201,7 @@ class SoapEndpoint(resource.Resource):
 
         def failed(failure):
             log.error("GetStatistics failed: %s", failure.getTraceback())
-            if not request._disconnected and not request.startedWriting:
+            if not request._disconnected and not request.startedWriting:  # noqa: SLF001 - as above
                 request.write(self._fault(request, soap.version, "Server", "InternalError", "Internal server error"))
                 request.finish()
 

@@ -11,7 +11,7 @@ out header (``ExceptionType`` = our stable error kind, e.g. ``InvalidTicket``, `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from spyne import Application, ServiceBase, Unicode, rpc
@@ -141,7 +141,7 @@ class CustomerService(ServiceBase):
         ticket = credentials.Ticket if credentials is not None else None
         hs = _hs(ctx)
         d = hs.run_blocking(_statistics_worker, hs, app_token, ticket, tz_header, functions,
-                            datetime.now(timezone.utc))
+                            datetime.now(UTC))
         return d.addCallback(lambda outcome: _finish(ctx, outcome))
 
 

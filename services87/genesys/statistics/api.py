@@ -107,7 +107,7 @@ def _str(value: Any, what: str, limit: int = MAX_ID) -> str:
 class StatisticsHooks(BayeuxHooks):
     """CometD: the same x-api-key / Bearer checks as REST; only the two statistics channels."""
 
-    def __init__(self, api: "StatisticsApi"):
+    def __init__(self, api: StatisticsApi):
         self.api = api
 
     def authenticate_handshake(self, request, message):
@@ -203,7 +203,7 @@ class StatisticsApi:
                     raise AuthError("MissingCredentials", "Authorization: Bearer <token> is required "
                                     "(POST /auth/v3/oauth/token)")
                 return None
-            scheme, token = parse_authorization(authorization)  # type: ignore[misc]
+            scheme, token = parse_authorization(authorization)
             if scheme != "bearer" or not token:
                 raise AuthError("UnsupportedScheme", "Use Authorization: Bearer <token>")
             return hs.get_auth().validate_access_token(token).user.id
@@ -428,7 +428,7 @@ class StatisticsApi:
         sub = self.manager.get(sub_id, user_id)
         if sub is None:
             raise ApiError(404, "UnknownSubscription", f"no subscription {sub_id!r}")
-        wanted = []
+        wanted: list[str] = []
         for raw in request.args.get(b"statisticIds", []):
             wanted.extend(p.strip() for p in raw.decode("utf-8", "replace").split(",") if p.strip())
         if wanted:
@@ -436,7 +436,8 @@ class StatisticsApi:
             if missing:
                 raise ApiError(404, "UnknownStatistic", f"no statistic {', '.join(missing)} in subscription {sub_id!r}",
                                [{"status": {"code": 404, "message": f"unknown statisticId {m!r}",
-                                            "detail": {"kind": "UnknownStatistic", "statisticId": m}}} for m in missing])
+                                            "detail": {"kind": "UnknownStatistic", "statisticId": m}}}
+                                for m in missing])
             items = [sub.items[w] for w in dict.fromkeys(wanted)]
         else:
             items = list(sub.items.values())
@@ -453,6 +454,7 @@ class StatisticsApi:
 
 
 def _peeked(item: Item) -> dict:
+    assert item.last is not None  # peeked after _evaluate(), which sets it or raises
     return {"name": item.name, "objectId": item.object_id, "objectType": item.object_type,
             "value": item.last.value, "timestamp": item.last.timestamp}
 
