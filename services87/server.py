@@ -342,6 +342,9 @@ class Services87Server:
     def get_root(self) -> Root:
         """The resource tree: every adapter in :data:`ADAPTERS` mounted (and ``/debug/blocking`` in debug mode)."""
         detector = self.get_blocking_detector()  # hooks the store before any adapter uses it
+        # Built now, at start: building the auth service reads the store (the token secret), which must not
+        # first happen inside a request (a store outage then would surface as an untyped error).
+        self.get_auth()
         root = Root()
         for adapter in ADAPTERS:
             adapter.mount(self, root)
