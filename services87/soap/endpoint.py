@@ -239,18 +239,7 @@ class SoapEndpoint(resource.Resource):
             ctx = TwistedHttpMethodContext(transport, request, transport.app.out_protocol.mime_type)
             request.content.seek(0)
             ctx.in_string = [request.content.read()]
-            p_ctx = transport.generate_contexts(ctx)[0]
-            if p_ctx.in_error is None:
-                transport.get_in_object(p_ctx)
-            if p_ctx.in_error is not None or not p_ctx.in_object:
-                return None
-            headers = p_ctx.in_header
-            if headers is None:
-                headers = ()
-            elif not isinstance(headers, (list, tuple)):
-                headers = (headers,)
-            headers = tuple(headers) + (None,) * (3 - len(headers))
-            return headers[:3], p_ctx.in_object[0]
+            return spyne_read(transport, ctx)
         except Exception:  # anything unexpected: Spyne's full path decides
             log.debug("Spyne parse of GetStatistics failed", exc_info=True)
             return None
@@ -299,6 +288,23 @@ class SoapEndpoint(resource.Resource):
 
 
 # --------------------------------------------------------------------------- response cache helpers
+def spyne_read(server, ctx):
+    """``((app token, credentials, time zone header), functions)`` as Spyne reads the request in ``ctx``
+    (``ctx.in_string`` set), or ``None`` when Spyne finds an error."""
+    p_ctx = server.generate_contexts(ctx)[0]
+    if p_ctx.in_error is None:
+        server.get_in_object(p_ctx)
+    if p_ctx.in_error is not None or not p_ctx.in_object:
+        return None
+    headers = p_ctx.in_header
+    if headers is None:
+        headers = ()
+    elif not isinstance(headers, (list, tuple)):
+        headers = (headers,)
+    headers = tuple(headers) + (None,) * (3 - len(headers))
+    return headers[:3], p_ctx.in_object[0]
+
+
 def _credentials(root, version: str) -> tuple[str | None, str | None]:
     """``ApplicationToken`` and ``Credentials/Ticket`` from the (normalized) envelope's Header."""
     header = root.find(f"{{{envelope.VERSION_NS[version]}}}Header")

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from lxml import etree
 
-from services87.soap import compat, envelope, guard
+from services87.soap import compat, endpoint, envelope, guard
 from services87.soap import statistics_request
 from services87.soap.models import TNS
 
@@ -35,19 +35,7 @@ def spyne_read(canonical: bytes, version: str):
     srv = _SERVERS[version]
     ctx = MethodContext(srv, MethodContext.SERVER)
     ctx.in_string = [canonical]
-    p_ctx = srv.generate_contexts(ctx)[0]
-    if p_ctx.in_error is None:
-        srv.get_in_object(p_ctx)
-    if p_ctx.in_error is not None or not p_ctx.in_object:
-        return None
-    headers = p_ctx.in_header
-    if headers is None:
-        headers = ()
-    elif not isinstance(headers, (list, tuple)):
-        headers = (headers,)
-    headers = tuple(headers) + (None,) * (3 - len(headers))
-    return headers[:3], p_ctx.in_object[0]
-
+    return endpoint.spyne_read(srv, ctx)
 
 def plain(read):
     """Spyne objects -> comparable values."""
