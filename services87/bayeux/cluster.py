@@ -30,6 +30,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from .request import RequestInfo
+from .server import BayeuxServer
 from .session import Session
 
 log = Logger()
@@ -90,7 +91,15 @@ def validate(data: Any) -> dict:
 
 
 class BayeuxCluster:
-    def __init__(self, server, bus, name: str):
+    """Shares the sessions of *server* with the other workers over *bus* (a
+    :class:`services87.engine.notify.PgBus`, or anything with its ``worker_id``, ``subscribe`` and ``send``).
+
+    The server calls :meth:`owns`, :meth:`session_added`, :meth:`connected`, ... when its sessions change or
+    a message is for a session another worker owns; the messages of the other workers are applied through the
+    server's public interface (:meth:`BayeuxServer.add_replica` and the methods beside it).
+    """
+
+    def __init__(self, server: BayeuxServer, bus: Any, name: str):
         self.server = server
         self.bus = bus
         self.name = name
@@ -149,7 +158,7 @@ class BayeuxCluster:
         op = data.get("op")
         s = self.server
         sid: str = data.get("sid") or ""  # validate(): a well-formed id but for "publish", which has none
-        session = s._sessions.get(sid) if sid else None
+        session = s.session(sid) if sid else None
         self._applying = True
         try:
             if op == "add":
@@ -157,28 +166,18 @@ class BayeuxCluster:
                     return
                 info = RequestInfo(transport="long-polling", browser_id=data.get("browser"),
                                    session_cookie=data.get("cookie"))
-                session = Session(sid, now=s.reactor.seconds(), max_queue=s.settings.max_queue, request=info)
-                session.attributes.update(data["attrs"])
-                session.connected = True
-                s._sessions[sid] = session
                 self.owner[sid] = sender
-                for name in data.get("subs") or ():
-                    session.subscriptions.add(name)
-                    s._index.setdefault(name, set()).add(sid)
-                s._notify(s.hooks.on_session_added, session)
+                s.add_replica(sid, request=info, attributes=data["attrs"], subscriptions=data.get("subs") or ())
             elif op in ("sub", "unsub"):
                 if session is None or sender == self.me:
                     return
-                for name in data["names"]:
-                    if op == "sub" and name not in session.subscriptions:
-                        session.subscriptions.add(name)
-                        s._index.setdefault(name, set()).add(sid)
-                    elif op == "unsub" and name in session.subscriptions:
-                        session.subscriptions.discard(name)
-                        s._unindex(session, name)
+                if op == "sub":
+                    s.subscribe_replica(session, data["names"])
+                else:
+                    s.unsubscribe_replica(session, data["names"])
             elif op == "remove":
                 if session is not None and sender != self.me:
-                    s._remove(session, data.get("reason") or "removed")
+                    s.remove_session(session, data.get("reason") or "removed")
                 self.owner.pop(sid, None)
             elif op == "own":
                 if session is None:
@@ -189,15 +188,14 @@ class BayeuxCluster:
                     # hand the queue over, after the claim in bus order; answer the connect we hold
                     for message in session.drain():
                         self._send("deliver", sid=sid, msg=message)
-                    if session.held is not None:
-                        s._release(session.held)
+                    s.release_held(session)
             elif op == "deliver":
                 if session is not None and self.owns(session) and not session.removed:
-                    s._enqueue(session, data["msg"])
+                    s.enqueue(session, data["msg"])
             elif op == "publish":
                 for target in s.subscribers(data["channel"]):
                     if self.owns(target):
-                        s._enqueue(target, dict(data["msg"]))
+                        s.enqueue(target, dict(data["msg"]))
         except Exception:
             log.failure("Bayeux cluster message {op} failed", op=op)
         finally:

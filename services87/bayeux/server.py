@@ -18,7 +18,7 @@ import itertools
 import time
 from types import MappingProxyType
 from typing import Any
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import LoopingCall, deferLater
@@ -118,6 +118,7 @@ class BayeuxServer:
         return MappingProxyType(self._sessions)
 
     def session(self, client_id: str) -> Session | None:
+        """The live session with ``clientId`` *client_id*, or None."""
         return self._sessions.get(client_id)
 
     def sessions_by_cookie(self, value: str) -> list[Session]:
@@ -153,7 +154,7 @@ class BayeuxServer:
         if self.cluster is not None and not self.cluster.owns(session):
             self.cluster.forward_deliver(session, dict(message))  # the worker that owns the session queues it
             return True
-        self._enqueue(session, message, time.monotonic())
+        self.enqueue(session, message, time.monotonic())
         return True
 
     def publish(self, channel: str, data: Any, *, ext: dict[str, Any] | None = None) -> int:
@@ -179,11 +180,12 @@ class BayeuxServer:
             message["ext"] = ext
         stamp = time.monotonic()
         for session in recipients:
-            self._enqueue(session, message, stamp)
+            self.enqueue(session, message, stamp)
         return len(recipients)
 
     def remove_session(self, target: Session | str, reason: str = "removed") -> bool:
-        """Drop a session server-side; its next request gets ``402``."""
+        """Drop a session server-side; its next request gets ``402``. Fires ``on_session_removed`` with
+        *reason* (one of :data:`REMOVAL_REASONS`)."""
         session = target if isinstance(target, Session) else self._sessions.get(target)
         if session is None or session.removed:
             return False
@@ -223,6 +225,81 @@ class BayeuxServer:
         if self._resource is None:
             self._resource = BayeuxResource(self)
         return self._resource
+
+    # ------------------------------------------------------------------ replicas (services87.bayeux.cluster)
+    # With several worker processes (:class:`~services87.bayeux.cluster.BayeuxCluster`) every worker knows every
+    # session: one handshaken on another worker is a *replica* here, kept in step with the bus by these methods.
+    # They skip the client-facing checks (capacity, deciding hooks) and never tell :attr:`cluster` (it is the
+    # caller). With :meth:`session`, :meth:`subscribers` and :meth:`remove_session` they are all that the
+    # cluster uses of the server.
+
+    def add_replica(self, client_id: str, *, request: RequestInfo, attributes: Mapping[str, Any],
+                    subscriptions: Iterable[str] = ()) -> Session:
+        """Add a session handshaken on another worker: already connected (its first connect was served
+        there), with *attributes* and subscribed to *subscriptions*. Fires ``on_session_added`` (not
+        ``on_subscribe``); no handshake is counted.
+
+        :raises ValueError: a session with this ``clientId`` is known already
+        """
+        if client_id in self._sessions:
+            raise ValueError(f"session {client_id[:8]} is known already")
+        session = Session(client_id, now=self.reactor.seconds(), max_queue=self.settings.max_queue,
+                          request=request)
+        session.attributes.update(attributes)
+        session.connected = True
+        self._sessions[client_id] = session
+        self.subscribe_replica(session, subscriptions)
+        self._notify(self.hooks.on_session_added, session)
+        return session
+
+    def subscribe_replica(self, session: Session, names: Iterable[str]) -> None:
+        """Add channel *names* (wildcards allowed) to the subscriptions of *session* as another worker
+        accepted them: no check, no ``on_subscribe`` hook."""
+        for name in names:
+            if name not in session.subscriptions:
+                session.subscriptions.add(name)
+                self._index.setdefault(name, set()).add(session.id)
+
+    def unsubscribe_replica(self, session: Session, names: Iterable[str]) -> None:
+        """Remove channel *names* from the subscriptions of *session* as another worker did: no
+        ``on_unsubscribe`` hook."""
+        for name in names:
+            if name in session.subscriptions:
+                session.subscriptions.discard(name)
+                self._unindex(session, name)
+
+    def release_held(self, session: Session) -> bool:
+        """Answer the ``/meta/connect`` that *session* holds here now, with whatever is queued (the session
+        moved to another worker). Returns False when it holds none."""
+        if session.held is None:
+            return False
+        self._release(session.held)
+        return True
+
+    def enqueue(self, session: Session, message: dict[str, Any], stamp: float | None = None) -> None:
+        """Queue *message* for *session* on this worker as it is: no channel check, and never forwarded to
+        the :attr:`cluster` (it calls this for the sessions this worker owns; applications use
+        :meth:`deliver` and :meth:`publish`). Counts as delivered, fires ``on_queue_overflow`` when the
+        queue drops its oldest message, and answers a held connect on the next reactor turn.
+
+        :param stamp: when the message was queued (``time.monotonic()``), now if omitted
+        """
+        dropped = session.enqueue(message, stamp)
+        self.counters["delivered"] += 1
+        if dropped is not None:
+            self.counters["dropped"] += 1
+            if session.dropped == 1:
+                log.warn("Bayeux queue of session {sid} is full ({max}); dropping oldest messages",
+                         sid=session.id[:8], max=session.max_queue)
+            self._notify(self.hooks.on_queue_overflow, session, dropped)
+        held = session.held
+        if held is not None and not held.done and not held.waking:
+            # Release on the next reactor turn so that messages published
+            # together travel in one reply.
+            held.waking = True
+            self._waking.append(held)
+            if self._wake_timer is None:
+                self._wake_timer = self.reactor.callLater(0, self._wake)
 
     # ------------------------------------------------------------------ processing
     async def process(self, messages: list[Any], request: RequestInfo) -> BatchOutcome:
@@ -590,24 +667,6 @@ class BayeuxServer:
             for stamp in session.drained_stamps:
                 self.delivery_observer(now - stamp)
         return messages
-
-    def _enqueue(self, session: Session, message: dict[str, Any], stamp: float | None = None) -> None:
-        dropped = session.enqueue(message, stamp)
-        self.counters["delivered"] += 1
-        if dropped is not None:
-            self.counters["dropped"] += 1
-            if session.dropped == 1:
-                log.warn("Bayeux queue of session {sid} is full ({max}); dropping oldest messages",
-                         sid=session.id[:8], max=session.max_queue)
-            self._notify(self.hooks.on_queue_overflow, session, dropped)
-        held = session.held
-        if held is not None and not held.done and not held.waking:
-            # Release on the next reactor turn so that messages published
-            # together travel in one reply.
-            held.waking = True
-            self._waking.append(held)
-            if self._wake_timer is None:
-                self._wake_timer = self.reactor.callLater(0, self._wake)
 
     def _wake(self) -> None:
         """Answer the held connects that got messages during the previous reactor turn."""

@@ -353,3 +353,74 @@ def test_a_publish_queues_one_message_encoded_once():
     for batch in batches:
         assert encode(batch) == json.dumps(batch, separators=(",", ":"), ensure_ascii=False).encode()
     assert first.encoded() is first.encoded()  # encoded for the first subscriber, reused for the others
+
+
+# ---------------------------------------------------------------------- replicas (what services87.bayeux.cluster uses)
+REPLICA_INFO = RequestInfo(transport="long-polling", browser_id="browser-5678", session_cookie="cookie-5678")
+
+
+def test_a_replica_is_added_connected_and_subscribed_with_only_the_added_hook():
+    hooks = Recorder()
+    h = Harness(hooks, max_sessions=1)
+    h.ready()  # the server is full: a replica is added all the same (its worker took the handshake)
+    replica = h.server.add_replica("replica-1", request=REPLICA_INFO, attributes={"user": 7},
+                                   subscriptions=["/r/**", "/x", "/x"])
+    assert h.server.session("replica-1") is replica and replica.attributes == {"user": 7}
+    assert replica.browser_id == "browser-5678" and h.server.sessions_by_cookie("cookie-5678") == [replica]
+    assert replica.subscriptions == {"/r/**", "/x"}
+    assert h.server.subscribers("/r/a/b") == [replica] and h.server.subscribers("/x") == [replica]
+    assert hooks.events[-1] == ("added", "replica-1") and ("subscribe", "/x") not in hooks.events
+    assert h.server.stats()["handshakes"] == 1  # the server's own handshake only
+    # already connected on its own worker: its first connect here is held, not answered at once
+    assert h.connect("replica-1").held is not None
+    with pytest.raises(ValueError):
+        h.server.add_replica("replica-1", request=REPLICA_INFO, attributes={})
+    assert hooks.events.count(("added", "replica-1")) == 1 and h.server.session("replica-1") is replica
+
+
+def test_replica_subscriptions_change_without_hooks():
+    hooks = Recorder()
+    h = Harness(hooks)
+    replica = h.server.add_replica("replica-2", request=REPLICA_INFO, attributes={})
+    h.server.subscribe_replica(replica, ["/a", "/b/*", "/a"])
+    assert replica.subscriptions == {"/a", "/b/*"}
+    assert h.server.subscribers("/a") == [replica] and h.server.subscribers("/b/c") == [replica]
+    h.server.unsubscribe_replica(replica, ["/a", "/never"])
+    assert replica.subscriptions == {"/b/*"}
+    assert h.server.subscribers("/a") == [] and h.server.publish("/a", 1) == 0
+    assert h.server.publish("/b/c", 2) == 1
+    assert not [e for e in hooks.events if e[0] in ("subscribe", "unsubscribe")]
+    assert h.server.remove_session(replica, "removed") is True
+    assert ("removed", "removed", ["/b/*"]) in hooks.events and h.server.subscribers("/b/c") == []
+
+
+def test_release_held_answers_the_held_connect_with_the_queue():
+    h = Harness()
+    client_id = h.ready("/x")
+    session = h.server.session(client_id)
+    assert h.server.release_held(session) is False  # holds nothing
+    held = h.connect(client_id).held
+    session.enqueue({"channel": "/x", "data": 1})  # queued, nobody woken
+    assert h.server.release_held(session) is True
+    assert [m.get("data") for m in result_of(held.deferred)] == [1, None]
+    assert session.held is None and h.server.stats()["held"] == 0
+    assert h.server.release_held(session) is False
+
+
+def test_enqueue_queues_as_is_counts_and_wakes_the_held_connect():
+    hooks = Recorder()
+    h = Harness(hooks)
+    client_id = h.ready()  # subscribed to nothing: enqueue does not look at subscriptions or channels
+    session = h.server.session(client_id)
+    held = h.connect(client_id).held
+    message = {"channel": "/service/private", "data": {"n": 1}, "ext": {"k": 1}}
+    h.server.enqueue(session, message)
+    assert not held.deferred.called  # answered on the next reactor turn, with what else comes in this one
+    h.server.enqueue(session, {"channel": "/a", "data": 2})
+    h.clock.advance(0)
+    batch = result_of(held.deferred)
+    assert batch[0] is message and batch[1]["data"] == 2 and batch[2]["channel"] == "/meta/connect"
+    assert h.server.stats()["delivered"] == 2
+    for n in range(4):  # max_queue 3: the oldest is dropped and the hook told
+        h.server.enqueue(session, {"channel": "/a", "data": n})
+    assert session.dropped == 1 and h.server.stats()["dropped"] == 1 and ("overflow", 0) in hooks.events
