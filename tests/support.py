@@ -211,7 +211,7 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(deadline_s(timeout))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)

@@ -563,13 +563,20 @@ def drain_on_shutdown(reactor, factory: ConnectionLimiter, port, grace: float) -
                     out.append(channel)
             return out
 
+        def flushing() -> list:
+            """Connections closing after their answer whose send buffer has not drained yet: the reactor's stop
+            drops every connection at once, so an answer still buffered for a slow reader would be cut off."""
+            return [w for w in list(factory.protocols)
+                    if getattr(w.transport, "disconnecting", False) and not getattr(w, "disconnected", False)]
+
         def poll():
-            left = site.in_flight() or busy_channels()
+            left = site.in_flight() or busy_channels() or flushing()
             if not left:
                 log.info("shutdown: no requests in flight")
                 done.callback(None)
             elif reactor.seconds() >= deadline:
-                log.warning("shutdown: %d request(s) still in flight after %ss; stopping anyway", len(left), grace)
+                log.warning("shutdown: %d request(s) or answer(s) still under way after %ss; stopping anyway",
+                            len(left), grace)
                 done.callback(None)
             else:
                 reactor.callLater(0.05, poll)
