@@ -8,7 +8,6 @@ simulator calls the same :func:`submit`. Schema and errors: docs/genesys.md.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -27,8 +26,8 @@ from services87.engine.statserver.definitions import INSTANT_ACTIONS, canonical_
 from services87.http.tree import mount as mount_at
 from services87.http import jsonguard
 from services87.http.body import read_body
-from services87.http.errors import HttpError, apply_headers, classify
-from services87.http.routing import Routes, detached, json_errors
+from services87.http.errors import HttpError, classify
+from services87.http.routing import JsonAnswers, Routes, detached, json_errors
 
 if TYPE_CHECKING:
     from services87.server import Services87Server
@@ -222,11 +221,8 @@ def submit(hs: Services87Server, events: list[dict]) -> defer.Deferred:
 
 
 # ---------------------------------------------------------------------- HTTP
-def _json(request, status: int, body: dict) -> bytes:
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"application/json; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
-    return json.dumps(body, ensure_ascii=False).encode()
+ANSWERS = JsonAnswers()
+CHALLENGE = (b'Bearer realm="services87"',)
 
 
 def error_body(status: int, kind: str, message: str, **extra: Any) -> dict:
@@ -249,7 +245,7 @@ class IngestApi:
         try:
             body = read_body(request, self.hs.settings.genesys.ingest_max_body, kind="TooLarge")
         except HttpError as exc:
-            return _json(request, exc.status, error_body(exc.status, exc.kind, exc.message))
+            return ANSWERS.answer(request, exc.status, error_body(exc.status, exc.kind, exc.message))
         gone: list[bool] = []
         request.notifyFinish().addErrback(lambda _: gone.append(True))
         d = self._authenticate(request)
@@ -281,10 +277,9 @@ class IngestApi:
         return submit(self.hs, events)
 
     def _write(self, request, gone: list, status: int, body: dict) -> None:
-        if gone:
-            return
-        request.write(_json(request, status, body))
-        request.finish()
+        if not gone:
+            request.write(ANSWERS.answer(request, status, body))
+            request.finish()
 
     def _fail(self, request, gone: list, f: Failure) -> None:
         exc = f.value
@@ -301,14 +296,12 @@ class IngestApi:
             log.error("ingest failed", exc_info=(f.type, f.value, f.getTracebackObject()))
             message = "The batch could not be stored; nothing was stored"
         if not gone:
-            if c.challenge:
-                request.setHeader(b"www-authenticate", b'Bearer realm="services87"')
-            apply_headers(request, c)
-        self._write(request, gone, c.status, error_body(c.status, c.kind, message, **extra))
+            request.write(ANSWERS.error(request, c, error_body(c.status, c.kind, message, **extra), CHALLENGE))
+            request.finish()
 
 
 def _routing_error(request, status: int, kind: str, message: str) -> bytes:
-    return _json(request, status, error_body(status, kind, message))
+    return ANSWERS.answer(request, status, error_body(status, kind, message))
 
 
 json_errors(IngestApi.app, _routing_error, not_allowed=lambda allowed: "Use POST")

@@ -18,7 +18,6 @@ are in :mod:`services87.engine.storage.workbins`, called through ``hs.run_blocki
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -38,8 +37,8 @@ from services87.gws.lenient import parse_body
 from services87.gws.sessions import SESSION_COOKIE, GwsBayeuxHooks, GwsSession, GwsSessions, set_session_cookie
 from services87.http import jsonguard
 from services87.http.body import read_body
-from services87.http.errors import apply_headers, classify
-from services87.http.routing import detached
+from services87.http.errors import classify
+from services87.http.routing import JsonAnswers, detached
 
 if TYPE_CHECKING:
     from services87.server import Services87Server
@@ -49,6 +48,11 @@ log = logging.getLogger(__name__)
 CHANNEL = "/v2/me/workbins"
 CSRF_HEADER = "X-CSRF-TOKEN"
 UNSAFE_METHODS = frozenset({b"POST", b"PUT", b"DELETE", b"PATCH"})
+
+#: How GWS answers: compact JSON, its own spelling of the content type, never cached.
+ANSWERS = JsonAnswers(content_type=b"application/json;charset=UTF-8", cache_control=b"no-cache, no-store",
+                      compact=True)
+CHALLENGE = (b'Basic realm="GWS", charset="UTF-8"',)
 
 
 class GwsWorkbins:
@@ -147,7 +151,7 @@ class GwsWorkbins:
     def _write(self, request, status: int, body: dict, gone: list) -> None:
         if gone or request.finished:
             return
-        request.write(json_reply(request, status, body))
+        request.write(ANSWERS.answer(request, status, body))
         request.finish()
 
     def _reply(self, request, result, gone: list) -> None:
@@ -176,10 +180,8 @@ class GwsWorkbins:
                 log.error("GWS request failed: %s", f.getTraceback())
                 message = "Internal error"
         if not gone and not request.finished:
-            if c.challenge:
-                request.setHeader(b"www-authenticate", b'Basic realm="GWS", charset="UTF-8"')
-            apply_headers(request, c)
-        self._write(request, c.status, {"statusCode": code, "statusMessage": message}, gone)
+            request.write(ANSWERS.error(request, c, {"statusCode": code, "statusMessage": message}, CHALLENGE))
+            request.finish()
 
     def body(self, request) -> dict:
         """The JSON object body (at most ``max_body_size`` bytes: 413 with statusCode 10 through :meth:`_fail`)."""
@@ -378,14 +380,6 @@ class GwsWorkbins:
 
             d = self.hs.run_blocking(self.workbins.stats, owner)
             d.addCallbacks(send, lambda f: log.warning("workbin stats refresh failed: %s", f.value))
-
-
-def json_reply(request, status: int, body: dict) -> bytes:
-    """A GWS JSON reply: status and headers set on ``request``, the body returned."""
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"application/json;charset=UTF-8")
-    request.setHeader(b"cache-control", b"no-cache, no-store")
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def stats_message(stats, reference_id: int) -> dict:

@@ -7,7 +7,7 @@ from klein import Klein
 from twisted.web import resource
 from werkzeug.exceptions import MethodNotAllowed
 
-from services87.gws.api import GwsWorkbins, json_reply
+from services87.gws.api import ANSWERS, GwsWorkbins
 from services87.http.routing import Routes, json_errors
 
 
@@ -64,9 +64,9 @@ class GwsRoutes:
 
 def _routing_error(request, status: int, kind: str, message: str) -> bytes:
     if status == 404:
-        return json_reply(request, 404, {"statusCode": 6, "statusMessage": "No such resource"})
-    return json_reply(request, status, {"statusCode": 10, "statusMessage": "Method not allowed" if status == 405
-                                        else message})
+        return ANSWERS.answer(request, 404, {"statusCode": 6, "statusMessage": "No such resource"})
+    return ANSWERS.answer(request, status, {"statusCode": 10, "statusMessage": "Method not allowed" if status == 405
+                                            else message})
 
 
 json_errors(GwsRoutes.app, _routing_error)

@@ -41,12 +41,18 @@ def path_shape(path: bytes | None) -> Shape | None:
     return None
 
 
-def json_shape(status: int, kind: str, message: str, content_type=None, error_id: str = "") -> tuple[int, bytes, bytes]:
-    """The server's own JSON error: ``{"Error": true, "ErrorType", "Message", "status"[, "ErrorId"]}``."""
-    doc = {"Error": True, "ErrorType": kind, "Message": message, "status": status}
+def error_doc(status: int, kind: str, message: str, error_id: str = "") -> dict:
+    """The server's own JSON error (REST, the status page, the plumbing outside a protocol's prefix):
+    ``{"Error": true, "ErrorType", "Message", "status"[, "ErrorId"]}``."""
+    doc: dict = {"Error": True, "ErrorType": kind, "Message": message, "status": status}
     if error_id:
         doc["ErrorId"] = error_id
-    return status, b"application/json; charset=utf-8", json.dumps(doc).encode()
+    return doc
+
+
+def json_shape(status: int, kind: str, message: str, content_type=None, error_id: str = "") -> tuple[int, bytes, bytes]:
+    """:func:`error_doc` as a plumbing error's (status, content type, body)."""
+    return status, b"application/json; charset=utf-8", json.dumps(error_doc(status, kind, message, error_id)).encode()
 
 
 def error_body(path: bytes | None, content_type: bytes | str | None, status: int, kind: str,

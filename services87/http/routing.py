@@ -1,25 +1,68 @@
 """One routing style for the JSON adapters: a `Klein <https://klein.readthedocs.io>`_ app whose routes are methods
 of an adapter object (REST, OAuth, Genesys Statistics, ingest, GWS and the status page; SOAP stays on Spyne).
 
-:func:`json_errors` registers what every app answers for a path it has no route for and for a method its route
-does not take, in the adapter's own body shape: 404, and 405 with ``Allow``. Klein (werkzeug) answers ``HEAD``
-wherever ``GET`` is routed, as RFC 9110 asks.
+:class:`JsonAnswers` writes an adapter's answers: the status, the protocol's content type, ``Cache-Control`` and
+JSON spelling, and for a failure :func:`~services87.http.errors.classify` sorted, its challenge and headers;
+the adapter supplies only the body. :func:`json_errors` registers what every app answers for a path it has no
+route for and for a method its route does not take, in the adapter's own body shape: 404, and 405 with
+``Allow``. Klein (werkzeug) answers ``HEAD`` wherever ``GET`` is routed, as RFC 9110 asks.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from klein import Klein
 from klein.resource import KleinResource
 from twisted.internet import defer
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from services87.http.errors import Classified, apply_headers
+
 log = logging.getLogger(__name__)
 
 #: shape(request, status, kind, message) -> body bytes, with the status and content type set on ``request``
 Shape = Callable[[object, int, str, str], bytes]
+
+
+@dataclasses.dataclass(frozen=True)
+class JsonAnswers:
+    """How one JSON adapter writes its answers. The content type, ``Cache-Control`` and the JSON spelling
+    (``compact`` separators, ``ascii`` escapes) are part of the protocol's wire format: GWS writes compact
+    ``application/json;charset=UTF-8`` with ``no-cache, no-store``; the others ``application/json;
+    charset=utf-8`` with ``no-store``."""
+
+    content_type: bytes = b"application/json; charset=utf-8"
+    cache_control: bytes = b"no-store"
+    compact: bool = False
+    ascii: bool = False
+
+    def headers(self, request, status: int) -> None:
+        """Set the status, content type and ``Cache-Control`` of an answer on ``request``."""
+        request.setResponseCode(status)
+        request.setHeader(b"content-type", self.content_type)
+        request.setHeader(b"cache-control", self.cache_control)
+
+    def encode(self, body: Any) -> bytes:
+        return json.dumps(body, separators=(",", ":") if self.compact else None, ensure_ascii=self.ascii).encode()
+
+    def answer(self, request, status: int, body: Any) -> bytes:
+        """The bytes of ``body``, with the status and headers of the answer set on ``request``."""
+        self.headers(request, status)
+        return self.encode(body)
+
+    def error(self, request, c: Classified, body: Any, challenge: Sequence[bytes] = ()) -> bytes:
+        """The answer to a failure :func:`~services87.http.errors.classify` sorted into ``c``: the protocol's
+        ``WWW-Authenticate`` ``challenge`` when ``c`` asks for one, ``Retry-After`` and the error's own headers
+        (:func:`~services87.http.errors.apply_headers`), then the status of ``c`` and the protocol's ``body``."""
+        if c.challenge and challenge:
+            request.responseHeaders.setRawHeaders(b"www-authenticate", list(challenge))
+        apply_headers(request, c)
+        return self.answer(request, c.status, body)
 
 
 def allowed_methods(failure) -> list[str]:

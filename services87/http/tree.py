@@ -3,16 +3,18 @@ each other."""
 
 from __future__ import annotations
 
-import json
-
 from twisted.web import resource
+
+from services87.http.errors import json_shape
 
 
 def json_error(request, code: int, message: str, kind: str = "Error") -> bytes:
-    """The server's own JSON error shape: ``{"Error": true, "ErrorType", "Message", "status"}``."""
-    request.setResponseCode(code)
-    request.setHeader(b"content-type", b"application/json; charset=utf-8")
-    return json.dumps({"Error": True, "ErrorType": kind, "Message": message, "status": code}).encode()
+    """The server's own JSON error shape (services87/http/errors.py: ``json_shape``), status and content type
+    set on ``request``."""
+    status, content_type, body = json_shape(code, kind, message)
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", content_type)
+    return body
 
 
 class NotFoundResource(resource.Resource):

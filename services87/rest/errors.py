@@ -6,9 +6,10 @@ Body: ``{"Error": true, "ErrorType": "<kind>", "Message": "<text>", "status": <c
 
 from __future__ import annotations
 
-import json
+from services87.http.errors import HttpError, error_doc
+from services87.http.routing import JsonAnswers
 
-from services87.http.errors import HttpError
+ANSWERS = JsonAnswers()
 
 
 class RestError(HttpError):
@@ -16,18 +17,14 @@ class RestError(HttpError):
 
 
 def error_body(status: int, kind: str, message: str, **extra) -> bytes:
-    body = {"Error": True, "ErrorType": kind, "Message": message, "status": status}
-    body.update(extra)
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+    return ANSWERS.encode({**error_doc(status, kind, message), **extra})
 
 
 def write_error(request, status: int, kind: str, message: str, headers: dict | None = None, **extra) -> bytes:
     """Set status and headers on ``request`` and return the JSON error body."""
-    request.setResponseCode(status)
     # Headers set for a successful answer (content language, cookies aside) must not leak into an error.
     request.responseHeaders.removeHeader(b"content-language")
-    request.setHeader(b"content-type", b"application/json; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
+    ANSWERS.headers(request, status)
     for name, values in (headers or {}).items():
         request.responseHeaders.setRawHeaders(name, values)
     return error_body(status, kind, message, **extra)

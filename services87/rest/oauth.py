@@ -13,7 +13,6 @@ SoPrincipal's ``AuthenticateWithAccessToken``.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from typing import TYPE_CHECKING
@@ -24,6 +23,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from services87.auth import http as httpauth
 from services87.auth.service import AuthError
 from services87.http.errors import HttpError
+from services87.http.routing import JsonAnswers
 from services87.engine.model import StoreUnavailable
 from services87.rest import media
 from services87.rest.api import read_body
@@ -48,14 +48,16 @@ class OAuthError(HttpError):
         self.description = description
 
 
+#: RFC 6749 section 5.1: tokens are never cached (``Cache-Control`` here, ``Pragma`` below).
+ANSWERS = JsonAnswers(ascii=True)
+
+
 def _write(request, status: int, body: dict, headers: dict | None = None) -> bytes:
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"application/json; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
+    ANSWERS.headers(request, status)
     request.setHeader(b"pragma", b"no-cache")
     for name, values in (headers or {}).items():
         request.responseHeaders.setRawHeaders(name, values)
-    return json.dumps(body).encode()
+    return ANSWERS.encode(body)
 
 
 class OAuthTokenApi:

@@ -18,7 +18,6 @@ session cookie + XSRF header); live updates come over Bayeux from the Statistics
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,10 +33,10 @@ from services87.engine.timebuckets import resolve_zone
 from services87.i18n import SUPPORTED, normalize_language
 from services87.auth.http import retry_after
 from services87.http.body import read_body
-from services87.http.errors import HttpError, classify
+from services87.http.errors import Classified, HttpError, classify, error_doc
 from services87.http.origin import PAGE_CSP
-from services87.http.routing import Routes, detached, json_errors
-from services87.http.tree import NotFoundResource, json_error, mount as mount_at
+from services87.http.routing import JsonAnswers, Routes, detached, json_errors
+from services87.http.tree import NotFoundResource, mount as mount_at
 from services87.http import jsonguard
 
 if TYPE_CHECKING:
@@ -54,20 +53,15 @@ DEFAULT_ORDER: tuple[StatusScreenPanelType, ...] = (StatusScreenPanelType.Status
 
 
 # --------------------------------------------------------------------------- helpers
-def _json(request, payload, code: int = 200) -> bytes:
-    request.setResponseCode(code)
-    request.setHeader(b"content-type", b"application/json; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
-    return json.dumps(payload, ensure_ascii=False).encode()
+ANSWERS = JsonAnswers()
+#: Errors are the server's own shape (services87/http/errors.py: ``error_doc``), written in ASCII.
+ERRORS = JsonAnswers(ascii=True)
+CHALLENGE = (b'Session realm="services87"',)
 
 
-def _error(request, code: int, kind: str, message: str) -> bytes:
-    request.setHeader(b"cache-control", b"no-store")
-    if code == 401:
-        request.setHeader(b"www-authenticate", b'Session realm="services87"')
-    if code == 503:
-        request.setHeader(b"retry-after", b"5")
-    return json_error(request, code, message, kind)
+def _error(request, c: Classified, message: str | None = None) -> bytes:
+    return ERRORS.error(request, c, error_doc(c.status, c.kind, c.message if message is None else message),
+                        CHALLENGE)
 
 
 def _finish(request, body: bytes) -> None:
@@ -166,7 +160,7 @@ class _Api:
         try:
             body = _read_json(self.hs, request) if request.method in (b"POST", b"PUT") and self.takes_body else None
         except HttpError as exc:
-            return _error(request, exc.status, exc.kind, exc.message)
+            return _error(request, classify(exc))
         if self.anonymous:
             d = self.hs.run_blocking(handler, request, body, None)
         else:
@@ -178,7 +172,7 @@ class _Api:
 
     def _done(self, result, request):
         code, payload = result
-        _finish(request, _json(request, payload, code))
+        _finish(request, ANSWERS.answer(request, code, payload))
 
     def _failed(self, failure, request):
         exc = failure.value
@@ -189,9 +183,7 @@ class _Api:
         elif c.status == 500 and not isinstance(exc, HttpError):
             log.error("status page API failed: %s", failure.getTraceback())
             message = "Internal error"
-        if c.retry_after is not None and c.status != 503:
-            request.setHeader(b"retry-after", str(c.retry_after).encode())
-        _finish(request, _error(request, c.status, c.kind, message))
+        _finish(request, _error(request, c, message))
 
     def _prefs_for(self, user) -> dict:
         """Blocking: the user's saved preferences over the defaults (invalid saved values are ignored)."""
@@ -220,8 +212,8 @@ class Login(_Api):
 
     def _done(self, user, request):
         d = self.sessions.login(self.hs, request, Principal(user, "password"))
-        d.addCallback(lambda s: _finish(request, _json(request, {"login": user.login, "fullName": user.full_name,
-                                                                 "xsrfToken": s.xsrf})))
+        d.addCallback(lambda s: _finish(request, ANSWERS.answer(request, 200, {
+            "login": user.login, "fullName": user.full_name, "xsrfToken": s.xsrf})))
         d.addErrback(self._failed, request)
         return d
 
@@ -234,7 +226,7 @@ class Logout(_Api):
 
     def post(self, request) -> defer.Deferred:
         d = self.sessions.logout(self.hs, request)
-        d.addCallback(lambda had: _finish(request, _json(request, {"loggedOut": bool(had)})))
+        d.addCallback(lambda had: _finish(request, ANSWERS.answer(request, 200, {"loggedOut": bool(had)})))
         d.addErrback(self._failed, request)
         return detached(d)
 
@@ -320,7 +312,7 @@ def _routing_error(request, status: int, kind: str, message: str) -> bytes:
     if status == 405:
         message = f"{request.method.decode('ascii', 'replace')} is not allowed here " \
                   f"({request.responseHeaders.getRawHeaders(b'allow', [b''])[0].decode()})"
-    return _error(request, status, kind, message)
+    return ERRORS.answer(request, status, error_doc(status, kind, message))
 
 
 json_errors(StatusPageApi.app, _routing_error)
@@ -375,7 +367,9 @@ class IndexPage(resource.Resource):
         try:
             html = path.read_bytes()
         except OSError:
-            return _error(request, 503, "NotBuilt", "The status page is not built (run scripts/build-frontend)")
+            request.setHeader(b"retry-after", b"5")
+            return ERRORS.answer(request, 503, error_doc(503, "NotBuilt",
+                                                         "The status page is not built (run scripts/build-frontend)"))
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         return html
 

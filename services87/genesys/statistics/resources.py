@@ -3,7 +3,6 @@ under ``/statistics/v3``."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 from urllib.parse import unquote
@@ -18,8 +17,8 @@ from services87.engine.model import StoreUnavailable
 from services87.genesys.statistics.api import ApiError, StatisticsApi
 from services87.http import jsonguard
 from services87.http.body import read_body
-from services87.http.errors import HttpError, apply_headers, classify
-from services87.http.routing import Routes, detached, json_errors
+from services87.http.errors import HttpError, classify
+from services87.http.routing import JsonAnswers, Routes, detached, json_errors
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +26,12 @@ log = logging.getLogger(__name__)
 BODY_FLOOR = 262144
 
 
-def _headers(request, status: int) -> None:
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"application/json; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
-
-
-def _envelope_bytes(request, status: int, body: dict) -> bytes:
-    _headers(request, status)
-    return json.dumps(body, ensure_ascii=False).encode()
+ANSWERS = JsonAnswers()
 
 
 def _routing_error(request, status: int, kind: str, message: str) -> bytes:
-    return _envelope_bytes(request, status, envelope(code=status, message=message, detail={"kind": kind},
-                                                     path=request.path.decode("latin-1")))
+    return ANSWERS.answer(request, status, envelope(code=status, message=message, detail={"kind": kind},
+                                                    path=request.path.decode("latin-1")))
 
 
 def envelope(data: Any = None, code: int = 0, message: str | None = None, detail: dict | None = None,
@@ -122,8 +113,8 @@ class StatisticsRoutes:
         try:
             body_bytes = read_body(request, limit, kind="TooLarge")
         except HttpError as exc:
-            return _envelope_bytes(request, exc.status, envelope(code=exc.status, message=exc.message,
-                                                                 detail={"kind": exc.kind}, path=path))
+            return ANSWERS.answer(request, exc.status, envelope(code=exc.status, message=exc.message,
+                                                                detail={"kind": exc.kind}, path=path))
         key = request.getHeader(b"x-api-key")
         authz = request.getHeader(b"authorization")
         key = key.decode("utf-8", "replace") if key else None
@@ -145,7 +136,7 @@ class StatisticsRoutes:
         if cached:
             hit = self.api.reactor_hit(key, authz, body_bytes)
             if hit is not None:  # the stored bytes of the answer's envelope
-                _headers(request, 200)
+                ANSWERS.headers(request, 200)
                 return hit
             # credentials, body and answer in one hop to the store threads
             d = self.api.get_statistic_ex_cached(self.api.credentials_checker(key, authz), parse_body, body_bytes,
@@ -160,13 +151,13 @@ class StatisticsRoutes:
         return detached(d)
 
     def _write(self, request, gone: list, status: int, body: dict) -> None:
-        self._send(request, gone, status, json.dumps(body, ensure_ascii=False).encode())
+        self._send(request, gone, status, ANSWERS.encode(body))
 
     @staticmethod
     def _send(request, gone: list, status: int, payload: bytes) -> None:
         if gone:
             return
-        _headers(request, status)
+        ANSWERS.headers(request, status)
         request.write(payload)
         request.finish()
 
@@ -181,13 +172,12 @@ class StatisticsRoutes:
             msg = "The statistics could not be computed in time"
         elif c.status == 500:
             log.error("statistics request failed: %s", f.getTraceback())
-        if not gone:
-            if c.challenge:
-                request.responseHeaders.setRawHeaders(b"www-authenticate",
-                                                      [v.encode() for v in challenge_headers([BEARER], exc)])
-            apply_headers(request, c)
-        self._write(request, gone, c.status, envelope(code=c.status, message=msg, detail={"kind": kind},
-                                                      errors=errors, path=path))
+        if gone:
+            return
+        challenge = [v.encode() for v in challenge_headers([BEARER], exc)] if c.challenge else []
+        request.write(ANSWERS.error(request, c, envelope(code=c.status, message=msg, detail={"kind": kind},
+                                                         errors=errors, path=path), challenge))
+        request.finish()
 
 
 json_errors(StatisticsRoutes.app, _routing_error)
@@ -195,4 +185,4 @@ json_errors(StatisticsRoutes.app, _routing_error)
 
 def _encoded(data: Any) -> bytes:
     """A successful answer's response body (what the answer cache keeps)."""
-    return json.dumps(envelope(data), ensure_ascii=False).encode()
+    return ANSWERS.encode(envelope(data))
