@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services87.gws.resources import V2Resource
+from services87.gws.resources import v2_resource
 from services87.http.tree import Root, mount as mount_at
 
 if TYPE_CHECKING:
@@ -21,4 +21,4 @@ if TYPE_CHECKING:
 def mount(hs: Services87Server, root: Root) -> None:
     adapter = hs.get_gws_workbins()
     adapter.start()
-    mount_at(root, "api/v2", V2Resource(adapter))
+    mount_at(root, "api/v2", v2_resource(adapter))

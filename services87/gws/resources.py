@@ -4,29 +4,15 @@ Klein app (services87/http/routing.py); ``notifications`` is the Bayeux endpoint
 from __future__ import annotations
 
 from klein import Klein
-from twisted.web import resource
 from werkzeug.exceptions import MethodNotAllowed
 
 from services87.gws.api import ANSWERS, GwsWorkbins
-from services87.http.routing import Routes, json_errors
+from services87.http.routing import Routes, WithNotifications, json_errors
 
 
-class V2Resource(resource.Resource):
+def v2_resource(adapter: GwsWorkbins) -> WithNotifications:
     """``/api/v2``: ``notifications`` is the Bayeux endpoint, everything else :class:`GwsRoutes`."""
-
-    def __init__(self, adapter: GwsWorkbins):
-        super().__init__()
-        self.adapter = adapter
-        self.routes = Routes(GwsRoutes(adapter).app, _routing_error)
-
-    def getChild(self, path, request):
-        if path == b"notifications":
-            return self.adapter.bayeux.resource()
-        request.postpath.insert(0, request.prepath.pop())  # the routes see the whole rest of the path
-        return self.routes
-
-    def render(self, request):
-        return self.routes.render(request)
+    return WithNotifications(Routes(GwsRoutes(adapter).app, _routing_error), lambda: adapter.bayeux.resource())
 
 
 class GwsRoutes:

@@ -19,6 +19,7 @@ from typing import Any
 from klein import Klein
 from klein.resource import KleinResource
 from twisted.internet import defer
+from twisted.web import resource
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from services87.http.errors import Classified, apply_headers
@@ -87,6 +88,25 @@ class Routes(KleinResource):
         except UnicodeDecodeError:
             return self.shape(request, 404, "NotFound", "No such resource")
         return super().render(request)
+
+
+class WithNotifications(resource.Resource):
+    """The mount point of an adapter with a Bayeux endpoint beside its app: ``notifications`` is the endpoint
+    (``notifications()`` gives its resource), every other path goes whole to ``routes``."""
+
+    def __init__(self, routes: resource.Resource, notifications: Callable[[], resource.Resource]):
+        super().__init__()
+        self.routes = routes
+        self.notifications = notifications
+
+    def getChild(self, path, request):
+        if path == b"notifications":
+            return self.notifications()
+        request.postpath.insert(0, request.prepath.pop())  # the app routes on the whole rest of the path
+        return self.routes
+
+    def render(self, request):
+        return self.routes.render(request)
 
 
 def json_errors(app: Klein, shape: Shape, not_found: str = "No such resource",

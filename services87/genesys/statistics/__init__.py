@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services87.genesys.statistics.resources import V3Resource
+from services87.genesys.statistics.resources import v3_resource
 from services87.http.tree import Root, mount as mount_at
 
 if TYPE_CHECKING:
@@ -19,4 +19,4 @@ if TYPE_CHECKING:
 def mount(hs: Services87Server, root: Root) -> None:
     api = hs.get_genesys_statistics()
     api.start()
-    mount_at(root, "statistics/v3", V3Resource(api))
+    mount_at(root, "statistics/v3", v3_resource(api))

@@ -10,7 +10,6 @@ from urllib.parse import unquote
 from twisted.internet import defer
 from twisted.python.failure import Failure
 from klein import Klein
-from twisted.web import resource
 
 from services87.auth.http import BEARER, challenge_headers
 from services87.engine.model import StoreUnavailable
@@ -18,7 +17,7 @@ from services87.genesys.statistics.api import ApiError, StatisticsApi
 from services87.http import jsonguard
 from services87.http.body import read_body
 from services87.http.errors import HttpError, classify
-from services87.http.routing import JsonAnswers, Routes, detached, json_errors
+from services87.http.routing import JsonAnswers, Routes, WithNotifications, detached, json_errors
 
 log = logging.getLogger(__name__)
 
@@ -51,23 +50,10 @@ def envelope(data: Any = None, code: int = 0, message: str | None = None, detail
     return body
 
 
-class V3Resource(resource.Resource):
+def v3_resource(api: StatisticsApi) -> WithNotifications:
     """``/statistics/v3``: ``notifications`` is the Bayeux endpoint, everything else the REST API
     (:class:`StatisticsRoutes`)."""
-
-    def __init__(self, api: StatisticsApi):
-        super().__init__()
-        self.api = api
-        self.rest = StatisticsRoutes(api).resource()
-
-    def getChild(self, path, request):
-        if path == b"notifications":
-            return self.api.bayeux.resource()
-        request.postpath.insert(0, request.prepath.pop())  # the REST app routes on the whole rest of the path
-        return self.rest
-
-    def render(self, request):
-        return self.rest.render(request)
+    return WithNotifications(StatisticsRoutes(api).resource(), lambda: api.bayeux.resource())
 
 
 class StatisticsRoutes:
