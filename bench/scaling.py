@@ -340,6 +340,12 @@ def _n(v, spec: str = ",.0f") -> str:
     return "–" if v is None else format(v, spec)
 
 
+def _table(columns: list[str], rows) -> list[str]:
+    """A Markdown table: the header, its rule, and a line for each row (a list of cell texts)."""
+    return ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"] + [
+        "| " + " | ".join(cells) + " |" for cells in rows]
+
+
 def report(res: dict) -> str:
     out = []
     for name in ("panels", "workers", "longpoll"):
@@ -350,12 +356,11 @@ def report(res: dict) -> str:
                        f"{c['minutes']:.1f} min.")
     out.append("")
     if res.get("panels"):
-        out += ["| demo requests | all 17 panels cold p50 / p99 ms | warm p50 / p99 ms | baseline `COUNT(*) GROUP BY` "
-                "p50 ms | database MB |", "|---|---|---|---|---|"]
-        for r in res["panels"]:
-            out.append(f"| {r['requests']:,} | {r['cold_p50_ms']:.1f} / {r['cold_p99_ms']:.1f} | "
-                       f"{r['warm_p50_ms']:.2f} / {r['warm_p99_ms']:.2f} | {r['base_p50_ms']:,.1f} | "
-                       f"{r['db_mb']:,.0f} |")
+        out += _table(["demo requests", "all 17 panels cold p50 / p99 ms", "warm p50 / p99 ms",
+                       "baseline `COUNT(*) GROUP BY` p50 ms", "database MB"],
+                      ([f"{r['requests']:,}", f"{r['cold_p50_ms']:.1f} / {r['cold_p99_ms']:.1f}",
+                        f"{r['warm_p50_ms']:.2f} / {r['warm_p99_ms']:.2f}", f"{r['base_p50_ms']:,.1f}",
+                        f"{r['db_mb']:,.0f}"] for r in res["panels"]))
         first, last = res["panels"][0], res["panels"][-1]
         grow = last["requests"] / first["requests"]
         out += ["", f"From {first['requests']:,} to {last['requests']:,} requests ({grow:,.0f}×): cold p50 × "
@@ -365,26 +370,23 @@ def report(res: dict) -> str:
         if first.get("cold_panel_ms") and last.get("cold_panel_ms"):
             growth = sorted(((last["cold_panel_ms"][k] / max(v, 1e-6), k) for k, v in first["cold_panel_ms"].items()
                              if k in last["cold_panel_ms"]), reverse=True)
-            out += ["", "Each panel alone, cold, p50 of 3 (ms); growth = the last size ÷ the first:", "",
-                    "| panel | " + " | ".join(f"{r['requests']:,}" for r in res["panels"]) + " | growth |",
-                    "|---|" + "---|" * (len(res["panels"]) + 1)]
-            for g, k in growth:
-                out.append(f"| {k} | " + " | ".join(f"{r['cold_panel_ms'].get(k, 0):,.1f}" for r in res["panels"])
-                           + f" | × {g:,.1f} |")
+            out += ["", "Each panel alone, cold, p50 of 3 (ms); growth = the last size ÷ the first:", ""]
+            out += _table(["panel", *(f"{r['requests']:,}" for r in res["panels"]), "growth"],
+                          ([k, *(f"{r['cold_panel_ms'].get(k, 0):,.1f}" for r in res["panels"]), f"× {g:,.1f}"]
+                           for g, k in growth))
         if res.get("skipped"):
             out += ["", "Not measured: " + "; ".join(res["skipped"]) + "."]
         out.append("")
     if res.get("workers"):
         w = {r["workers"]: r for r in res["workers"]}
-        out += ["| `serve --workers` (PostgreSQL) | SOAP warm req/s (p99 ms) | SOAP cold req/s (p99 ms) | "
-                f"CometD push: updates/s (p50 / p99 ms), {res['push'][0]:,} clients | memory per push session |",
-                "|---|---|---|---|---|"]
-        for n, r in sorted(w.items()):
-            out.append(f"| {n} | {_n(r.get('warm_req_s'))} ({_n(r.get('warm_p99_ms'))}) | {_n(r.get('cold_req_s'))} "
-                       f"({_n(r.get('cold_p99_ms'))}) | {_n(r.get('push_msg_s'))} ({_n(r.get('push_p50_ms'))} / "
-                       f"{_n(r.get('push_p99_ms'))}), {_n(r.get('push_delivered'))} of {_n(r.get('push_expected'))}"
-                       f"{', errors: ' + _n(r.get('push_errors')) if r.get('push_errors') else ''} | "
-                       f"{_n(r.get('push_kb_per_session'), ',.1f')} kB |")
+        out += _table(["`serve --workers` (PostgreSQL)", "SOAP warm req/s (p99 ms)", "SOAP cold req/s (p99 ms)",
+                       f"CometD push: updates/s (p50 / p99 ms), {res['push'][0]:,} clients", "memory per push session"],
+                      ([str(n), f"{_n(r.get('warm_req_s'))} ({_n(r.get('warm_p99_ms'))})",
+                        f"{_n(r.get('cold_req_s'))} ({_n(r.get('cold_p99_ms'))})",
+                        f"{_n(r.get('push_msg_s'))} ({_n(r.get('push_p50_ms'))} / {_n(r.get('push_p99_ms'))}), "
+                        f"{_n(r.get('push_delivered'))} of {_n(r.get('push_expected'))}"
+                        f"{', errors: ' + _n(r.get('push_errors')) if r.get('push_errors') else ''}",
+                        f"{_n(r.get('push_kb_per_session'), ',.1f')} kB"] for n, r in sorted(w.items())))
         errs = [f"{r['workers']} worker(s): {r['push_first_error']}" for r in w.values() if r.get("push_first_error")]
         if errs:
             out += ["", "First push error: " + "; ".join(errs)]
@@ -397,12 +399,13 @@ def report(res: dict) -> str:
                     f"push {ratio('push_msg_s')} (updates/s)."]
         out.append("")
     if res.get("longpoll"):
-        out += ["| long-polling clients (bench/bayeux_server.py) | offered msg/s | delivered msg/s | p50 / p99 ms | "
-                "delivered | memory per session |", "|---|---|---|---|---|---|"]
-        for r in res["longpoll"]:
-            out.append(f"| {r['clients']:,} | {r['offered_msg_s']:,.0f} | {_n(r['msg_s'])} | "
-                       f"{_n(r['p50_ms'])} / {_n(r['p99_ms'])} | {r['delivered']:,} of {r['expected']:,}"
-                       f"{', errors: ' + _n(r['errors']) if r['errors'] else ''} | {r['kb_per_session']:,.1f} kB |")
+        out += _table(["long-polling clients (bench/bayeux_server.py)", "offered msg/s", "delivered msg/s",
+                       "p50 / p99 ms", "delivered", "memory per session"],
+                      ([f"{r['clients']:,}", f"{r['offered_msg_s']:,.0f}", _n(r["msg_s"]),
+                        f"{_n(r['p50_ms'])} / {_n(r['p99_ms'])}",
+                        f"{r['delivered']:,} of {r['expected']:,}"
+                        f"{', errors: ' + _n(r['errors']) if r['errors'] else ''}",
+                        f"{r['kb_per_session']:,.1f} kB"] for r in res["longpoll"]))
         errs = [f"{r['clients']:,} clients: {r['first_error']}" for r in res["longpoll"] if r.get("first_error")]
         if errs:
             out += ["", "First error: " + "; ".join(errs)]
