@@ -180,6 +180,24 @@ class ServerCollector:
         yield queued_msgs
         yield delivered
         yield dropped
+        # Genesys Statistics subscriptions and their push
+        statistics = hs.get_genesys_statistics.built()
+        if statistics is not None:
+            counters = statistics.manager.stats()
+            g = GaugeMetricFamily("services87_genesys_subscriptions", "Genesys Statistics subscriptions",
+                                  labels=["worker"])
+            g.add_metric([w], counters["subscriptions"])
+            yield g
+            for name, key, doc in (
+                    ("services87_genesys_recomputations", "recomputes",
+                     "Recomputations of subscribed statistics after store changes"),
+                    ("services87_genesys_statistic_evaluations", "evaluations",
+                     "Statistics evaluated for subscriptions (an equal statistic held by several subscriptions "
+                     "counts once per recomputation)"),
+                    ("services87_genesys_updates_pushed", "pushes", "StatisticUpdate messages queued for sessions")):
+                c = CounterMetricFamily(name, doc, labels=["worker"])
+                c.add_metric([w], counters[key])
+                yield c
         # HTTP connections and refusals below the request level (services87/http/limits.py)
         limiter = hs.get_connection_limiter.built()
         if limiter is not None:

@@ -12,9 +12,10 @@ import pytest
 import requests
 from aiocometd_ng import Client, ConnectionType
 from aiocometd_ng.exceptions import AiocometdException
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.genesys.conftest import API_KEY, Comet, Headers, service_state, uid, update_for
-from tests.support import deadline_s
+from tests.genesys.conftest import API_KEY, Api, Comet, Headers, config, service_state, uid, update_for
+from tests.support import ServerProcess, deadline_s
 
 
 def run(coro):
@@ -240,3 +241,71 @@ def test_websocket_push(api):
             await one_queue_call_is_pushed(api, client, "WsQ-")
 
     run(main())
+
+
+def _counters(proc) -> dict[str, float]:
+    r = requests.get(proc.base_url + "/metrics", timeout=10)
+    assert r.status_code == 200, r.text
+    return {s.name: s.value for f in text_string_to_metric_families(r.text) for s in f.samples
+            if s.name.startswith("services87_genesys_")}
+
+
+def test_equal_statistics_of_many_subscriptions_are_evaluated_once(tmp_path):
+    """Three clients subscribe to the same statistic: one change is one evaluation (not three) and three pushes.
+    Before, every subscription's copy was evaluated with its own SQL, which made a thousand subscribers of one
+    agent a thousand evaluations per event (bench push-latency)."""
+    proc = ServerProcess(tmp_path, config=config(tmp_path), demo_requests=20).start()
+    try:
+        api = Api(proc)
+        agent = "ingrid"  # a demo agent
+
+        async def main():
+            async with Comet(api) as a, Comet(api) as b, Comet(api) as c:
+                ops = [uid("op-") for _ in range(3)]
+                for op, comet in zip(ops, (a, b, c)):
+                    await asyncio.to_thread(api.subscribe, op, [
+                        {"statisticId": "state", "name": "CurrentAgentState", "objectType": "Agent",
+                         "objectId": agent}], comet.cookie_header)
+                before = await asyncio.to_thread(_counters, proc)
+                assert before["services87_genesys_subscriptions"] == 3
+                await asyncio.to_thread(api.ingest, {"id": uid(), "type": "agent-state", "agent": agent,
+                                                     "status": "Ready", "place": uid("place-")})
+                for op, comet in zip(ops, (a, b, c)):
+                    await comet.next(where=update_for(op, "state"))
+                after = await asyncio.to_thread(_counters, proc)
+                recomputed = after["services87_genesys_recomputations_total"] - \
+                    before["services87_genesys_recomputations_total"]
+                evaluated = after["services87_genesys_statistic_evaluations_total"] - \
+                    before["services87_genesys_statistic_evaluations_total"]
+                pushed = after["services87_genesys_updates_pushed_total"] - \
+                    before["services87_genesys_updates_pushed_total"]
+                assert recomputed >= 1 and evaluated == recomputed, (recomputed, evaluated)
+                assert pushed >= 3
+
+        run(main())
+    finally:
+        proc.stop()
+
+
+def test_a_change_after_a_quiet_time_is_pushed_at_once(tmp_path):
+    """``recompute_delay_ms`` spaces recomputations while changes keep coming; it does not delay the first one.
+    With ten minutes of spacing the update of a single change still arrives within the test's wait."""
+    proc = ServerProcess(tmp_path, config=config(tmp_path, recompute_delay_ms=600_000), demo_requests=20).start()
+    try:
+        api = Api(proc)
+
+        async def main():
+            async with Comet(api) as comet:
+                op = uid("op-")
+                await asyncio.to_thread(api.subscribe, op, [
+                    {"statisticId": "state", "name": "CurrentAgentState", "objectType": "Agent",
+                     "objectId": "ingrid"}], comet.cookie_header)
+                place = uid("place-")
+                await asyncio.to_thread(api.ingest, {"id": uid(), "type": "agent-state", "agent": "ingrid",
+                                                     "status": "Ready", "place": place})
+                msg = await comet.next(timeout=20, where=update_for(op, "state"))
+                assert place in str(msg)
+
+        run(main())
+    finally:
+        proc.stop()

@@ -1,8 +1,8 @@
 """Statistics API subscriptions and their CometD push (runs on the reactor thread).
 
 * Store change events (worker thread) hop to the reactor (``hs.call_from_thread``), mark the affected family
-  (``live`` statistics, ``panel`` statistics) dirty and schedule one coalesced recomputation
-  (``genesys.recompute_delay_ms``). Evaluation runs on the store thread pool; results come back here and are
+  (``live`` statistics, ``panel`` statistics) dirty and schedule a recomputation: at once after a quiet time,
+  then at most one per ``genesys.recompute_delay_ms`` (changes meanwhile are coalesced into the next). Evaluation runs on the store thread pool; results come back here and are
   pushed per notification mode: Immediate (changed by at least ``insensitivity``; any change when it is 0),
   Periodical (every ``notificationFrequency`` s; only when changed by at least ``insensitivity`` unless it is 0),
   Reset (the closing value at each GrowingWindow reset), NoNotification (never; peek only).
@@ -91,6 +91,29 @@ def changed(old: Any, new: Any, insensitivity: float) -> bool:
     return new != old
 
 
+class Targets:
+    """Who receives a subscription's updates, looked up in one pass over the sessions subscribed to the updates
+    channel: the sessions carrying the subscription's cookie, else those handshaken by its user."""
+
+    def __init__(self, subscribed) -> None:
+        self.by_cookie: dict[str, list] = {}
+        self.by_user: dict[Any, list] = {}
+        for s in subscribed:
+            for value in {s.session_cookie, s.browser_id}:
+                if value:
+                    self.by_cookie.setdefault(value, []).append(s)
+            user = s.attributes.get("user_id")
+            if user is not None:
+                self.by_user.setdefault(user, []).append(s)
+
+    def of(self, sub: Subscription) -> list:
+        if sub.cookie:
+            return self.by_cookie.get(sub.cookie, [])
+        if sub.user_id is not None:
+            return self.by_user.get(sub.user_id, [])
+        return []
+
+
 class SubscriptionManager:
     def __init__(self, hs: Services87Server, live, evaluator: StatEvaluator, bayeux,
                  build_items: Callable[[dict], dict[str, Item]]):
@@ -106,6 +129,7 @@ class SubscriptionManager:
         self.available = True
         self._dirty: set[str] = set()
         self._call = None
+        self._last_run = float("-inf")  # reactor time of the last recomputation
         self._running = False
         self._rerun = False
         self._probing = False
@@ -174,16 +198,25 @@ class SubscriptionManager:
     # ------------------------------------------------------------------ evaluation (thread pool)
     def evaluate_many(self, jobs: list[tuple[str, Item, int | None]]) -> list[tuple[str, Item, Result | Exception]]:
         """Blocking: evaluate ``(subscription id, item, at)`` jobs in order; an engine error is the job's result,
-        and evaluation stops after the first :class:`StoreUnavailable` (the list is then shorter)."""
+        and evaluation stops after the first :class:`StoreUnavailable` (the list is then shorter).
+
+        Equal statistics (same definition, object and instant) are evaluated once: a thousand clients that
+        subscribed to the same agent's state cost one evaluation, not a thousand."""
         out: list[tuple[str, Item, Result | Exception]] = []
+        seen: dict[tuple, Result | Exception] = {}
         for sub_id, item, at in jobs:
-            try:
-                out.append((sub_id, item, self.evaluator.evaluate(item.defn, item.object_type, item.object_id, at)))
-            except StoreUnavailable as exc:
-                out.append((sub_id, item, exc))
-                break
-            except EngineError as exc:
-                out.append((sub_id, item, exc))
+            key = (item.defn, item.object_type, item.object_id, at)
+            res = seen.get(key)
+            if res is None:
+                try:
+                    res = self.evaluator.evaluate(item.defn, item.object_type, item.object_id, at)
+                except StoreUnavailable as exc:
+                    out.append((sub_id, item, exc))
+                    break
+                except EngineError as exc:
+                    res = exc
+                seen[key] = res
+            out.append((sub_id, item, res))
         return out
 
     def evaluate_items(self, items: list[Item], at: int | None = None) -> defer.Deferred:
@@ -216,17 +249,21 @@ class SubscriptionManager:
         self._schedule()
 
     def _schedule(self, initial: bool = False) -> None:
+        """Recompute on the leading edge: at once after a quiet time, then at most once per ``delay`` while
+        changes keep coming (those arriving meanwhile are coalesced into the next recomputation)."""
         if self._running:
             self._rerun = True
             return
         if self._call is None or not self._call.active():
-            self._call = self.hs.reactor.callLater(0 if initial else self.delay, self._recompute)
+            wait = 0.0 if initial else max(0.0, self._last_run + self.delay - self.hs.reactor.seconds())
+            self._call = self.hs.reactor.callLater(wait, self._recompute)
 
     def _recompute(self) -> None:
         if not self.available or not self._dirty:
             self._dirty.clear()
             return
         dirty, self._dirty = self._dirty, set()
+        self._last_run = self.hs.reactor.seconds()
         jobs = []
         t = now_ms()
         for sub in self.subs.values():
@@ -251,8 +288,8 @@ class SubscriptionManager:
     def _apply(self, results: list[tuple[str, Item, Result | Exception]], trigger: str, force: bool = False) -> None:
         by_sub: dict[str, list[dict]] = {}
         outage = False
+        self.counters["evaluations"] += len({id(res) for _sid, _item, res in results})  # each distinct one
         for sub_id, item, res in results:
-            self.counters["evaluations"] += 1
             if isinstance(res, StoreUnavailable):
                 outage = True
                 continue
@@ -275,26 +312,24 @@ class SubscriptionManager:
             if push:
                 item.sent, item.has_sent = res.raw, True
                 by_sub.setdefault(sub_id, []).append(item.wire(sub_id))
-        for sub_id, stats in by_sub.items():
-            self.push(self.subs[sub_id], stats)
+        if by_sub:
+            targets = Targets(self.bayeux.subscribers(UPDATES))
+            for sub_id, stats in by_sub.items():
+                self.push(self.subs[sub_id], stats, targets)
         if outage:
             self.probe()
 
     # ------------------------------------------------------------------ push
     def targets(self, sub: Subscription) -> list:
         """The CometD sessions that receive ``sub``'s updates (subscribed to the updates channel)."""
-        subscribed = set(s.id for s in self.bayeux.subscribers(UPDATES))
-        if sub.cookie:
-            return [s for s in self.bayeux.sessions_by_cookie(sub.cookie) if s.id in subscribed]
-        if sub.user_id is not None:
-            return [s for s in self.bayeux.sessions.values()
-                    if s.id in subscribed and s.attributes.get("user_id") == sub.user_id]
-        return []
+        return Targets(self.bayeux.subscribers(UPDATES)).of(sub)
 
-    def push(self, sub: Subscription, stats: list[dict]) -> int:
+    def push(self, sub: Subscription, stats: list[dict], targets: Targets | None = None) -> int:
+        """Queue one ``StatisticUpdate`` for each CometD session of ``sub``'s client. ``targets``: the lookup of
+        the current subscribers, made once for a batch of pushes (it is one pass over the sessions)."""
         data = {"name": "StatisticUpdate", "topic": UPDATES, "data": {"statistics": stats}}
         n = 0
-        for session in self.targets(sub):
+        for session in (targets or Targets(self.bayeux.subscribers(UPDATES))).of(sub):
             n += bool(self.bayeux.deliver(session, UPDATES, data))
         self.counters["pushes"] += n
         return n
@@ -309,8 +344,9 @@ class SubscriptionManager:
             return
         t = now_ms()
         periodic, resets = [], []
+        targets = Targets(self.bayeux.subscribers(UPDATES))
         for sub in list(self.subs.values()):
-            if self.targets(sub):
+            if targets.of(sub):
                 sub.orphan_since = None
             elif sub.orphan_since is None:
                 sub.orphan_since = self.hs.reactor.seconds()
