@@ -73,6 +73,34 @@ class Proc:
         except OSError:
             return ""
 
+    def profile(self, out_dir: Path) -> None:
+        """Sample this process (and its worker processes) with py-spy from now until it stops; at :meth:`stop`
+        the collapsed stacks go to ``out_dir/<name>.stacks`` and a summary to ``out_dir/<name>.profile.txt``."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._stacks = out_dir / f"{self.name}.stacks"
+        self._profiler = subprocess.Popen(
+            [str(Path(PY).with_name("py-spy")), "record", "--pid", str(self.proc.pid), "--subprocesses", "--rate",
+             "250", "--format", "raw", "--output", str(self._stacks)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert self._profiler.stdout is not None
+        for line in self._profiler.stdout:  # "Sampling process ..." once attached
+            if "Sampling process" in line or self._profiler.poll() is not None:
+                break
+
+    def _write_profile(self) -> None:
+        profiler = getattr(self, "_profiler", None)
+        if profiler is None:
+            return
+        try:
+            profiler.communicate(timeout=60)  # py-spy writes its output when the process it samples exits
+        except subprocess.TimeoutExpired:
+            profiler.kill()
+            profiler.communicate()
+        if self._stacks.exists():
+            summary = profile_summary(self._stacks.read_text())
+            self._stacks.with_suffix(".profile.txt").write_text(summary)
+            print(f"profile of {self.name}: {self._stacks.with_suffix('.profile.txt')}", file=sys.stderr)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             try:
@@ -85,6 +113,64 @@ class Proc:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self._log.close()
+        self._write_profile()
+
+
+#: ``bench/run --profile DIR``: every server started by :func:`serve` is sampled by py-spy once it listens.
+PROFILE_DIR: Path | None = None
+
+
+def profile_summary(stacks: str, top: int = 25) -> str:
+    """A text summary of py-spy's collapsed stacks (``frame;frame;... count`` per line), the reactor thread
+    (stacks through Twisted's ``mainLoop``) apart from the other threads (the store pool): for each, the share
+    of its busy samples in which a function is on the stack (inclusive) and at the top (self), busiest first.
+    Idle samples (waiting in ``epoll``, a lock or a queue) are counted apart."""
+    idle_marks = ("poll (", "select (", "wait (", "_wait_for_tstate_lock", "get (queue", "acquire (")
+    groups: dict[str, dict] = {}
+    idle = 0
+    for line in stacks.splitlines():
+        frames, _, count = line.rpartition(" ")
+        if not frames or not count.isdigit():
+            continue
+        n = int(count)
+        names = [_frame_name(f) for f in frames.split(";")[1:]]  # [0] is the process
+        if not names:
+            continue
+        if any(mark in names[-1] for mark in idle_marks):
+            idle += n
+            continue
+        g = groups.setdefault("reactor thread" if any("mainLoop" in x for x in names) else "other threads",
+                              {"total": 0, "incl": {}, "self": {}, "ours": set()})
+        g["total"] += n
+        g["self"][names[-1]] = g["self"].get(names[-1], 0) + n
+        for name in set(names):
+            g["incl"][name] = g["incl"].get(name, 0) + n
+        g["ours"].update(_frame_name(f) for f in frames.split(";") if "services87/" in f)
+    busy = sum(g["total"] for g in groups.values())
+    out = [f"busy samples: {busy}; idle (waiting): {idle}"]
+    for label, g in sorted(groups.items()):
+        total = max(g["total"], 1)
+        out += ["", f"== {label}: {g['total']} busy samples ({100 * g['total'] / max(busy, 1):.0f} %)",
+                f"{'incl %':>7} {'self %':>7}  function (file)"]
+        ranked = [(name, n) for name, n in sorted(g["incl"].items(), key=lambda kv: -kv[1])
+                  if n < 0.995 * total]  # frames on every stack (thread entry, main loop) say nothing
+        for name, n in ranked[:top]:
+            out.append(f"{100 * n / total:7.1f} {100 * g['self'].get(name, 0) / total:7.1f}  {name}")
+        out += ["", f"{'incl %':>7} {'self %':>7}  services87's own functions, {label}"]
+        for name, n in [(name, n) for name, n in ranked if name in g["ours"]][:top]:
+            out.append(f"{100 * n / total:7.1f} {100 * g['self'].get(name, 0) / total:7.1f}  {name}")
+        out += ["", f"   self %  function (file), {label}"]
+        for name, n in sorted(g["self"].items(), key=lambda kv: -kv[1])[:top]:
+            out.append(f"  {100 * n / total:7.1f}  {name}")
+    return "\n".join(out) + "\n"
+
+
+def _frame_name(frame: str) -> str:
+    """``function (path/to/file.py:12)`` -> ``function (file.py)``."""
+    name, sep, where = frame.partition(" (")
+    if not sep:
+        return frame
+    return f"{name} ({where.split(':')[0].rsplit('/', 1)[-1].rstrip(')')})"
 
 
 #: ``SERVICES87_*`` variables given to every ``services87 serve`` started by :func:`serve`: the settings of
@@ -122,7 +208,10 @@ def serve(workdir: Path, db: str, name: str = "services87", config: str = "", ex
     cfg.write_text(config)
     p = Proc([PY, "-m", "services87", "serve", "--host", "127.0.0.1", "--port", "0", "--port-file", "{port_file}",
               "--db", db, "--config", str(cfg), *extra], workdir, name, env={**(env or {}), **SERVER_ENV})
-    return p.wait_port(health=health)
+    p.wait_port(health=health)
+    if PROFILE_DIR is not None:
+        p.profile(PROFILE_DIR)
+    return p
 
 
 def baseline(workdir: Path, body: bytes, content_type: str, name: str = "baseline") -> Proc:

@@ -481,7 +481,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a setting of `services87 serve` for every server started (repeatable; dotted keys for "
                          "tables, e.g. genesys.cometd_timeout_ms=5000); overrides a measure's own settings")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="sample every services87 server of the run with py-spy; collapsed stacks and a summary "
+                         "per server in DIR (<measure>.stacks, <measure>.profile.txt)")
     args = ap.parse_args(argv)
+    if args.profile:
+        lib.PROFILE_DIR = Path(args.profile).resolve()
     try:
         lib.SERVER_ENV.update(lib.settings_env(args.set))
     except Exception as exc:  # ValueError, services87.config.ConfigError

@@ -2,7 +2,8 @@
 
 * Store change events (worker thread) hop to the reactor (``hs.call_from_thread``), mark the affected family
   (``live`` statistics, ``panel`` statistics) dirty and schedule a recomputation: at once after a quiet time,
-  then at most one per ``genesys.recompute_delay_ms`` (changes meanwhile are coalesced into the next). Evaluation runs on the store thread pool; results come back here and are
+  then at most one per ``genesys.recompute_delay_ms`` (changes meanwhile are coalesced into the next).
+  Evaluation runs on the store thread pool, each distinct statistic once; results come back here and are
   pushed per notification mode: Immediate (changed by at least ``insensitivity``; any change when it is 0),
   Periodical (every ``notificationFrequency`` s; only when changed by at least ``insensitivity`` unless it is 0),
   Reset (the closing value at each GrowingWindow reset), NoNotification (never; peek only).
