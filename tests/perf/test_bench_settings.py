@@ -69,3 +69,26 @@ def test_bad_set_values_stop_before_any_server(bench, capsys, pair, words):
     assert exc.value.code == 2
     assert words in capsys.readouterr().err
     assert not bench.lib.SERVER_ENV
+
+
+def test_profile_summary_splits_the_reactor_thread_from_the_store_threads(bench):
+    """``bench/run --profile``: py-spy's collapsed stacks summed per thread kind, idle samples apart."""
+    stacks = "\n".join([
+        'process 1:"python -m services87 serve";main (services87/cli.py:1);ReactorBase.mainLoop (twisted/internet/'
+        'base.py:2);BayeuxResource.render_POST (services87/bayeux/longpolling.py:3);dumps (json/__init__.py:4) 30',
+        'process 1:"python -m services87 serve";main (services87/cli.py:1);ReactorBase.mainLoop (twisted/internet/'
+        'base.py:2);EPollReactor.doPoll (twisted/internet/epollreactor.py:5);poll (selectors.py:6) 500',
+        'process 1:"python -m services87 serve";main (services87/cli.py:1);ReactorBase.mainLoop (twisted/internet/'
+        'base.py:2);LimitedSite._finished (services87/http/limits.py:10);emit (logging/__init__.py:11) 10',
+        'process 1:"python -m services87 serve";Thread.run (threading.py:7);StatEvaluator.evaluate (services87/engine/'
+        'statserver/evaluate.py:8);do_execute (sqlalchemy/engine/default.py:9) 10',
+    ])
+    text = bench.lib.profile_summary(stacks)
+    assert "busy samples: 50; idle (waiting): 500" in text
+    reactor = text.split("== reactor thread")[1]
+    assert "40 busy samples (80 %)" in reactor
+    assert "   75.0     0.0  BayeuxResource.render_POST (longpolling.py)" in reactor
+    assert "main (cli.py)" not in reactor  # on every stack: says nothing
+    assert "BayeuxResource.render_POST (longpolling.py)" in reactor.split("services87's own functions")[1]
+    other = text.split("== other threads")[1].split("== reactor thread")[0]
+    assert "10 busy samples (20 %)" in other and "do_execute (default.py)" in other
