@@ -9,41 +9,16 @@
 // events at once: the statistic then carries the latest value only). Prints one JSON line: updates delivered, msg/s (first event to
 // last delivery), latency from the ingest POST of the newest event before the delivery to the delivery
 // (p50/p99 ms), and how long setting the sessions up took. Prints "ready N" on stderr once every client polls.
-const http = require("http");
-
 const [base, token, clientsArg, rateArg, countArg, maxArg] = process.argv.slice(2);
 const CLIENTS = Number(clientsArg), RATE = Number(rateArg), COUNT = Number(countArg);
 const MAX_S = Number(maxArg || 60);
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-const url = new URL(base);
+const { postJSON } = require("./http_client").client(base);
 const now = () => performance.timeOrigin + performance.now();
 const AUTH = { "x-api-key": "demo-api-key", authorization: "Bearer " + token };
 const NOTIFY = "/statistics/v3/notifications";
 
-function post(path, body, cookies, extra) {
-  return new Promise((resolve, reject) => {
-    const data = typeof body === "string" ? body : JSON.stringify(body);
-    const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...extra };
-    if (cookies && cookies.size) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-    const req = http.request({ host: url.hostname, port: url.port, path, method: "POST", agent, headers }, (res) => {
-      for (const c of res.headers["set-cookie"] || []) {
-        const [kv] = c.split(";");
-        const i = kv.indexOf("=");
-        if (cookies) cookies.set(kv.slice(0, i).trim(), kv.slice(i + 1).trim());
-      }
-      const chunks = [];
-      res.on("data", (d) => chunks.push(d));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString();
-        if (res.statusCode >= 300) return reject(new Error(`${path}: ${res.statusCode} ${text.slice(0, 300)}`));
-        try { resolve(JSON.parse(text || "[]")); } catch (e) { reject(e); }
-      });
-    });
-    req.on("error", reject);
-    req.setTimeout(60000, () => req.destroy(new Error("timeout")));
-    req.end(data);
-  });
-}
+// the answer's JSON; an answer of status 300 or more is an error
+const post = (path, body, cookies, extra) => postJSON(path, body, cookies, extra, true);
 
 const latencies = [];
 const sentAt = [];  // ingest POST times, in order

@@ -3,37 +3,11 @@
 // BASE_URL serves Bayeux at /cometd and the publish trigger at /publish. CLIENTS sessions handshake, subscribe
 // to /bench and long-poll; then the server is asked to publish COUNT messages at RATE per second. Prints one
 // JSON line: delivered messages, msg/s (first publish to last delivery), publish->client latency p50/p99 (ms).
-const http = require("http");
-
 const [base, clientsArg, rateArg, countArg, maxArg] = process.argv.slice(2);
 const CLIENTS = Number(clientsArg), RATE = Number(rateArg), COUNT = Number(countArg);
 const MAX_S = Number(maxArg || 60);
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+const { postJSON: post } = require("./http_client").client(base);
 const now = () => performance.timeOrigin + performance.now();
-const url = new URL(base);
-
-function post(path, body, cookies) {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(data) };
-    if (cookies.size) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-    const req = http.request({ host: url.hostname, port: url.port, path, method: "POST", agent, headers }, (res) => {
-      for (const c of res.headers["set-cookie"] || []) {
-        const [kv] = c.split(";");
-        const i = kv.indexOf("=");
-        cookies.set(kv.slice(0, i).trim(), kv.slice(i + 1).trim());
-      }
-      const chunks = [];
-      res.on("data", (d) => chunks.push(d));
-      res.on("end", () => {
-        try { resolve(JSON.parse(Buffer.concat(chunks).toString() || "[]")); } catch (e) { reject(e); }
-      });
-    });
-    req.on("error", reject);
-    req.setTimeout(60000, () => req.destroy(new Error("timeout")));
-    req.end(data);
-  });
-}
 
 const latencies = [];
 let delivered = 0, firstT = Infinity, lastAt = 0, errors = 0, stopping = false, firstError = null;

@@ -7,38 +7,15 @@
 // second, event n putting the agent on place "PL-<run>-<n>". The latency of an update is the time from just
 // before its event's ingest request was sent to the moment a client read the StatisticUpdate carrying that
 // place. Prints one JSON line: expected/delivered updates, latency p50/p99/max (ms), ingest answer p50 (ms).
-const http = require("http");
 const crypto = require("crypto");
 
 const [base, clientsArg, rateArg, countArg, apiKey, bearer, agent, maxArg] = process.argv.slice(2);
 const CLIENTS = Number(clientsArg), RATE = Number(rateArg), COUNT = Number(countArg);
 const MAX_S = Number(maxArg || 60);
 const RUN = crypto.randomBytes(4).toString("hex");
-const agentPool = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+const { post } = require("./http_client").client(base);
 const now = () => performance.timeOrigin + performance.now();
-const url = new URL(base);
 const AUTH = { "x-api-key": apiKey, authorization: "Bearer " + bearer };
-
-function post(path, body, cookies, extra = {}) {
-  return new Promise((resolve, reject) => {
-    const data = JSON.stringify(body);
-    const headers = { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...extra };
-    if (cookies && cookies.size) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-    const req = http.request({ host: url.hostname, port: url.port, path, method: "POST", agent: agentPool, headers }, (res) => {
-      for (const c of res.headers["set-cookie"] || []) {
-        const [kv] = c.split(";");
-        const i = kv.indexOf("=");
-        if (cookies) cookies.set(kv.slice(0, i).trim(), kv.slice(i + 1).trim());
-      }
-      const chunks = [];
-      res.on("data", (d) => chunks.push(d));
-      res.on("end", () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }));
-    });
-    req.on("error", reject);
-    req.setTimeout(60000, () => req.destroy(new Error("timeout")));
-    req.end(data);
-  });
-}
 
 const sentAt = new Map(); // event number -> send time
 const latencies = [];
