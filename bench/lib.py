@@ -125,7 +125,8 @@ def profile_summary(stacks: str, top: int = 25) -> str:
     (stacks through Twisted's ``mainLoop``) apart from the other threads (the store pool): for each, the share
     of its busy samples in which a function is on the stack (inclusive) and at the top (self), busiest first.
     Idle samples (waiting in ``epoll``, a lock or a queue) are counted apart."""
-    idle_marks = ("poll (", "select (", "wait (", "_wait_for_tstate_lock", "get (queue", "acquire (")
+    # the leaf of a thread that waits: py-spy shows a wait in C (epoll, a lock) as its Python caller
+    idle_marks = ("poll (", "doPoll (", "select (", "wait (", "_wait_for_tstate_lock", "get (queue", "acquire (")
     groups: dict[str, dict] = {}
     idle = 0
     for line in stacks.splitlines():

@@ -39,6 +39,7 @@ from services87.rest.errors import RestError, write_error
 from services87.rest.serialize import Selection, dataset_dict, render_json, render_xml
 from services87.http import body
 from services87.http.errors import HttpError, classify
+from services87.http.routing import WarmRoutes, warm_answer
 
 if TYPE_CHECKING:
     from services87.server import Services87Server
@@ -54,7 +55,12 @@ _CANONICAL = {s.lower(): s for s in ("Agents", "CustomerService", "GetStatistics
 
 
 class CaseInsensitiveResource(KleinResource):
-    """A Klein resource whose static path segments match regardless of case (``/api/v1/agents/...``)."""
+    """A Klein resource whose static path segments match regardless of case (``/api/v1/agents/...``);
+    ``warm``: the warm answers of hot routes, tried before the app's dispatch (services87/http/routing.py)."""
+
+    def __init__(self, app: Klein, warm: WarmRoutes | None = None):
+        super().__init__(app)
+        self.warm: WarmRoutes = warm or {}
 
     def render(self, request):
         try:
@@ -62,6 +68,9 @@ class CaseInsensitiveResource(KleinResource):
                                 for seg in request.postpath]
         except UnicodeDecodeError:
             return write_error(request, 400, "MalformedRequest", "The URL path is not UTF-8")
+        hit = warm_answer(self.warm, request)
+        if hit is not None:
+            return hit
         return super().render(request)
 
 
@@ -112,7 +121,8 @@ class RestApi:
         self.warm = WarmPath(hs, "rest")
 
     def resource(self) -> KleinResource:
-        return CaseInsensitiveResource(self.app)
+        return CaseInsensitiveResource(
+            self.app, warm={(b"POST", (b"Agents", b"CustomerService", b"GetStatistics")): self.warm_statistics})
 
     # ------------------------------------------------------------------ shared steps
     async def authenticate(self, request):
@@ -144,12 +154,7 @@ class RestApi:
         checked on every request, before anything else is looked at), or none when the answer is warm
         (then the response is written at once, without a Deferred); a cookie session authenticates first."""
         hs = self.hs
-        raw = read_body(hs, request)
-        lang, culture = self.language(request)
-        question = _Question(raw=raw, accept=request.getHeader(b"accept"),
-                             content_type=request.getHeader(b"content-type"),
-                             select=",".join(v for k, v in query_params(request) if k.lower() == "$select"),
-                             lang=lang, culture=culture, zone=_header(request, "SO-TimeZone") or None)
+        question = self._question(request)
         check = httpauth.header_authenticator(hs, request, SCHEMES)
         if check is None:
             return defer.ensureDeferred(self._by_session(request, question))
@@ -162,6 +167,32 @@ class RestApi:
             return self._respond(request, *hit)
         return hs.run_blocking(_answer, hs, self.warm, check, question).addCallback(
             lambda out: self._respond(request, *out))
+
+    def _question(self, request) -> _Question:
+        """What a GetStatistics request asks (its body read with the cap: 413 beyond it)."""
+        raw = read_body(self.hs, request)
+        lang, culture = self.language(request)
+        return _Question(raw=raw, accept=request.getHeader(b"accept"), content_type=request.getHeader(b"content-type"),
+                         select=",".join(v for k, v in query_params(request) if k.lower() == "$select"),
+                         lang=lang, culture=culture, zone=_header(request, "SO-TimeZone") or None)
+
+    def warm_statistics(self, request) -> bytes | None:
+        """A warm GetStatistics answer on the reactor thread before any routing (services87/http/routing.py):
+        the credentials of the ``Authorization`` header and the question checked as :meth:`get_statistics`
+        checks them on its warm path; ``None`` (no header, a cookie session, anything refused, a cold answer)
+        sends the request through :meth:`get_statistics`, which answers or refuses it."""
+        hs = self.hs
+        if not self.warm.enabled or request.getHeader(b"authorization") is None:
+            return None
+        try:
+            question = self._question(request)
+            if httpauth.header_authenticator(hs, request, SCHEMES) is None:
+                return None
+            httpauth.check_application_token(hs, request)
+        except (AuthError, HttpError):
+            return None
+        hit = _reactor_hit(hs, self.warm, _header(request, "authorization"), question)
+        return None if hit is None else self._respond(request, *hit)
 
     async def _by_session(self, request, question: _Question) -> bytes:
         principal = await self.authenticate(request)

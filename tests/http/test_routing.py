@@ -114,3 +114,46 @@ def test_the_bayeux_endpoints_stay_beside_the_routes(server):
                                                          "supportedConnectionTypes": ["long-polling"]}], timeout=30)
         assert r.status_code == 200, (path, r.text)
         assert r.json()[0]["channel"] == "/meta/handshake", r.text
+
+
+# ---------------------------------------------------------------------------- warm answers before the dispatch
+#: headers that differ between any two answers (or only name the framing)
+_VOLATILE = {"date", "x-request-id", "transfer-encoding", "content-length"}
+
+
+def _same_answer(first: requests.Response, second: requests.Response) -> None:
+    assert (first.status_code, first.content) == (second.status_code, second.content)
+    heads = [{k.lower(): v for k, v in r.headers.items() if k.lower() not in _VOLATILE} for r in (first, second)]
+    assert heads[0] == heads[1]
+
+
+def test_a_warm_answer_is_the_routed_answer_with_its_length(server):
+    """A hot route's warm answer is served before Klein's dispatch (services87/http/routing.py): the same
+    status, body and headers as the first, routed answer, and a ``Content-Length`` (the route's answers are
+    streamed by Klein without one). A request the warm answer declines (bad credentials) is routed as before."""
+    base = server.base_url
+    token = requests.post(base + "/auth/v3/oauth/token", auth=("demo-client", "demo-secret"), timeout=30,
+                          data={"grant_type": "password", "username": "demo", "password": "demo"}).json()
+    bearer = {"Authorization": "Bearer " + token["access_token"]}
+    rest = base + "/api/v1/Agents/CustomerService/GetStatistics"
+    body = {"Functions": ["OpenRequestsPerCategory", "OpenRequestsPerUser"]}
+    first = requests.post(rest, json=body, headers=bearer, timeout=60)
+    second = requests.post(rest, json=body, headers=bearer, timeout=60)
+    assert first.status_code == 200, first.text
+    _same_answer(first, second)
+    assert "content-length" not in {k.lower() for k in first.headers}
+    assert int(second.headers["content-length"]) == len(second.content)
+    refused = requests.post(rest, json=body, headers={"Authorization": "Bearer wrong"}, timeout=60)
+    assert refused.status_code == 401 and refused.json()["ErrorType"], refused.text
+
+    genesys = base + "/statistics/v3/operations/get-statistic-ex"
+    headers = {"x-api-key": API_KEY, **bearer}
+    ask = {"data": {"statistics": [{"statisticId": "ready", "name": "CurrentReadyAgents", "objectType": "Tenant",
+                                    "objectId": "Environment"}]}}
+    first = requests.post(genesys, json=ask, headers=headers, timeout=60)
+    second = requests.post(genesys, json=ask, headers=headers, timeout=60)
+    assert first.status_code == 200, first.text
+    _same_answer(first, second)
+    assert int(second.headers["content-length"]) == len(second.content)
+    refused = requests.post(genesys, json=ask, headers={"x-api-key": "wrong", **bearer}, timeout=60)
+    assert refused.status_code in (401, 403) and refused.json()["status"]["detail"]["kind"], refused.text
