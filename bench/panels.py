@@ -5,7 +5,8 @@
 Builds the database with the deterministic demo generator (reused when it already holds the requested
 number of requests), then measures in the same run:
 
-* baseline: one indexed ``SELECT status_id, COUNT(*) FROM requests GROUP BY status_id``;
+* baseline: one indexed ``SELECT status_id, COUNT(*) FROM requests GROUP BY status_id`` (its index is dropped
+  before the panels are measured);
 * cold: a new :class:`StatisticsEngine` (empty cache) computing all 17 panels;
 * warm: the same engine computing all 17 panels again (answers from the data-version cache).
 
@@ -76,8 +77,6 @@ def main(argv=None) -> int:
     store = Store(url, BusinessCalendar.from_settings(settings.business_hours))
     store.migrate()
     build(store, args.requests)
-    with store.engine.begin() as c:  # the baseline's index (bench databases only)
-        c.execute(sa.text("CREATE INDEX IF NOT EXISTS bench_ix_requests_status ON requests (status_id)"))
     user = store.find_user(args.user)
     if user is None:
         raise SystemExit(f"no user {args.user!r}")
@@ -96,12 +95,19 @@ def main(argv=None) -> int:
         with store.engine.connect() as c:
             c.execute(baseline_sql).all()
 
-    for _ in range(3):  # warm the page cache and connection pool for everyone alike
+    # The baseline's index exists only while the baseline is measured: the panels run on the product's own
+    # indexes (an extra index on requests.status_id would also serve the product's queries and flatter them).
+    with store.engine.begin() as c:
+        c.execute(sa.text("CREATE INDEX IF NOT EXISTS bench_ix_requests_status ON requests (status_id)"))
+    for _ in range(3):  # warm the page cache and connection pool
         baseline()
+    base = [timed(baseline) for _ in range(args.runs)]
+    with store.engine.begin() as c:
+        c.execute(sa.text("DROP INDEX IF EXISTS bench_ix_requests_status"))
+    for _ in range(3):
         StatisticsEngine(store, settings).compute(ctx, panels)
-    base, cold, warm = [], [], []
+    cold, warm = [], []
     for _ in range(args.runs):
-        base.append(timed(baseline))
         engine = StatisticsEngine(store, settings)
         cold.append(timed(lambda: engine.compute(ctx, panels)))
         warm.append(timed(lambda: engine.compute(ctx, panels)))
