@@ -105,18 +105,22 @@ class AuthService:
         self.tickets.add(self.digest(ticket), user.id, now, now + self.settings.ticket_lifetime, "ticket")
         return ticket
 
-    def validate_ticket(self, ticket: str | None) -> Principal:
+    def validate_ticket(self, ticket: str | None, versions: tuple[int, int] | None = None) -> Principal:
         """The ticket's principal, or :class:`AuthError`. Checked on every call: a validated ticket is
         remembered under (digest, data version, auth version), so a repeat costs one small query
         (``Store.versions``): a revocation bumps the auth version, a user change the data version, and the
-        ticket's expiry is compared with the clock each time."""
+        ticket's expiry is compared with the clock each time.
+
+        :param versions: ``Store.versions()`` as the caller has just read them (it needs them too), so that
+            they are not read twice
+        """
         if not ticket or not ticket.strip():
             raise AuthError("NoTicket", "No ticket: log in through SoPrincipal first")
         ticket = ticket.strip()
         if len(ticket) >= 512:
             raise AuthError("InvalidTicket", "The ticket is not valid")
         digest = self.digest(ticket)
-        key = (digest,) + tuple(self.store.versions())
+        key = (digest,) + tuple(self.store.versions() if versions is None else versions)
         known = self._validated.get(key)
         if known is not None and known[1] > self.clock():
             return known[0]

@@ -119,6 +119,9 @@ class RestApi:
         self.hs = hs
         self.sessions = hs.get_sessions()
         self.warm = WarmPath(hs, "rest")
+        #: a question already answered -> (panels, selection key, media type): what its cache key needs, so that
+        #: a repeat can be looked up without parsing (every check before them passed for these very bytes)
+        self.shapes = ResponseCache(4096, max_bytes=8 * 1024 * 1024)
 
     def resource(self) -> KleinResource:
         return CaseInsensitiveResource(
@@ -162,10 +165,10 @@ class RestApi:
             httpauth.check_application_token(hs, request)
         except AuthError as err:
             raise _auth_error(request, err, hs) from None
-        hit = _reactor_hit(hs, self.warm, _header(request, "authorization"), question)
+        hit = _reactor_hit(hs, self.warm, self.shapes, _header(request, "authorization"), question)
         if hit is not None:
             return self._respond(request, *hit)
-        return hs.run_blocking(_answer, hs, self.warm, check, question).addCallback(
+        return hs.run_blocking(_answer, hs, self.warm, self.shapes, check, question).addCallback(
             lambda out: self._respond(request, *out))
 
     def _question(self, request) -> _Question:
@@ -191,12 +194,12 @@ class RestApi:
             httpauth.check_application_token(hs, request)
         except (AuthError, HttpError):
             return None
-        hit = _reactor_hit(hs, self.warm, _header(request, "authorization"), question)
+        hit = _reactor_hit(hs, self.warm, self.shapes, _header(request, "authorization"), question)
         return None if hit is None else self._respond(request, *hit)
 
     async def _by_session(self, request, question: _Question) -> bytes:
         principal = await self.authenticate(request)
-        out = await self.hs.run_blocking(_answer, self.hs, self.warm, lambda: principal, question)
+        out = await self.hs.run_blocking(_answer, self.hs, self.warm, self.shapes, lambda: principal, question)
         return self._respond(request, *out)
 
     @staticmethod
@@ -318,8 +321,10 @@ class _Question:
     zone: str | None
 
 
-def _answer(hs: Services87Server, warm: WarmPath, check, q: _Question) -> tuple[bytes, str, str | None, Principal]:
-    """Store thread: authenticate (``check``), parse and answer; ``(payload, media type, language, principal)``.
+def _answer(hs: Services87Server, warm: WarmPath, shapes: ResponseCache, check,
+            q: _Question) -> tuple[bytes, str, str | None, Principal]:
+    """Store thread: authenticate (``check``), parse and answer; ``(payload, media type, language, principal)``;
+    the question's shape goes into ``shapes`` (:attr:`RestApi.shapes`).
 
     The checks come in the order the API documents (401, 406 when strict, 415/400, 400 TooManyFunctions/UnknownPanel,
     400 UnknownTimeZone). The serialized answer comes from the answer cache when the same caller asked the
@@ -341,7 +346,7 @@ def _answer(hs: Services87Server, warm: WarmPath, check, q: _Question) -> tuple[
     key = None
     if warm.enabled:
         shape = (tuple(panels), select.key, out_type)
-        _SHAPES.put(q, shape, size=len(q.raw) + 64)
+        shapes.put(q, shape, size=len(q.raw) + 64)
         key = _key(principal, shape, q)
         hit = warm.get(key, hs.get_store().versions()[0])
         if hit is not None:
@@ -359,18 +364,15 @@ def _key(principal: Principal, shape: tuple, q: _Question) -> tuple:
     return ("rest", principal.user.id) + shape[:2] + (q.lang, q.culture, q.zone, shape[2])
 
 
-#: A question already answered -> (panels, selection key, media type): what its cache key needs, so that a
-#: repeat can be looked up without parsing (every check before them passed for these very bytes).
-_SHAPES = ResponseCache(4096, max_bytes=8 * 1024 * 1024)
-
-
-def _reactor_hit(hs: Services87Server, warm: WarmPath, authorization: str | None, q: _Question):
+def _reactor_hit(hs: Services87Server, warm: WarmPath, shapes: ResponseCache, authorization: str | None,
+                 q: _Question):
     """Reactor thread, no hop: ``(payload, media type, language, principal)`` when the version watch proves
     the versions read last are current, the ticket/bearer token was validated under them and has not
-    expired, and the same question is answered in the cache; else ``None`` (the normal path)."""
+    expired, and the same question (its shape in ``shapes``) is answered in the cache; else ``None`` (the
+    normal path)."""
     if not warm.enabled:
         return None
-    shape = _SHAPES.get(q)
+    shape = shapes.get(q)
     if shape is None:
         return None
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -220,11 +219,11 @@ class SoapEndpoint(resource.Resource):
         found = []
 
         def key_of(versions):
-            known = _PRINCIPALS.get((self.hs.get_auth().digest(ticket.strip()),) + tuple(versions))
-            if known is None or known[1] <= int(time.time()):
+            principal = self.hs.get_auth().cached_principal("soticket", ticket, versions)
+            if principal is None:
                 return None
-            found.append(known[0])
-            return (request_key, known[0].user.id)
+            found.append(principal)
+            return (request_key, principal.user.id)
 
         hit = self.warm.on_reactor(key_of)
         if hit is not None and request is not None:
@@ -321,22 +320,14 @@ def _cache_probe(hs: Services87Server, warm: WarmPath, request_key, app_token, t
     (``fast``: :mod:`services87.soap.statistics_request`) a miss is answered here too; ``tried`` says so
     (a ``None`` answer then is an error answer, which Spyne's path gives).
 
-    The caller is validated on every request. A validated ticket is remembered under
-    (ticket digest, data version, auth version): user changes bump the data version and revocations the
-    auth version, and the ticket's own expiry is checked each time, so a hit is one small query.
+    The caller is validated on every request (:meth:`AuthService.validate_ticket`, which remembers a validated
+    ticket under the versions read here: user changes bump the data version and revocations the auth version,
+    and the ticket's own expiry is checked each time, so a hit is one small query).
     """
     try:
         hs.get_auth().check_application_token(app_token)
         data_version, auth_version = hs.get_store().versions()
-        now = int(time.time())
-        digest = hs.get_auth().digest(ticket.strip()) if ticket and len(ticket) < 512 else None
-        known = _PRINCIPALS.get((digest, data_version, auth_version)) if digest else None
-        if known is None or known[1] <= now:
-            principal = hs.get_auth().validate_ticket(ticket)
-            row = hs.get_auth().tickets.get(digest, "ticket") if digest else None
-            known = (principal, int(row["expires_ts"]) if row else now)
-            _PRINCIPALS.put((digest, data_version, auth_version), known, size=1)
-        principal = known[0]
+        principal = hs.get_auth().validate_ticket(ticket, (data_version, auth_version))
     except (AuthError, EngineError):
         return None, None, None, False
     # The question: the request and who asks; the data version and the clock are the answer's validity.
@@ -347,10 +338,6 @@ def _cache_probe(hs: Services87Server, warm: WarmPath, request_key, app_token, t
     (_app_token, _credentials, tz_header), functions = fast
     body = _fast_statistics(hs, warm, key, principal, version, tz_header, functions, datetime.now(UTC))
     return key, principal, (None if body is None else (_CONTENT_TYPE[version], body)), True
-
-
-#: Validated tickets: (digest, data version, auth version) -> (Principal, expires_ts).
-_PRINCIPALS = ResponseCache(4096)
 
 
 def _fast_statistics(hs: Services87Server, warm: WarmPath, key, principal, version, tz_header, functions,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from services87.auth.service import AuthError
 from services87.config import Settings
 from services87.engine.model import Validity
 from services87.http.warm import WarmPath
@@ -99,3 +100,25 @@ def test_on_reactor_only_with_versions_the_watch_proves_current(hs, store):
     new_version = store.versions()[0]
     assert new_version != version
     assert warm.on_reactor(key_of) is None  # the stored answer belongs to the old version
+
+
+def test_a_ticket_checked_under_the_versions_its_caller_read_is_known_under_those_only(hs, store):
+    """SOAP reads the versions once and has the ticket checked under them (``AuthService.validate_ticket``);
+    its reactor-thread path then knows the ticket under exactly those versions (``cached_principal``): one
+    cache of validated credentials per server, in its AuthService."""
+    auth = hs.get_auth()
+    user = store.get_user(store.add_user("vera", "Vera V"))
+    ticket = auth.issue_ticket(user)
+    versions = store.versions()
+    assert auth.cached_principal("soticket", ticket, versions) is None
+    principal = auth.validate_ticket(ticket, versions)
+    assert principal.user.id == user.id
+    assert auth.cached_principal("soticket", f" {ticket} ", versions) is principal
+    assert auth.cached_principal("soticket", ticket, (versions[0], versions[1] + 1)) is None
+    assert auth.validate_ticket(ticket) is principal  # versions read again: the same, still current
+    assert auth.revoke_ticket(ticket)  # moves the auth version
+    now = store.versions()
+    assert now[1] != versions[1]
+    with pytest.raises(AuthError):
+        auth.validate_ticket(ticket, now)
+    assert auth.cached_principal("soticket", ticket, now) is None
