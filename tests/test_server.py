@@ -16,6 +16,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from services87 import workers
 from services87.config import Settings
 from services87.engine.storage import Store
+from services87.rest.api import RestApi
 from services87.server import ADAPTERS, Services87Server, cache_in_self
 from tests.support import PG_ADMIN_URL, ServerProcess, fresh_db_url
 
@@ -89,10 +90,11 @@ def test_adapters_get_the_same_instances(hs):
     # the resources in the tree hold the server's objects, not copies
     soap = root.children[b"Remote"].children[b"Services87"].children[b"CustomerService.svc"]
     assert soap.warm.cache is hs.get_answer_cache("soap") and soap.warm.watch is hs.get_version_watch()
-    page = root.children[b"statuspage"].children[b"api"]._app._instance  # the object behind the Klein routes
+    page = root.children[b"statuspage"].children[b"api"].adapter  # the object behind the Klein routes
     assert page.me.sessions is hs.get_sessions() and page.prefs.prefs is hs.get_prefs_store()
-    rest = root.children[b"api"].children[b"v1"]._app._instance
+    rest = root.children[b"api"].children[b"v1"].adapter
     assert rest.sessions is hs.get_sessions() and rest.warm.cache is hs.get_answer_cache("rest")
+    assert rest.shapes is not RestApi(hs).shapes  # what the adapter remembers is its own, not the module's
     metrics = hs.get_metrics()
     for bayeux in hs.bayeux_servers().values():
         assert bayeux.delivery_observer is not None  # metrics time every delivery

@@ -238,7 +238,7 @@ class IngestApi:
         self.hs = hs
 
     def resource(self):
-        return Routes(self.app, _routing_error)
+        return Routes(self, _routing_error)
 
     @app.route("/", methods=["POST"], strict_slashes=False)
     def events(self, request):

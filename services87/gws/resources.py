@@ -12,7 +12,7 @@ from services87.http.routing import Routes, WithNotifications, json_errors
 
 def v2_resource(adapter: GwsWorkbins) -> WithNotifications:
     """``/api/v2``: ``notifications`` is the Bayeux endpoint, everything else :class:`GwsRoutes`."""
-    return WithNotifications(Routes(GwsRoutes(adapter).app, _routing_error), lambda: adapter.bayeux.resource())
+    return WithNotifications(Routes(GwsRoutes(adapter), _routing_error), lambda: adapter.bayeux.resource())
 
 
 class GwsRoutes:

@@ -90,12 +90,17 @@ def warm_answer(routes: WarmRoutes, request) -> bytes | None:
 
 
 class Routes(KleinResource):
-    """The resource of an adapter's Klein app, mounted at the adapter's path: the mount point itself is the
-    app's ``/``, and a path that is not UTF-8 names no route (a 404 in the adapter's ``shape``), not an
-    exception in the router. ``warm``: the warm answers of hot routes, tried before the app's dispatch."""
+    """The resource of an adapter's Klein app (``adapter.app``, its routes methods of ``adapter``), mounted at
+    the adapter's path: the mount point itself is the app's ``/``, and a path that is not UTF-8 names no route
+    (a 404 in the adapter's ``shape``), not an exception in the router. ``warm``: the warm answers of hot
+    routes, tried before the app's dispatch.
 
-    def __init__(self, app: Klein, shape: Shape, warm: WarmRoutes | None = None):
-        super().__init__(app)
+    :ivar adapter: the object whose methods answer the routes
+    """
+
+    def __init__(self, adapter: Any, shape: Shape, warm: WarmRoutes | None = None):
+        super().__init__(adapter.app)
+        self.adapter = adapter
         self.shape = shape
         self.warm: WarmRoutes = warm or {}
 

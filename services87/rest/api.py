@@ -55,11 +55,16 @@ _CANONICAL = {s.lower(): s for s in ("Agents", "CustomerService", "GetStatistics
 
 
 class CaseInsensitiveResource(KleinResource):
-    """A Klein resource whose static path segments match regardless of case (``/api/v1/agents/...``);
-    ``warm``: the warm answers of hot routes, tried before the app's dispatch (services87/http/routing.py)."""
+    """The resource of the :class:`RestApi` ``adapter``'s Klein app: its static path segments match regardless of
+    case (``/api/v1/agents/...``); ``warm``: the warm answers of hot routes, tried before the app's dispatch
+    (services87/http/routing.py).
 
-    def __init__(self, app: Klein, warm: WarmRoutes | None = None):
-        super().__init__(app)
+    :ivar adapter: the :class:`RestApi` whose methods answer the routes
+    """
+
+    def __init__(self, adapter: RestApi, warm: WarmRoutes | None = None):
+        super().__init__(adapter.app)
+        self.adapter = adapter
         self.warm: WarmRoutes = warm or {}
 
     def render(self, request):
@@ -125,7 +130,7 @@ class RestApi:
 
     def resource(self) -> KleinResource:
         return CaseInsensitiveResource(
-            self.app, warm={(b"POST", (b"Agents", b"CustomerService", b"GetStatistics")): self.warm_statistics})
+            self, warm={(b"POST", (b"Agents", b"CustomerService", b"GetStatistics")): self.warm_statistics})
 
     # ------------------------------------------------------------------ shared steps
     async def authenticate(self, request):

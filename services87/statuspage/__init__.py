@@ -285,7 +285,7 @@ class StatusPageApi:
         self.login, self.logout, self.me, self.prefs = Login(hs), Logout(hs), Me(hs), Prefs(hs)
 
     def resource(self):
-        return Routes(self.app, _routing_error)
+        return Routes(self, _routing_error)
 
     @app.route("/login", methods=["POST"], strict_slashes=False)
     def login_post(self, request):

@@ -65,7 +65,7 @@ class StatisticsRoutes:
         self.api = api
 
     def resource(self):
-        return Routes(self.app, _routing_error,
+        return Routes(self, _routing_error,
                       warm={(b"POST", (b"operations", b"get-statistic-ex")): self.warm_get_statistic_ex})
 
     def _body(self, request) -> bytes:
