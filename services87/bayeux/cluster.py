@@ -30,7 +30,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from .request import RequestInfo
-from .server import BayeuxServer
+from .server import REMOVAL_REASONS, BayeuxServer
 from .session import Session
 
 log = Logger()
@@ -82,6 +82,9 @@ def validate(data: Any) -> dict:
         names = data.get("names")
         if not isinstance(names, list) or not all(isinstance(n, str) and len(n) <= MAX_TEXT for n in names):
             raise BusMessageError("malformed names")
+    elif op == "remove":
+        if data.get("reason") is not None and data["reason"] not in REMOVAL_REASONS:
+            raise BusMessageError("malformed reason")
     elif op in ("deliver", "publish"):
         if not isinstance(data.get("msg"), dict):
             raise BusMessageError("malformed msg")
@@ -107,6 +110,7 @@ class BayeuxCluster:
         self.owner: dict[str, str] = {}
         self.topic = f"bayeux:{name}"
         self._applying = False
+        self.rejected = 0  # bus messages refused by validate()
         bus.subscribe(self.topic, self._on_bus, reactor=True)
         server.cluster = self
 
@@ -153,7 +157,7 @@ class BayeuxCluster:
         except BusMessageError as exc:
             log.warn("Rejected a malformed Bayeux bus message from {sender}: {why}", sender=str(sender)[:64],
                      why=str(exc))
-            self.rejected = getattr(self, "rejected", 0) + 1
+            self.rejected += 1
             return
         op = data.get("op")
         s = self.server

@@ -68,6 +68,8 @@ def test_forged_payloads_are_rejected_and_logged():
             {"v": 1, "op": "add", "sid": "evil4", "attrs": {"x": {"nested": 1}}},
             {"v": 1, "op": "exec", "sid": "evil5"},
             {"v": 1, "op": "remove", "sid": ["not", "a", "string"]},
+            {"v": 1, "op": "remove", "sid": "abc123", "reason": ["a", "list"]},  # would reach the removal hooks
+            {"v": 1, "op": "remove", "sid": "abc123", "reason": "made-up"},
             "not an object",
         ]
         for payload in forged:
