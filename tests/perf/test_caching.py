@@ -212,14 +212,17 @@ def test_genesys_cache_hit_then_invalidated_by_a_write(debug_server):
     assert again.json() == first.json()
     # the second request is a hit; the first may be one too when an earlier try already stored this second's answer
     assert after["hits"] >= before["hits"] + 1, (before, after)
-    assert after["hits"] + after["misses"] == before["hits"] + before["misses"] + 2, (before, after)
+    # one lookup per request, or two when the reactor-thread lookup misses and the store thread looks again
+    # (the version watch could not prove the versions current: more frequent on a loaded machine)
+    assert 2 <= after["hits"] + after["misses"] - before["hits"] - before["misses"] <= 4, (before, after)
 
     # a write bumps the data version: the next identical request is evaluated again (a miss)
     ingest_request(base)
     before = caches(base)["genesys.response_cache"]
     assert get_statistic_ex(base, token).status_code == 200
     after = caches(base)["genesys.response_cache"]
-    assert after["misses"] == before["misses"] + 1 and after["hits"] == before["hits"], (before, after)
+    assert after["misses"] in (before["misses"] + 1, before["misses"] + 2) and after["hits"] == before["hits"], \
+        (before, after)
 
     # an error answer is never stored; a bad token is refused although the answer is cached
     bad = get_statistic_ex(base, token, [{"statisticId": "x", "name": "NoSuchStatistic", "objectType": "Tenant",

@@ -157,12 +157,10 @@ def test_ingested_change_appears_without_reload(page_server, driver):
     assert driver.find_element("id", "conn-text").text == "Live"
     before = open_requests_tile(driver)
     ext = "SP-" + uuid.uuid4().hex[:8]
-    t0 = time.monotonic()
     ingest_request(page_server, ext, owner="demo")
+    # how fast is the bench's business (push-latency); here: it arrives while the page stays live
     wait_for(driver, lambda d: open_requests_tile(d) == before + 1, timeout=8, what="the open-requests tile to move")
-    elapsed = time.monotonic() - t0
     assert driver.execute_script("return window.__sameDocument") == "yes"  # no reload happened
-    assert elapsed < 1.0, f"live update took {elapsed:.2f}s"
     assert live_state(driver) == "live"
     assert_board_equals_rest(driver, base, "demo", ALL_PANELS, "en", "Europe/Oslo")
 
