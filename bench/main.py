@@ -438,6 +438,10 @@ def readme_block(lines: list[tuple[str, Measure]], command: str, seconds: float,
             ours = f"{f.get('msg_s', 0):,.0f} msg/s, p50 / p99 {f.get('p50_ms', 0):,.0f} / {f.get('p99_ms', 0):,.0f} ms"
             base = (f"faye: {f.get('faye_msg_s', 0):,.0f} msg/s, p50 / p99 {f.get('faye_p50_ms', 0):,.0f} / "
                     f"{f.get('faye_p99_ms', 0):,.0f} ms")
+        elif m.name == "push-latency":
+            ours = (f"p50 / p99 {f.get('p50_ms') or 0:,.0f} / {f.get('p99_ms') or 0:,.0f} ms, "
+                    f"{f.get('delivered', 0):,} of {f.get('expected', 0):,} updates delivered")
+            base = "50 ms (the p99 aimed at)"
         elif m.name == "import":
             ours = f"{f.get('rows_s', 0):,.0f} rows/s"
             base = f"raw `sqlite3.executemany`: {f.get('raw_rows_s', 0):,.0f} rows/s"
