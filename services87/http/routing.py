@@ -161,9 +161,9 @@ def json_errors(app: Klein, shape: Shape, not_found: str = "No such resource",
 
 
 def detached(d: defer.Deferred) -> defer.Deferred:
-    """A Deferred that fires (with ``None``) when ``d`` fires, for a route to return. Klein cancels what a route returned when the
-    client goes away; the work behind ``d`` (a store write, say) is not cancelled with it: it finishes, and its
-    answer is dropped."""
+    """A Deferred that fires (with ``None``) when ``d`` fires, for a route to return. Klein cancels what a route
+    returned when the client goes away; the work behind ``d`` (a store write, say) is not cancelled with it: it
+    finishes, and its answer is dropped."""
     out: defer.Deferred = defer.Deferred()
     def forward(result):
         if not out.called:

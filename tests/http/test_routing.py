@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from twisted.internet import defer
@@ -127,22 +129,41 @@ def _same_answer(first: requests.Response, second: requests.Response) -> None:
     assert heads[0] == heads[1]
 
 
+def _twice(url: str, **kw) -> tuple[requests.Response, requests.Response]:
+    """The same request twice within one second of the clock (an answer's validity covers its clock step, and
+    a Statistics value carries the time it was evaluated at)."""
+    for _ in range(5):
+        t0 = time.time()
+        first, second = requests.post(url, timeout=60, **kw), requests.post(url, timeout=60, **kw)
+        if int(time.time()) == int(t0):
+            break
+    return first, second
+
+
+def _length_when_warm(r: requests.Response, warm: bool) -> None:
+    if warm:
+        assert int(r.headers["content-length"]) == len(r.content)
+    else:
+        assert "content-length" not in {k.lower() for k in r.headers}
+
+
 def test_a_warm_answer_is_the_routed_answer_with_its_length(server):
     """A hot route's warm answer is served before Klein's dispatch (services87/http/routing.py): the same
     status, body and headers as the first, routed answer, and a ``Content-Length`` (the route's answers are
-    streamed by Klein without one). A request the warm answer declines (bad credentials) is routed as before."""
+    streamed by Klein without one). A request the warm answer declines (bad credentials) is routed as before.
+    On PostgreSQL there is no warm answer on the reactor thread (the version watch has no change signal there:
+    docs/performance.md), so every answer is routed: the same answers, no length."""
     base = server.base_url
+    warm = server.db.startswith("sqlite")
     token = requests.post(base + "/auth/v3/oauth/token", auth=("demo-client", "demo-secret"), timeout=30,
                           data={"grant_type": "password", "username": "demo", "password": "demo"}).json()
     bearer = {"Authorization": "Bearer " + token["access_token"]}
     rest = base + "/api/v1/Agents/CustomerService/GetStatistics"
     body = {"Functions": ["OpenRequestsPerCategory", "OpenRequestsPerUser"]}
-    first = requests.post(rest, json=body, headers=bearer, timeout=60)
-    second = requests.post(rest, json=body, headers=bearer, timeout=60)
+    first, second = _twice(rest, json=body, headers=bearer)
     assert first.status_code == 200, first.text
     _same_answer(first, second)
-    assert "content-length" not in {k.lower() for k in first.headers}
-    assert int(second.headers["content-length"]) == len(second.content)
+    _length_when_warm(second, warm)
     refused = requests.post(rest, json=body, headers={"Authorization": "Bearer wrong"}, timeout=60)
     assert refused.status_code == 401 and refused.json()["ErrorType"], refused.text
 
@@ -150,10 +171,9 @@ def test_a_warm_answer_is_the_routed_answer_with_its_length(server):
     headers = {"x-api-key": API_KEY, **bearer}
     ask = {"data": {"statistics": [{"statisticId": "ready", "name": "CurrentReadyAgents", "objectType": "Tenant",
                                     "objectId": "Environment"}]}}
-    first = requests.post(genesys, json=ask, headers=headers, timeout=60)
-    second = requests.post(genesys, json=ask, headers=headers, timeout=60)
+    first, second = _twice(genesys, json=ask, headers=headers)
     assert first.status_code == 200, first.text
     _same_answer(first, second)
-    assert int(second.headers["content-length"]) == len(second.content)
+    _length_when_warm(second, warm)
     refused = requests.post(genesys, json=ask, headers={"x-api-key": "wrong", **bearer}, timeout=60)
     assert refused.status_code in (401, 403) and refused.json()["status"]["detail"]["kind"], refused.text
