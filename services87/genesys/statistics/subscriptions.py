@@ -321,16 +321,12 @@ class SubscriptionManager:
             self.probe()
 
     # ------------------------------------------------------------------ push
-    def targets(self, sub: Subscription) -> list:
-        """The CometD sessions that receive ``sub``'s updates (subscribed to the updates channel)."""
-        return Targets(self.bayeux.subscribers(UPDATES)).of(sub)
-
-    def push(self, sub: Subscription, stats: list[dict], targets: Targets | None = None) -> int:
+    def push(self, sub: Subscription, stats: list[dict], targets: Targets) -> int:
         """Queue one ``StatisticUpdate`` for each CometD session of ``sub``'s client. ``targets``: the lookup of
         the current subscribers, made once for a batch of pushes (it is one pass over the sessions)."""
         data = {"name": "StatisticUpdate", "topic": UPDATES, "data": {"statistics": stats}}
         n = 0
-        for session in (targets or Targets(self.bayeux.subscribers(UPDATES))).of(sub):
+        for session in targets.of(sub):
             n += bool(self.bayeux.deliver(session, UPDATES, data))
         self.counters["pushes"] += n
         return n
