@@ -37,10 +37,11 @@ import time
 from functools import partial
 from collections.abc import Iterable
 
-from twisted.internet import address, defer
+from twisted.internet import abstract, address, defer
 from twisted.internet.interfaces import IProtocolNegotiationFactory, ISSLTransport
 from twisted.internet.protocol import Protocol
 from twisted.protocols import policies
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.web import http, server
 from twisted.web.resource import IResource, UnsupportedMethod
 from zope.interface import directlyProvides, implementer, providedBy
@@ -538,6 +539,22 @@ def protect(site: LimitedSite, settings, reactor=None) -> ConnectionLimiter:
 
 
 # --------------------------------------------------------------------------- graceful shutdown
+def still_sending(transport) -> bool:
+    """Whether bytes written to a connection may still be in this process's send buffer.
+
+    A TLS layer hands every record to the TCP transport below it at once, and a TLS connection being closed
+    then waits for the peer's ``close_notify`` with nothing left to send (a client keeping an idle pooled
+    connection never sends it): the TCP transport's own buffer is what counts. A transport of another kind
+    may hold bytes, as far as this can tell."""
+    while isinstance(transport, TLSMemoryBIOProtocol):
+        transport = transport.transport
+    if isinstance(transport, abstract.FileDescriptor):
+        # Twisted keeps what a write could not send at once in dataBuffer (from offset on) and the writes
+        # since in _tempDataBuffer; it has no public name for their total
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen > 0  # noqa: SLF001
+    return True
+
+
 def drain_on_shutdown(reactor, factory: ConnectionLimiter, port, grace: float) -> None:
     """On reactor shutdown (SIGTERM/SIGINT): stop accepting, close idle connections, let requests in flight
     finish for up to ``grace`` seconds, then let the reactor stop (which closes whatever is left)."""
@@ -567,7 +584,8 @@ def drain_on_shutdown(reactor, factory: ConnectionLimiter, port, grace: float) -
             """Connections closing after their answer whose send buffer has not drained yet: the reactor's stop
             drops every connection at once, so an answer still buffered for a slow reader would be cut off."""
             return [w for w in list(factory.protocols)
-                    if getattr(w.transport, "disconnecting", False) and not getattr(w, "disconnected", False)]
+                    if getattr(w.transport, "disconnecting", False) and not getattr(w, "disconnected", False)
+                    and still_sending(w.transport)]
 
         def poll():
             left = site.in_flight() or busy_channels() or flushing()
