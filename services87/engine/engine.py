@@ -66,22 +66,26 @@ class StatisticsEngine:
         return [P.parse(p) for p in panels]
 
     # ------------------------------------------------------------------ compute
-    def compute(self, ctx: StatContext, panels: Sequence, culture: str | None = None) -> Answer:
+    def compute(self, ctx: StatContext, panels: Sequence, culture: str | None = None,
+                version: int | None = None) -> Answer:
         """The :class:`Answer` for ``panels`` (names, numbers or enum members): their data sets in the order
         asked, the effective zone and language, and its :class:`Validity` (the data version read and the
         clock interval every calculator involved holds for). A bad explicit zone is an error even when no
-        panel is asked."""
+        panel is asked. ``version``: the data version the caller has just read on this thread (it needed it
+        too: one read of the versions per request), else it is read here."""
         wanted = self.parse_panels(panels)
         zone_name = self.time_zone_name(ctx)
         language = self.language(ctx)
         if not wanted:
-            return Answer((), zone_name, language, Validity(self.store.data_version()))
+            return Answer((), zone_name, language,
+                          Validity(self.store.data_version() if version is None else version))
         zone = resolve_zone(zone_name)
         tr = Translator(language, culture)
         now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
         now_ts = int(now.timestamp())
         today = local_today(now, zone)
-        version = self.store.data_version()
+        if version is None:
+            version = self.store.data_version()
         inp = calc.CalcInput(store=self.store, user=ctx.user, zone=zone, now_ts=now_ts, today=today, tr=tr,
                              settings=self.settings, version=version,
                              snap=self.snapshots.at(version) if self.snapshots is not None else None)

@@ -56,7 +56,8 @@ class _OpenFiles:
         self._fds: dict[str, tuple[int, tuple[int, int]]] = {}  # path -> (fd, (st_dev, st_ino))
         self._retired: list[int] = []  # descriptors of replaced files not yet unlinked
 
-    def pread(self, path: str, n: int) -> bytes:
+    def pread(self, path: str, n: int) -> tuple[bytes, os.stat_result]:
+        """The first ``n`` bytes of ``path`` and its ``stat`` (taken before the read)."""
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -75,7 +76,7 @@ class _OpenFiles:
                     self._retired.append(entry[0])
                 self._fds[path] = entry = (fd, (fst.st_dev, fst.st_ino))
                 self._close_unlinked()
-            return os.pread(entry[0], n, 0)
+            return os.pread(entry[0], n, 0), st
 
     def _close_unlinked(self) -> None:
         keep = []
@@ -90,18 +91,17 @@ class _OpenFiles:
 _FILES = _OpenFiles()
 
 
-def _read(path: str, n: int) -> bytes:
+def _read(path: str, n: int) -> tuple[bytes, os.stat_result]:
     return _FILES.pread(path, n)
 
 
 def sqlite_signal(path: str):
     """A value that changes with every commit to the WAL-mode database ``path``; ``None`` when unsure."""
     try:
-        shm = _read(path + "-shm", _SHM_HEADER)
+        shm, _st = _read(path + "-shm", _SHM_HEADER)
         if len(shm) < _SHM_HEADER or shm[:48] != shm[48:] or shm[12] == 0:  # torn, or not initialized
             return None
-        wal = os.stat(path + "-wal")
-        wal_header = _read(path + "-wal", _WAL_HEADER)
+        wal_header, wal = _read(path + "-wal", _WAL_HEADER)
         db = os.stat(path)
     except OSError:
         return None

@@ -336,15 +336,16 @@ def _cache_probe(hs: Services87Server, warm: WarmPath, request_key, app_token, t
     if hit is not None or fast is None:
         return key, principal, hit, False
     (_app_token, _credentials, tz_header), functions = fast
-    body = _fast_statistics(hs, warm, key, principal, version, tz_header, functions, datetime.now(UTC))
+    body = _fast_statistics(hs, warm, key, principal, version, tz_header, functions, datetime.now(UTC),
+                            data_version)
     return key, principal, (None if body is None else (_CONTENT_TYPE[version], body)), True
 
 
 def _fast_statistics(hs: Services87Server, warm: WarmPath, key, principal, version, tz_header, functions,
-                     now) -> bytes | None:
+                     now, data_version: int | None = None) -> bytes | None:
     """Store thread: compute and serialize a successful answer (stored under ``key``); ``None`` when the
-    answer is an error, which the Spyne path then gives."""
-    outcome = services.statistics_outcome(hs, principal, tz_header, functions, now)
+    answer is an error, which the Spyne path then gives. ``data_version``: as just read on this thread."""
+    outcome = services.statistics_outcome(hs, principal, tz_header, functions, now, data_version)
     if outcome.error is not None:
         return None
     try:

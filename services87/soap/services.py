@@ -81,14 +81,16 @@ def _peer(ctx) -> str:
 
 
 # --------------------------------------------------------------------------- CustomerService
-def statistics_outcome(hs: Services87Server, principal, tz_header, functions, now) -> Outcome:
-    """GetStatistics for an authenticated caller: ``value`` = the engine's answer; the zone to echo."""
+def statistics_outcome(hs: Services87Server, principal, tz_header, functions, now,
+                       version: int | None = None) -> Outcome:
+    """GetStatistics for an authenticated caller: ``value`` = the engine's answer; the zone to echo.
+    ``version``: the data version the caller has just read on this thread (:meth:`StatisticsEngine.compute`)."""
     zone = None
     try:
         if tz_header is not None:
             zone = timezones.zone_for(tz_header.SoTimeZoneLocationCode, tz_header.SoTimeZoneId)
         ctx = StatContext(user=principal.user, time_zone=zone, language=None, now=now)
-        answer = hs.get_engine().compute(ctx, list(functions or ()))
+        answer = hs.get_engine().compute(ctx, list(functions or ()), version=version)
     except (AuthError, EngineError) as exc:
         kind = getattr(exc, "kind", type(exc).__name__)
         echo = None
