@@ -269,6 +269,8 @@ def _listen_all(hs: Services87Server, reactor, descriptions: list[str]) -> list:
         exc = failure[0].value
         if hasattr(exc, "subFailure"):  # defer.FirstError from gatherResults
             exc = exc.subFailure.value
+        if isinstance(exc, ValueError):  # the endpoint string itself (it names the one at fault)
+            raise ConfigError(f"cannot listen on {exc}; see 'services87 serve --help' (--listen)")
         raise ConfigError(f"cannot listen on {' '.join(descriptions)}: {exc}")
     return result
 

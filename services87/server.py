@@ -419,7 +419,11 @@ class Services87Server:
             return port
 
         for description in descriptions:
-            endpoint = endpoints.serverFromString(self.reactor, description)
+            try:
+                endpoint = endpoints.serverFromString(self.reactor, description)
+            except Exception as exc:  # an unknown type, a bad option, a key file that cannot be read ...
+                ports.append(defer.fail(ValueError(f"{description}: {exc}")))
+                continue
             d = endpoint.listen(factory)
             d.addCallback(drain_on_shutdown)
             ports.append(d)

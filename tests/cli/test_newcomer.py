@@ -136,6 +136,17 @@ def test_serve_on_a_port_in_use(demo_db):
     one_line_error(res, 1, f"cannot listen on 127.0.0.1:{port}", "--port N")
 
 
+@pytest.mark.parametrize(("description", "needle"), [
+    ("bogus:1", "Unknown endpoint type: 'bogus'"),
+    ("tcp:port=notaport", "notaport"),
+    ("ssl:0:privateKey=/missing/key.pem", "/missing/key.pem"),
+])
+def test_serve_with_a_listen_endpoint_it_cannot_use(demo_db, description, needle):
+    d, db = demo_db
+    res = cli("serve", "--listen", description, "--db", db, cwd=d, timeout=120)
+    one_line_error(res, 2, f"cannot listen on {description}: ", needle, "--listen")
+
+
 def test_simulate_with_no_server(demo_db):
     d, db = demo_db
     url = f"http://127.0.0.1:{free_port()}"
