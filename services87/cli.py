@@ -53,6 +53,21 @@ def port_number(text: str) -> int:
     return port
 
 
+def at_least(minimum: int):
+    """An argument type: a whole number not below ``minimum``."""
+    def number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the least allowed, {minimum}")
+        return value
+
+    number.__name__ = f"number of at least {minimum}"
+    return number
+
+
 def timestamp(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
@@ -581,11 +596,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=port_number, default=None,
                    help="TCP port to listen on, 0 = any free port (default: the port setting, 8087)")
     s.add_argument("--demo", action="store_true", help="fill an empty database with the demo data set")
-    s.add_argument("--demo-requests", type=int, default=5000, metavar="N", help="requests in that demo data set")
+    s.add_argument("--demo-requests", type=at_least(0), default=5000, metavar="N", help="requests in that demo data set")
     s.add_argument("--simulate", action="store_true",
                    help="drive live agent, call and ticket traffic through the ingest path (brings the status "
                         "page's Agents and queues view to life)")
-    s.add_argument("--workers", type=int, default=1, metavar="N",
+    s.add_argument("--workers", type=at_least(1), default=1, metavar="N",
                    help="worker processes sharing the port (more than 1 needs PostgreSQL; docs/deployment.md)")
     s.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)  # internal: inherited socket
     s.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
@@ -601,7 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
 
     s = common(command(sub, "demo", "generate the deterministic demo data set (users, groups, requests)"))
-    s.add_argument("--requests", type=int, default=5000, metavar="N",
+    s.add_argument("--requests", type=at_least(0), default=5000, metavar="N",
                    help="demo requests to write (ids D0000001...: a second run replaces them)")
     s.add_argument("--seed", type=int, default=87, help="random seed; the same seed gives the same data")
     s.set_defaults(func=cmd_demo)
@@ -611,7 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["csv", "jsonl"], default=None,
                    help="file format (default: from the extension, .csv or .jsonl/.ndjson)")
     s.add_argument("--skip-bad", action="store_true", help="load the good rows even if some are bad")
-    s.add_argument("--batch", type=int, default=None, metavar="N", help="rows per transaction (default: 10000)")
+    s.add_argument("--batch", type=at_least(1), default=None, metavar="N", help="rows per transaction (default: 10000)")
     s.set_defaults(func=cmd_import)
 
     u = command(sub, "users", "add, list and change users (add | list | passwd)")
@@ -650,9 +665,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--api-key", default="demo-api-key", metavar="KEY", help="x-api-key for /api/ingest")
     s.add_argument("--token", help="a bearer token instead of the API key (default: none)")
     s.add_argument("--agents", metavar="A,B", help="comma-separated logins (default: every active user)")
-    s.add_argument("--events", type=int, default=200, metavar="N", help="stop after this many accepted events")
+    s.add_argument("--events", type=at_least(1), default=200, metavar="N", help="stop after this many accepted events")
     s.add_argument("--seconds", type=float, default=120.0, metavar="S", help="stop after this many seconds")
-    s.add_argument("--interval-ms", type=int, default=500, metavar="MS", help="pause between events, milliseconds")
+    s.add_argument("--interval-ms", type=at_least(0), default=500, metavar="MS", help="pause between events, milliseconds")
     s.add_argument("--seed", type=int, default=87, help="random seed of the simulation")
     s.set_defaults(func=cmd_simulate)
 

@@ -147,6 +147,18 @@ def test_serve_with_a_listen_endpoint_it_cannot_use(demo_db, description, needle
     one_line_error(res, 2, f"cannot listen on {description}: ", needle, "--listen")
 
 
+@pytest.mark.parametrize("args", [("demo", "--requests", "-5"), ("serve", "--workers", "0"),
+                                  ("serve", "--demo-requests", "-1"), ("import", "x.csv", "--batch", "0"),
+                                  ("simulate", "--events", "0"), ("simulate", "--interval-ms", "-1"),
+                                  ("demo", "--requests", "many")])
+def test_counts_out_of_range_are_refused_before_anything_runs(demo_db, args):
+    d, db = demo_db
+    option, value = args[-2], args[-1]
+    line = one_line_error(cli(*args, "--db", db, cwd=d, timeout=120), 2, f"argument {option}", repr(value)
+                          if value == "many" else value, f"services87 {args[0]} --help")
+    assert "is below the least allowed" in line or "is not a whole number" in line
+
+
 def test_simulate_with_no_server(demo_db):
     d, db = demo_db
     url = f"http://127.0.0.1:{free_port()}"
