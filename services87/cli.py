@@ -596,7 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=port_number, default=None,
                    help="TCP port to listen on, 0 = any free port (default: the port setting, 8087)")
     s.add_argument("--demo", action="store_true", help="fill an empty database with the demo data set")
-    s.add_argument("--demo-requests", type=at_least(0), default=5000, metavar="N", help="requests in that demo data set")
+    s.add_argument("--demo-requests", type=at_least(0), default=5000, metavar="N",
+                   help="requests in that demo data set")
     s.add_argument("--simulate", action="store_true",
                    help="drive live agent, call and ticket traffic through the ingest path (brings the status "
                         "page's Agents and queues view to life)")
@@ -667,7 +668,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--agents", metavar="A,B", help="comma-separated logins (default: every active user)")
     s.add_argument("--events", type=at_least(1), default=200, metavar="N", help="stop after this many accepted events")
     s.add_argument("--seconds", type=float, default=120.0, metavar="S", help="stop after this many seconds")
-    s.add_argument("--interval-ms", type=at_least(0), default=500, metavar="MS", help="pause between events, milliseconds")
+    s.add_argument("--interval-ms", type=at_least(0), default=500, metavar="MS",
+                   help="pause between events, milliseconds")
     s.add_argument("--seed", type=int, default=87, help="random seed of the simulation")
     s.set_defaults(func=cmd_simulate)
 
