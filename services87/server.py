@@ -28,7 +28,7 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web import server
 
 from services87 import debug, gws, rest, soap, statuspage
-from services87.auth import AuthService
+from services87.auth.service import AuthService
 from services87.auth.revocation import RevocationWatch
 from services87.bayeux import BayeuxServer
 from services87.bayeux.cluster import BayeuxCluster

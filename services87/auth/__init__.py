@@ -1,5 +1,5 @@
-"""Principals, tickets, passwords, bearer tokens and application tokens: one layer every protocol uses."""
+"""Principals, tickets, passwords, bearer tokens and application tokens: one layer every protocol uses.
 
-from services87.auth.service import AuthError, AuthService, Principal
-
-__all__ = ["AuthError", "AuthService", "Principal"]
+The modules are imported by name (``services87.auth.service``, ``.passwords``, ``.http``, ``.revocation``): the
+settings need only the password profiles, and a command that fails on its arguments should not pay for the store.
+"""

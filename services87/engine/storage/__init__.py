@@ -18,13 +18,20 @@ data version; after the commit a :class:`~services87.engine.storage.database.Cha
 
 from __future__ import annotations
 
-from services87.engine.storage.reads import ReadStore
-from services87.engine.storage.requests import RequestStore
-from services87.engine.storage.users import UserStore
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services87.engine.storage.store import Store
 
 __all__ = ["Store"]
 
 
-class Store(RequestStore, UserStore, ReadStore):
-    """The store of the engine: one object, one database; each method is defined in the module of its table
-    family (listed above)."""
+def __getattr__(name: str):
+    """``Store`` is imported on first use: a module of this package that needs no database (``urls``) does not
+    import SQLAlchemy's engine through it."""
+    if name != "Store":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from services87.engine.storage.store import Store  # noqa: PLC0415
+
+    globals()["Store"] = Store
+    return Store

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+
+def make_url(url: str):
+    """SQLAlchemy's URL parser, imported when first needed (the command line names databases before it opens one)."""
+    from sqlalchemy.engine import make_url as parse  # noqa: PLC0415
+
+    return parse(url)
 
 
 def sqlite_path(url: str) -> Path | None:
