@@ -304,3 +304,12 @@ def test_import_plurals_and_the_header_error_names_the_file(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("external_id,status,created,colour\nX,New,1,red\n")
     one_line_error(cli("import", str(bad), "--db", db, cwd=tmp_path), 2, f"{bad}:1: bad header", "colour")
+
+
+def test_the_command_line_loads_no_database_or_server_library_before_it_needs_one(tmp_path):
+    """``services87 --help`` and an argument error answer without SQLAlchemy, Alembic, Twisted or Spyne (a third
+    of the start-up time): the packages they pass through import those on first use."""
+    code = ("import sys, services87.cli; "
+            "print(sorted(m for m in ('sqlalchemy', 'alembic', 'twisted', 'spyne') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
