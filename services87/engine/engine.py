@@ -76,16 +76,15 @@ class StatisticsEngine:
         wanted = self.parse_panels(panels)
         zone_name = self.time_zone_name(ctx)
         language = self.language(ctx)
+        if version is None:
+            version = self.store.data_version()
         if not wanted:
-            return Answer((), zone_name, language,
-                          Validity(self.store.data_version() if version is None else version))
+            return Answer((), zone_name, language, Validity(version))
         zone = resolve_zone(zone_name)
         tr = Translator(language, culture)
         now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=UTC)
         now_ts = int(now.timestamp())
         today = local_today(now, zone)
-        if version is None:
-            version = self.store.data_version()
         inp = calc.CalcInput(store=self.store, user=ctx.user, zone=zone, now_ts=now_ts, today=today, tr=tr,
                              settings=self.settings, version=version,
                              snap=self.snapshots.at(version) if self.snapshots is not None else None)
