@@ -24,18 +24,29 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 _hasher = PasswordHasher()
 _profile = "rfc9106-low"
-_DUMMY = _hasher.hash("services87-dummy-password")
+#: the hash an unknown user's password is checked against (same work as a known user's); made on first need or
+#: by :func:`prepare`, not at import: every command line that imports this module would pay one hash for it
+_dummy: str | None = None
 
 
 def configure(profile: str) -> None:
     """Select the hashing profile for new hashes (and the dummy hash used for unknown users)."""
-    global _hasher, _profile, _DUMMY
+    global _hasher, _profile, _dummy
     if profile not in PROFILES:
         raise ValueError(f"unknown password_hash_profile {profile!r}; choose one of {', '.join(PROFILES)}")
     if profile != _profile:
         _hasher = PasswordHasher(**PROFILES[profile])
         _profile = profile
-        _DUMMY = _hasher.hash("services87-dummy-password")
+        _dummy = None
+
+
+def prepare() -> str:
+    """The dummy hash of the current profile, made now if it is not yet (a server calls this before it
+    listens, so that its first login of an unknown user costs what any other does)."""
+    global _dummy
+    if _dummy is None:
+        _dummy = _hasher.hash("services87-dummy-password")
+    return _dummy
 
 
 def hash_password(password: str) -> str:
@@ -47,6 +58,6 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Constant work whether or not the user exists: a missing hash is checked against a dummy."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY, password or "") and stored_hash is not None
+        return _hasher.verify(stored_hash or prepare(), password or "") and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

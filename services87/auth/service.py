@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from services87.auth.passwords import verify_password
+from services87.auth.passwords import prepare as prepare_passwords, verify_password
 from services87.auth.revocation import binding
 from services87.cache import ResponseCache
 from services87.engine.model import NotFound, User
@@ -57,6 +57,7 @@ class AuthService:
         self._secret = secret.encode()
         #: validated tickets: (digest, data version, auth version) -> (Principal, expires_ts)
         self._validated = ResponseCache(4096)
+        prepare_passwords()  # the first log-in of an unknown user costs what any other does
 
     # ------------------------------------------------------------------ throttling
     #: Default of ``login_failure_window`` (seconds), for Retry-After headers.

@@ -313,3 +313,15 @@ def test_the_command_line_loads_no_database_or_server_library_before_it_needs_on
             "print(sorted(m for m in ('sqlalchemy', 'alembic', 'twisted', 'spyne') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_importing_the_password_module_hashes_nothing(tmp_path):
+    """The dummy hash an unknown user's password is checked against costs one Argon2 hash (64 MiB by default):
+    it is made when a server's auth service starts (or on first need), not by every command that imports the
+    module. An unknown user is still refused, after the same work as a known one."""
+    code = ("import services87.auth.passwords as p, services87.cli\n"
+            "before = p._dummy\n"
+            "p.configure('test')\n"
+            "print(before is None, p.verify_password(None, 'x'), p._dummy is not None)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.split() == ["True", "False", "True"], out.stdout + out.stderr
