@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 
 from twisted.logger import STDLibLogObserver, globalLogBeginner
@@ -19,15 +20,46 @@ from twisted.logger import STDLibLogObserver, globalLogBeginner
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 
 
+class TextFormatter(logging.Formatter):
+    """``logging.Formatter`` whose time stamp (local time, milliseconds) is made once per second, not per line:
+    the access log writes a line for every request."""
+
+    _second = -1
+    _stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (stdlib)
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = second
+        return f"{self._stamp},{int(record.msecs):03d}"  # logging's default_msec_format, "%s,%03d"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ``ts``, ``level``, ``logger``, ``message``, extra fields, ``exc`` if any."""
 
     def __init__(self, worker: int | None = None):
         super().__init__()
         self.worker = worker
+        self._second = -1
+        self._stamp = ""
+
+    def timestamp(self, created: float) -> str:
+        """ISO 8601 in UTC with milliseconds (``2026-11-30T14:00:00.123+00:00``); the part up to the second is
+        made once per second."""
+        second = int(created)
+        micros = round((created - second) * 1e6)  # as datetime rounds it, then cut to milliseconds as isoformat does
+        if micros >= 1_000_000:
+            return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        if second != self._second:
+            self._stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        return f"{self._stamp}.{micros // 1000:03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, object] = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+        doc: dict[str, object] = {"ts": self.timestamp(record.created),
                "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
         if self.worker is not None:
             doc["worker"] = self.worker
@@ -46,7 +78,12 @@ def setup(level: str = "info", fmt: str = "text", worker: int | None = None) -> 
         handler.setFormatter(JsonFormatter(worker))
     else:
         prefix = f"[w{worker}] " if worker is not None else ""
-        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {prefix}%(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter(f"%(asctime)s %(levelname)s {prefix}%(name)s: %(message)s"))
+    # Neither format shows the caller's file and line, thread or process: do not collect them for every record
+    # (the logging HOWTO's "Optimization"; the access log makes a record for every request).
+    logging._srcfile = None  # noqa: SLF001 (the documented switch)
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    setattr(logging, "logAsyncioTasks", False)  # Python 3.12+  # noqa: B010
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

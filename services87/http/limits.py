@@ -30,6 +30,7 @@ Twisted's own limits stay in force: request line and headers at most 16 KiB in t
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import logging
 import re
 import secrets
@@ -56,6 +57,10 @@ access_log = logging.getLogger("services87.access")
 
 #: A request id taken from the client (or a proxy) must look like this; anything else is replaced.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+#: generated request ids: 8 random hex digits of this process, then a counter (unique, no system call per request;
+#: an id names a request in the logs and is no secret)
+_ID_PREFIX = secrets.token_hex(4)
+_id_counter = itertools.count(1)
 
 SOAP_PREFIX = b"/Remote/"
 _REASONS = {400: b"Bad Request", 405: b"Method Not Allowed", 408: b"Request Timeout", 413: b"Payload Too Large",
@@ -402,7 +407,8 @@ class LimitedSite(server.Site):
         request.log_client = request.getClientAddress()  # the real client (trusted proxies), kept for the log
         given = request.getHeader(self.request_id_header)
         given = given.decode("latin-1") if given else ""
-        request.request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+        request.request_id = (given if _REQUEST_ID.fullmatch(given)
+                              else f"{_ID_PREFIX}{next(_id_counter) & 0xFFFFFFFF:08x}")
         request.setHeader(self.request_id_header, request.request_id.encode("latin-1"))
         self._in_flight.add(request)
         request.notifyFinish().addCallbacks(lambda _: self._finished(request, False),

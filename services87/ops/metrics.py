@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, CounterMetricFamily
@@ -70,6 +70,7 @@ class Metrics:
         self.bayeux_delivery = Histogram("services87_bayeux_delivery_seconds",
                                          "Time from a message being queued for a Bayeux session to its delivery",
                                          ["contract", "worker"], buckets=LATENCY_BUCKETS, registry=r)
+        self._request_series: dict[tuple[str, str], tuple[Any, Any]] = {}
         for contract in CONTRACT_NAMES:  # every series exists from the first scrape (rate() needs a zero)
             self.latency.labels(contract, self.worker)
             for outcome in ("ok", "client_error", "server_error"):
@@ -83,8 +84,13 @@ class Metrics:
     # ------------------------------------------------------------------ recording
     def observe_request(self, path: bytes | None, code: int | None, seconds: float, aborted: bool = False) -> str:
         contract = contract_of(path)
-        self.requests.labels(contract, outcome_of(code, aborted), self.worker).inc()
-        self.latency.labels(contract, self.worker).observe(seconds)
+        key = (contract, outcome_of(code, aborted))
+        series = self._request_series.get(key)
+        if series is None:  # the labelled series, looked up once (``labels()`` takes a lock and builds a key)
+            series = self._request_series[key] = (self.requests.labels(contract, key[1], self.worker),
+                                                  self.latency.labels(contract, self.worker))
+        series[0].inc()
+        series[1].observe(seconds)
         return contract
 
     def observe_ingest(self, statuses: list[str], seconds: float) -> None:
