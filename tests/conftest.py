@@ -55,7 +55,7 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def store(tmp_path):
     """A migrated, empty store on a real SQLite file."""
-    s = Store(fresh_db_url(tmp_path), BusinessCalendar([1, 2, 3, 4, 5], "08:00", "16:00", "Europe/Oslo"))
+    s = Store(fresh_db_url(tmp_path, migrated=True), BusinessCalendar([1, 2, 3, 4, 5], "08:00", "16:00", "Europe/Oslo"))
     s.migrate()
     yield s
     s.close()

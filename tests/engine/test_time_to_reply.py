@@ -78,7 +78,7 @@ def test_out_of_order_messages_give_the_same_numbers(tmp_path_factory, reqs, ord
     """The same messages added in time order and shuffled give the same per-request values and panels."""
     results = []
     for shuffled in (False, True):
-        store = Store(fresh_db_url(tmp_path_factory.mktemp("ooo")),
+        store = Store(fresh_db_url(tmp_path_factory.mktemp("ooo"), migrated=True),
                       BusinessCalendar([1, 2, 3, 4, 5], "08:00", "16:00", "Europe/Oslo"))
         store.migrate()
         new, high, _low, agent = make(store)
