@@ -285,7 +285,8 @@ def push_latency(workdir: Path, db: str, clients: int, rate: float, count: int) 
     ratio = PUSH_TARGET_MS / r["p99_ms"] if r.get("p99_ms") else None
     return Measure("push-latency", ratio, {
         "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "max_ms": r["max_ms"], "delivered": r["delivered"],
-        "expected": r["expected"], "errors": r["errors"], "ingest_p50_ms": r["ingest_p50_ms"],
+        "expected": r["expected"], "errors": r["errors"], "rehandshakes": r.get("rehandshakes", 0),
+        "ingest_p50_ms": r["ingest_p50_ms"],
         "floor_p50_ms": floor["p50_ms"], "floor_p99_ms": floor["p99_ms"], "floor_delivered": floor["delivered"]},
         note=f"{clients} subscribers, {rate:g} events/s x {count}, ingest -> StatisticUpdate; ratio = 50 ms / p99")
 

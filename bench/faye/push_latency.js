@@ -20,46 +20,57 @@ const AUTH = { "x-api-key": apiKey, authorization: "Bearer " + bearer };
 const sentAt = new Map(); // event number -> send time
 const latencies = [];
 const ingestMs = [];
-let delivered = 0, errors = 0, stopping = false;
+let delivered = 0, errors = 0, rehandshakes = 0, stopping = false;
 const PLACE = new RegExp(`PL-${RUN}-(\\d+)`, "g");
 
 async function client(i, ready) {
   const cookies = new Map();
   const comet = "/statistics/v3/notifications";
-  const hs = JSON.parse((await post(comet, [{ channel: "/meta/handshake", version: "1.0",
-    supportedConnectionTypes: ["long-polling"] }], cookies, AUTH)).text);
-  const clientId = hs[0].clientId;
-  if (!clientId) throw new Error("handshake failed: " + JSON.stringify(hs));
-  const sub = JSON.parse((await post(comet, [{ channel: "/meta/subscribe", clientId,
-    subscription: "/statistics/v3/updates" }], cookies)).text);
-  if (!sub.find((m) => m.channel === "/meta/subscribe" && m.successful)) throw new Error("subscribe failed " + JSON.stringify(sub));
-  await post(comet, [{ channel: "/meta/connect", clientId, connectionType: "long-polling" }], cookies);
+  let clientId;
+  async function handshake() {
+    const hs = JSON.parse((await post(comet, [{ channel: "/meta/handshake", version: "1.0",
+      supportedConnectionTypes: ["long-polling"] }], cookies, AUTH)).text);
+    clientId = hs[0].clientId;
+    if (!clientId) throw new Error("handshake failed: " + JSON.stringify(hs));
+    const sub = JSON.parse((await post(comet, [{ channel: "/meta/subscribe", clientId,
+      subscription: "/statistics/v3/updates" }], cookies)).text);
+    if (!sub.find((m) => m.channel === "/meta/subscribe" && m.successful)) throw new Error("subscribe failed " + JSON.stringify(sub));
+  }
+  await handshake();
+  // As a CometD client does, the connect loop runs from the handshake on, beside the REST calls: a session whose
+  // client stops connecting for longer than the server's max interval is dropped (402, then a new handshake).
+  const seen = new Set();
+  const loop = (async () => {
+    while (!stopping) {
+      let reply;
+      try {
+        reply = await post(comet, [{ channel: "/meta/connect", clientId, connectionType: "long-polling" }], cookies);
+      } catch (e) {
+        errors++;
+        if (stopping) break;
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      const t = now();
+      for (const m of reply.text.matchAll(PLACE)) {
+        const n = Number(m[1]);
+        if (seen.has(n) || !sentAt.has(n)) continue;
+        seen.add(n);
+        delivered++;
+        latencies.push(t - sentAt.get(n));
+      }
+      if (reply.text.includes('"reconnect":"handshake"') && !stopping) {
+        rehandshakes++;
+        await handshake(); // the statistics subscription follows the session cookie to the new session
+      }
+    }
+  })();
   const created = await post("/statistics/v3/subscriptions?verbose=INFO", { operationId: `pl-${RUN}-${i}`,
     data: { statistics: [{ statisticId: "state", name: "CurrentAgentState", objectType: "Agent", objectId: agent }] } },
     cookies, AUTH);
   if (created.status !== 200) throw new Error("statistics subscription failed: " + created.text.slice(0, 300));
-  let first = true;
-  const seen = new Set();
-  while (!stopping) {
-    if (first) { first = false; ready(); }
-    let reply;
-    try {
-      reply = await post(comet, [{ channel: "/meta/connect", clientId, connectionType: "long-polling" }], cookies);
-    } catch (e) {
-      errors++;
-      if (stopping) break;
-      await new Promise((r) => setTimeout(r, 100));
-      continue;
-    }
-    const t = now();
-    for (const m of reply.text.matchAll(PLACE)) {
-      const n = Number(m[1]);
-      if (seen.has(n) || !sentAt.has(n)) continue;
-      seen.add(n);
-      delivered++;
-      latencies.push(t - sentAt.get(n));
-    }
-  }
+  ready();
+  await loop;
 }
 
 function pct(sorted, q) { return sorted.length ? sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))] : null; }
@@ -69,7 +80,9 @@ async function main() {
   const readyP = new Promise((r) => (allReady = r));
   const ready = () => { if (++readyCount === CLIENTS) allReady(); };
   for (let i = 0; i < CLIENTS; i++) {
-    client(i, ready).catch((e) => { errors++; ready(); console.error(String(e)); });
+    let counted = false;
+    const once = () => { if (!counted) { counted = true; ready(); } };
+    client(i, once).catch((e) => { errors++; once(); console.error(String(e)); });
     if (i % 20 === 19) await new Promise((r) => setTimeout(r, 20));
   }
   await readyP;
@@ -92,7 +105,7 @@ async function main() {
   latencies.sort((a, b) => a - b);
   ingestMs.sort((a, b) => a - b);
   console.log(JSON.stringify({
-    clients: CLIENTS, rate: RATE, count: COUNT, expected, delivered, errors,
+    clients: CLIENTS, rate: RATE, count: COUNT, expected, delivered, errors, rehandshakes,
     p50_ms: pct(latencies, 0.5), p99_ms: pct(latencies, 0.99), max_ms: latencies[latencies.length - 1] ?? null,
     ingest_p50_ms: pct(ingestMs, 0.5),
   }));
