@@ -98,3 +98,23 @@ def test_a_broken_layer_breaks_its_contract(tree_copy, module, line, broken):
     assert out.returncode != 0, out.stdout[-4000:]
     broken_lines = [ln for ln in out.stdout.splitlines() if ln.endswith("BROKEN")]
     assert any(ln.startswith(broken) for ln in broken_lines), out.stdout[-4000:]
+
+
+@pytest.mark.parametrize("package", ["services87.engine.statserver", "services87.engine.storage"])
+def test_a_lazy_package_offers_what_it_imports_for_the_type_checker(package):
+    """A package that imports its modules on first use (PEP 562 ``__getattr__``) names each public name twice:
+    under ``TYPE_CHECKING`` for mypy and in what ``__getattr__`` resolves, and ruff wants ``__all__`` written out:
+    the three agree, and each name resolves to the object the type checker sees."""
+    import ast
+    import importlib
+
+    pkg = importlib.import_module(package)
+    typed: dict[str, str] = {}
+    for node in ast.walk(ast.parse(Path(pkg.__file__).read_text())):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom), ast.dump(imp)
+                typed.update({alias.asname or alias.name: imp.module for alias in imp.names})
+    assert sorted(typed) == sorted(getattr(pkg, "__all__", [])), package
+    for name, module in typed.items():
+        assert getattr(pkg, name) is getattr(importlib.import_module(module), name), name
