@@ -34,12 +34,18 @@ def main() -> None:
     ap.add_argument("--content-type", required=True)
     ap.add_argument("--port-file", required=True)
     args = ap.parse_args()
-    site = server.Site(Fixed(Path(args.body).read_bytes(), args.content_type.encode()))
+    serve(Fixed(Path(args.body).read_bytes(), args.content_type.encode()), args.port_file)
+
+
+def serve(root: resource.Resource, port_file: str, backlog: int = 50) -> None:
+    """Serve ``root`` on an ephemeral port of 127.0.0.1, write the port to ``port_file`` (atomically: the bench
+    reads it as soon as the file exists) and run the reactor."""
+    site = server.Site(root)
     site.displayTracebacks = False
-    port = reactor.listenTCP(0, site, interface="127.0.0.1")
-    tmp = Path(args.port_file + ".tmp")
+    port = reactor.listenTCP(0, site, interface="127.0.0.1", backlog=backlog)
+    tmp = Path(port_file + ".tmp")
     tmp.write_text(str(port.getHost().port))
-    tmp.replace(args.port_file)
+    tmp.replace(port_file)
     reactor.run()
 
 

@@ -20,9 +20,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from pathlib import Path
 
-from twisted.internet import reactor
+import baseline  # bench/, the directory of this script
 from twisted.web import resource, server
 
 CONNECT_REPLY = b'{"channel":"/meta/connect","successful":true,"advice":{"reconnect":"retry","interval":0}}'
@@ -85,13 +84,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
     args = ap.parse_args()
-    site = server.Site(Floor())
-    site.displayTracebacks = False
-    port = reactor.listenTCP(0, site, interface="127.0.0.1", backlog=4096)
-    tmp = Path(args.port_file + ".tmp")
-    tmp.write_text(str(port.getHost().port))
-    tmp.replace(args.port_file)
-    reactor.run()
+    baseline.serve(Floor(), args.port_file, backlog=4096)
 
 
 if __name__ == "__main__":
