@@ -7,7 +7,7 @@ Catalogs are read with Babel's PO reader at first use (no compiled .mo files to 
 from __future__ import annotations
 
 import threading
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import overload
 
@@ -85,15 +85,22 @@ def gettext(message: str, lang: str) -> str:
     return _catalog(lang).get(message, message)
 
 
+@lru_cache(maxsize=1024)
+def _locale(identifier: str) -> Locale:
+    """One Babel ``Locale`` per identifier (an unknown one raises and is not kept): answers in one language share
+    it, so the label caches keyed by it compare it by identity."""
+    return Locale.parse(identifier)
+
+
 class Translator:
     """A language bound to its catalog and Babel locale (for dates and numbers)."""
 
     def __init__(self, lang: str | None, culture: str | None = None):
         self.lang = normalize_language(lang)
         try:
-            self.locale = Locale.parse(normalize_language(culture, self.lang) if culture else self.lang)
+            self.locale = _locale(normalize_language(culture, self.lang) if culture else self.lang)
         except (UnknownLocaleError, ValueError):
-            self.locale = Locale.parse(self.lang)
+            self.locale = _locale(self.lang)
 
     def __call__(self, message: str, **kwargs) -> str:
         text = gettext(message, self.lang)
