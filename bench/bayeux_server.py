@@ -40,7 +40,6 @@ class Publish(resource.Resource):
             while state["seq"] < due:
                 self.bayeux.publish("/bench", {"seq": state["seq"], "t": time.time() * 1000.0})
                 state["seq"] += 1
-            self.bayeux.flush()  # what is due is queued: answer the held connects now (BayeuxServer.flush)
             if state["seq"] < count:
                 reactor.callLater(max(0.0, start + state["seq"] / rate - time.time()), tick)
 
