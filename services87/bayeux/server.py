@@ -301,18 +301,6 @@ class BayeuxServer:
             if self._wake_timer is None:
                 self._wake_timer = self.reactor.callLater(0, self._wake)
 
-    def flush(self) -> int:
-        """Answer now the held connects that got messages since the last reactor turn, instead of on the next
-        turn: for a caller that has queued a whole batch (every message of the batch still travels in one reply
-        per session). Returns how many were answered."""
-        if self._wake_timer is None:
-            return 0
-        if self._wake_timer.active():
-            self._wake_timer.cancel()
-        n = len(self._waking)
-        self._wake()
-        return n
-
     # ------------------------------------------------------------------ processing
     async def process(self, messages: list[Any], request: RequestInfo) -> BatchOutcome:
         """Handle one batch of decoded messages (in order).

@@ -120,22 +120,6 @@ def test_messages_published_together_travel_together():
     assert [m.get("data") for m in batch] == [1, 2, None]
 
 
-def test_flush_answers_the_woken_connects_in_this_turn():
-    """A publisher that has queued its whole batch answers the held connects at once (no reactor turn); the
-    batch still travels in one reply per session, and nothing is answered twice when the turn comes."""
-    h = Harness()
-    first, second = h.ready("/s/**"), h.ready("/s/**")
-    held = [h.connect(first).held, h.connect(second).held]
-    assert h.server.flush() == 0  # nothing woken
-    h.server.publish("/s/a", 1)
-    h.server.publish("/s/b", 2)
-    assert h.server.flush() == 2
-    assert [[m.get("data") for m in result_of(x.deferred)] for x in held] == [[1, 2, None], [1, 2, None]]
-    assert h.clock.getDelayedCalls() == [c for c in h.clock.getDelayedCalls() if c.func != h.server._wake]
-    h.clock.advance(0)
-    assert h.server.flush() == 0
-
-
 def test_one_outstanding_connect():
     h = Harness()
     client_id = h.ready()

@@ -257,11 +257,6 @@ class SubscriptionManager:
             return
         if self._call is None or not self._call.active():
             wait = 0.0 if initial else max(0.0, self._last_run + self.delay - self.hs.reactor.seconds())
-            if wait == 0.0 and not initial:
-                # after a quiet time, in this reactor turn: under load a turn answers hundreds of long polls,
-                # and a callLater(0) would add one to the event's way to its subscribers
-                self._recompute()
-                return
             self._call = self.hs.reactor.callLater(wait, self._recompute)
 
     def _recompute(self) -> None:
@@ -322,7 +317,6 @@ class SubscriptionManager:
             targets = Targets(self.bayeux.subscribers(UPDATES))
             for sub_id, stats in by_sub.items():
                 self.push(self.subs[sub_id], stats, targets)
-            self.bayeux.flush()  # the whole batch is queued: answer the held connects in this reactor turn
         if outage:
             self.probe()
 
