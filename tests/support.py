@@ -13,6 +13,7 @@ test that starts a process shows when it fails (exit status, stderr, the tail of
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import signal
@@ -141,52 +142,46 @@ def fresh_db_url(workdir: Path, migrated: bool = False) -> str:
         if migrated:
             shutil.copyfile(_migrated_template(), target)
         return "sqlite:///" + str(target)
+    return _pg_url(_pg_database(template=_migrated_template() if migrated else None))
+
+
+def _pg_database(template: str | None = None) -> str:
+    """The name of a new database on the run's PostgreSQL server, a copy of ``template`` if one is named."""
+    import uuid
+
     import sqlalchemy as sa
 
-    template = _migrated_template() if migrated else None
-    name = _pg_name()
+    name = "t_" + uuid.uuid4().hex[:16]
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
+    return name
+
+
+def _pg_url(name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
-def _pg_name() -> str:
-    import uuid
-
-    return "t_" + uuid.uuid4().hex[:16]
-
-
-_TEMPLATE: dict[str, str] = {}
-
-
+@functools.cache
 def _migrated_template() -> str:
     """The migrated database this process copies (SQLite: a file; PostgreSQL: a database name), made on first use."""
-    if "db" not in _TEMPLATE:
-        from services87.engine.storage import Store
+    from services87.engine.storage import Store
 
-        if PG_ADMIN_URL:
-            import sqlalchemy as sa
-
-            name = _pg_name()
-            admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            url, result = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, name
-        else:
-            where = tempfile.mkdtemp(prefix="services87-template-")
-            atexit.register(shutil.rmtree, where, ignore_errors=True)
-            result = str(Path(where) / "services87.db")
-            url = "sqlite:///" + result
-        store = Store(url)
-        store.migrate()
-        store.close()  # no connection stays: PostgreSQL copies a template nobody is connected to
-        if not PG_ADMIN_URL and Path(result + "-wal").exists():
-            raise AssertionError("the migrated SQLite template kept a write-ahead log after close: copy it too")
-        _TEMPLATE["db"] = result
-    return _TEMPLATE["db"]
+    if PG_ADMIN_URL:
+        result = _pg_database()
+        url = _pg_url(result)
+    else:
+        where = tempfile.mkdtemp(prefix="services87-template-")
+        atexit.register(shutil.rmtree, where, ignore_errors=True)
+        result = str(Path(where) / "services87.db")
+        url = "sqlite:///" + result
+    store = Store(url)
+    store.migrate()
+    store.close()  # no connection stays: PostgreSQL copies a template nobody is connected to
+    if not PG_ADMIN_URL and Path(result + "-wal").exists():
+        raise AssertionError("the migrated SQLite template kept a write-ahead log after close: copy it too")
+    return result
 
 
 class ServerProcess:
