@@ -35,8 +35,14 @@ def normalize_language(value: str | None, default: str | None = "en") -> str | N
     """Map ``sv-SE``, ``no``, ``de_DE`` ... to a supported language; unknown → ``default``."""
     if not value:
         return default
+    return _normalize(str(value), default)
+
+
+@lru_cache(maxsize=1024)
+def _normalize(value: str, default: str | None) -> str | None:
+    """:func:`normalize_language` of a non-empty value (asked with the same few values on every request)."""
     ranked = []
-    for pos, part in enumerate(str(value).split(",")):  # Accept-Language lists: highest q first, then order
+    for pos, part in enumerate(value.split(",")):  # Accept-Language lists: highest q first, then order
         tag, _, params = part.partition(";")
         q = 1.0
         for param in params.split(";"):

@@ -155,6 +155,12 @@ class Calculator:
     def zone_key(self, inp: CalcInput) -> Hashable:
         return (inp.zone.key, inp.today)
 
+    @property
+    def clock(self) -> Hashable:
+        """What :meth:`valid_between` depends on: calculators with equal clocks hold over equal intervals."""
+        return (type(self).valid_between, "zone" in self.depends,
+                self.now_granularity if "now" in self.depends else None)
+
     def valid_between(self, inp: CalcInput) -> tuple[int, int | None]:
         """The clock interval ``[start, end)`` around ``inp.now_ts`` over which this panel's data set holds
         (at one data version), from the same declarations as :meth:`cache_key`: ``"zone"`` holds for the
@@ -349,6 +355,12 @@ def _buckets(make: Callable, today: date, n: int, zone: ZoneInfo) -> tuple[tb.Bu
     return tuple(make(today, n, zone))
 
 
+@lru_cache(maxsize=4096)
+def _bucket_key(make: Callable, today: date, n: int, zone: ZoneInfo) -> tuple:
+    """:meth:`_Buckets.zone_key`, made once per (unit, local date, count, zone) like the buckets themselves."""
+    return tuple((b.start, b.end, b.first_day) for b in _buckets(make, today, n, zone))
+
+
 class _Buckets(Calculator):
     unit: ClassVar[str]  # day / week / month
     make: ClassVar[Callable]
@@ -362,7 +374,8 @@ class _Buckets(Calculator):
     def zone_key(self, inp: CalcInput) -> Hashable:
         """The buckets themselves (UTC bounds and local first days): zones whose local midnights coincide
         over the panel's range share one cache entry."""
-        return tuple((b.start, b.end, b.first_day) for b in self.buckets(inp))
+        n = getattr(inp.settings.buckets, self.unit + "s")
+        return _bucket_key(type(self).make, inp.today, n, inp.zone)
 
     def bucket_label(self, inp: CalcInput, b: tb.Bucket) -> str:
         if self.unit == "day":

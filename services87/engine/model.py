@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from typing import Any
@@ -370,6 +370,9 @@ class Answer(Sequence):
 
     def __getitem__(self, index):
         return self.sets[index]
+
+    def __iter__(self) -> Iterator[DataSet]:  # the tuple's own iterator, not Sequence's index by index
+        return iter(self.sets)
 
     def __len__(self) -> int:
         return len(self.sets)
