@@ -10,8 +10,9 @@ Two checks, both recorded and logged, never raised into the request:
   it goes stale for longer than the threshold, the reactor thread's current stack is recorded.
 
 ``GET /debug/blocking`` answers the records as JSON (mounted only in debug mode), with the response caches'
-statistics (``caches``: entries, hits, misses) and the version watch's (``version_watch``: answers it
-allowed without a hop, ``clean``, and refused, ``dirty``). ``GET /debug/blocking?probe=1``
+statistics (``caches``: entries, hits, misses) and the version watch's (``version_watch``: checks that
+allowed an answer without a hop, ``clean``, and refused, ``dirty``; requests then answered on the reactor
+thread, ``answered``). ``GET /debug/blocking?probe=1``
 makes one deliberate store call on the reactor thread, so a test can check that the detector itself works.
 """
 

@@ -118,6 +118,8 @@ class VersionWatch:
         self._known: tuple | None = None  # (signal, (data_version, auth_version))
         self.clean_answers = 0
         self.dirty_answers = 0
+        #: requests answered on the reactor thread after a clean check (counted by the adapters' warm paths)
+        self.reactor_answers = 0
 
     @classmethod
     def for_store(cls, store) -> VersionWatch:
@@ -170,5 +172,6 @@ class VersionWatch:
         return known[1]
 
     def stats(self) -> dict:
-        return {"enabled": self.enabled, "clean": self.clean_answers, "dirty": self.dirty_answers}
+        return {"enabled": self.enabled, "clean": self.clean_answers, "dirty": self.dirty_answers,
+                "answered": self.reactor_answers}
 

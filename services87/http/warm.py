@@ -51,18 +51,29 @@ class WarmPath:
     def enabled(self) -> bool:
         return self.cache.enabled
 
+    def current_versions(self) -> Versions | None:
+        """Reactor thread: the versions read last, when the version watch proves them current; else ``None``."""
+        return self.watch.current()
+
     def on_reactor(self, key_of: Callable[[Versions], Hashable | None]):
         """Reactor thread: the stored payload for ``key_of(versions)`` when the version watch proves
         ``versions`` current and the entry's validity holds for them and the clock; else ``None``."""
         if not self.cache.enabled:
             return None
-        versions = self.watch.current()
+        versions = self.current_versions()
         if versions is None:
             return None
         key = key_of(versions)
         if key is None:
             return None
-        return self.get(key, versions[0])
+        hit = self.get(key, versions[0])
+        if hit is not None:
+            self.answered_on_reactor()
+        return hit
+
+    def answered_on_reactor(self) -> None:
+        """Count a request answered on the reactor thread (``/debug/blocking``: ``version_watch.answered``)."""
+        self.watch.reactor_answers += 1
 
     def get(self, key: Hashable, data_version: int):
         """The payload stored under ``key`` if its validity holds at ``data_version`` and now, else ``None``."""

@@ -123,8 +123,12 @@ class SoapEndpoint(resource.Resource):
         request.requestHeaders.setRawHeaders(b"content-type", [_CONTENT_TYPE[soap.version]])
         request.services87_soap = soap
         if self.service == "CustomerService" and soap.operation == "GetStatistics" and soap.namespace == TNS:
-            credentials = _credentials(root, soap.version)
             fast = None if soap.wsa else statistics_request.read(root, soap.version)
+            if fast is not None:  # the same two texts, already read (each element at most once, non-empty)
+                app_token, creds, _tz = fast[0]
+                credentials = (app_token, creds.Ticket if creds is not None else None)
+            else:
+                credentials = _credentials(root, soap.version)
             if not soap.wsa:  # (a WS-Addressing MessageID makes every request unique)
                 self._parsed.put((content_type, body), (soap, canonical, credentials, fast),
                                  size=len(body) + len(canonical))
@@ -165,8 +169,8 @@ class SoapEndpoint(resource.Resource):
         """
         app_token, ticket = credentials
         request_key = (soap.version, canonical) if (self.warm.enabled and not soap.wsa) else None
-        if request_key is not None:
-            hit = self._reactor_hit(request_key, app_token, ticket, request)
+        if request_key is not None or fast is not None:
+            hit = self._reactor_hit(request_key, app_token, ticket, request, soap, fast)
             if hit is not None:
                 self._send(request, soap, *hit)
                 return server.NOT_DONE_YET
@@ -207,27 +211,33 @@ class SoapEndpoint(resource.Resource):
         d.addCallback(probed).addErrback(failed)
         return server.NOT_DONE_YET
 
-    def _reactor_hit(self, request_key, app_token, ticket, request=None):
-        """Reactor thread, no hop: the stored answer when the version watch proves the versions read last are
-        still current, the ticket was validated under them and has not expired, else ``None``."""
+    def _reactor_hit(self, request_key, app_token, ticket, request, soap, fast):
+        """Reactor thread, no hop: when the version watch proves the versions read last are still current and
+        the ticket was validated under them and has not expired, the stored answer, else (the request read by
+        :mod:`~services87.soap.statistics_request`) the answer made from the engine's cache of data sets
+        (:meth:`StatisticsEngine.cached`, which reads nothing) and stored; ``None``: take the hop."""
         if not ticket or len(ticket) >= 512:
             return None
         try:
             self.hs.get_auth().check_application_token(app_token)  # settings only
         except AuthError:
             return None
-        found = []
-
-        def key_of(versions):
-            principal = self.hs.get_auth().cached_principal("soticket", ticket, versions)
-            if principal is None:
-                return None
-            found.append(principal)
-            return (request_key, principal.user.id)
-
-        hit = self.warm.on_reactor(key_of)
-        if hit is not None and request is not None:
-            note_user(request, found[0])
+        versions = self.warm.current_versions()
+        if versions is None:
+            return None
+        principal = self.hs.get_auth().cached_principal("soticket", ticket, versions)
+        if principal is None:
+            return None
+        key = (request_key, principal.user.id) if request_key is not None else None
+        hit = self.warm.get(key, versions[0])
+        if hit is None and fast is not None:
+            (_app_token, _credentials, tz_header), functions = fast
+            body = _fast_statistics(self.hs, self.warm, key, principal, soap.version, tz_header, functions,
+                                    datetime.now(UTC), versions[0], cached=True)
+            hit = None if body is None else (_CONTENT_TYPE[soap.version], body)
+        if hit is not None:
+            note_user(request, principal)
+            self.warm.answered_on_reactor()
         return hit
 
     def _spyne_parse(self, request, soap):
@@ -342,11 +352,17 @@ def _cache_probe(hs: Services87Server, warm: WarmPath, request_key, app_token, t
 
 
 def _fast_statistics(hs: Services87Server, warm: WarmPath, key, principal, version, tz_header, functions,
-                     now, data_version: int | None = None) -> bytes | None:
+                     now, data_version: int | None = None, cached: bool = False) -> bytes | None:
     """Store thread: compute and serialize a successful answer (stored under ``key``); ``None`` when the
-    answer is an error, which the Spyne path then gives. ``data_version``: as just read on this thread."""
-    outcome = services.statistics_outcome(hs, principal, tz_header, functions, now, data_version)
-    if outcome.error is not None:
+    answer is an error, which the Spyne path then gives. ``data_version``: as just read on this thread.
+    ``cached``: on the reactor thread, at a ``data_version`` proven current there: only from the engine's
+    cache (``None`` also when that cannot answer)."""
+    if cached:
+        assert data_version is not None
+        outcome = services.cached_statistics_outcome(hs, principal, tz_header, functions, now, data_version)
+    else:
+        outcome = services.statistics_outcome(hs, principal, tz_header, functions, now, data_version)
+    if outcome is None or outcome.error is not None:
         return None
     try:
         body = statistics_xml.statistics_response(version, outcome.value, outcome.time_zone, outcome.extra)

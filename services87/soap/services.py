@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from spyne import Application, ServiceBase, Unicode, rpc
@@ -85,12 +86,29 @@ def statistics_outcome(hs: Services87Server, principal, tz_header, functions, no
                        version: int | None = None) -> Outcome:
     """GetStatistics for an authenticated caller: ``value`` = the engine's answer; the zone to echo.
     ``version``: the data version the caller has just read on this thread (:meth:`StatisticsEngine.compute`)."""
+    outcome = _outcome(hs, principal, tz_header, functions, now,
+                       lambda ctx, panels: hs.get_engine().compute(ctx, panels, version=version))
+    assert outcome is not None  # (compute always answers)
+    return outcome
+
+
+def cached_statistics_outcome(hs: Services87Server, principal, tz_header, functions, now,
+                              version: int) -> Outcome | None:
+    """:func:`statistics_outcome` from the engine's cache alone (:meth:`StatisticsEngine.cached`: nothing read
+    from the store, so safe on the reactor thread at a ``version`` known to be current there), or ``None``
+    when the cache cannot answer or the answer is an error (the caller then takes its normal path)."""
+    outcome = _outcome(hs, principal, tz_header, functions, now,
+                       lambda ctx, panels: hs.get_engine().cached(ctx, panels, version))
+    return None if outcome is None or outcome.error is not None else outcome
+
+
+def _outcome(hs: Services87Server, principal, tz_header, functions, now, answer) -> Outcome | None:
     zone = None
     try:
         if tz_header is not None:
             zone = timezones.zone_for(tz_header.SoTimeZoneLocationCode, tz_header.SoTimeZoneId)
         ctx = StatContext(user=principal.user, time_zone=zone, language=None, now=now)
-        answer = hs.get_engine().compute(ctx, list(functions or ()), version=version)
+        found = answer(ctx, list(functions or ()))
     except (AuthError, EngineError) as exc:
         kind = getattr(exc, "kind", type(exc).__name__)
         echo = None
@@ -99,16 +117,24 @@ def statistics_outcome(hs: Services87Server, principal, tz_header, functions, no
         elif not isinstance(exc, UnknownTimeZone):  # the zone is fine: the error is elsewhere (a panel)
             echo = _effective_echo(hs.get_engine().time_zone_name(StatContext(user=principal.user, time_zone=zone)))
         return Outcome(error=(kind, getattr(exc, "message", None) or str(exc)), time_zone=echo)
-    echo = _echo(tz_header) if tz_header is not None and zone is not None else _effective_echo(answer.zone)
-    return Outcome(value=answer, time_zone=echo)
+    if found is None:
+        return None
+    echo = _echo(tz_header) if tz_header is not None and zone is not None else _effective_echo(found.zone)
+    return Outcome(value=found, time_zone=echo)
 
 
 def _echo(tz_header) -> m.SoTimeZone:
-    return m.SoTimeZone(SoTimeZoneId=tz_header.SoTimeZoneId or timezones.id_for(tz_header.SoTimeZoneLocationCode),
-                        SoTimeZoneLocationCode=tz_header.SoTimeZoneLocationCode
-                        or timezones.TIME_ZONE_IDS.get(tz_header.SoTimeZoneId))
+    return _echo_of(tz_header.SoTimeZoneId, tz_header.SoTimeZoneLocationCode)
 
 
+# The echoed zone is made once per zone: Spyne only reads an out header, and the fast serializer its two fields.
+@lru_cache(maxsize=1024)
+def _echo_of(zone_id, location_code) -> m.SoTimeZone:
+    return m.SoTimeZone(SoTimeZoneId=zone_id or timezones.id_for(location_code),
+                        SoTimeZoneLocationCode=location_code or timezones.TIME_ZONE_IDS.get(zone_id))
+
+
+@lru_cache(maxsize=1024)
 def _effective_echo(effective: str) -> m.SoTimeZone:
     return m.SoTimeZone(SoTimeZoneId=timezones.id_for(effective), SoTimeZoneLocationCode=effective)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 
 from services87.config import Settings
 from services87.engine import calculators as calc
@@ -88,3 +89,38 @@ def test_a_clock_step_change_invalidates_the_adapters_cached_answer(world, store
     # the next answer, computed in the new step, is a new value when the age moved on
     later = engine.compute(StatContext(user=alice, now=datetime.fromtimestamp(step_end, timezone.utc)), [P.Hotlist])
     assert later.validity.start == step_end
+
+
+def test_cached_answers_only_what_the_cache_holds_and_reads_nothing(world, store):
+    """``StatisticsEngine.cached`` (what the SOAP endpoint answers from on the reactor thread): ``None`` until
+    ``compute`` has made every data set asked at that version; then the very answer ``compute`` gives, with its
+    zone and validity, without one statement or connection to the store; after a write, ``None`` again."""
+    engine, alice = world
+    panels = ["OpenRequestsPerStatus", "NumberOfCreatedRequestsPerDay", "Hotlist", "StatusScreen"]
+    ctx = StatContext(user=alice, time_zone="Asia/Kathmandu", now=NOW)
+    version = store.data_version()
+    assert engine.cached(ctx, panels, version) is None
+    engine.compute(ctx, panels[:2], version=version)
+    assert engine.cached(ctx, panels, version) is None  # two of the four are made
+    expected = engine.compute(ctx, panels, version=version)
+    used = []
+
+    def statement(_conn, _cursor, sql, *_args):
+        used.append(sql)
+
+    def checkout(*_args):
+        used.append("pool checkout")
+
+    sa.event.listen(store.engine, "before_cursor_execute", statement)
+    sa.event.listen(store.engine, "checkout", checkout)
+    try:
+        got = engine.cached(ctx, panels, version)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", statement)
+        sa.event.remove(store.engine, "checkout", checkout)
+    assert got is not None and used == []
+    assert list(got) == list(expected) and (got.zone, got.language) == (expected.zone, expected.language)
+    assert got.validity == expected.validity
+    new = store.ensure_status("New", BaseStatus.Active)
+    store.upsert_requests([dict(external_id="R2", title="T", status_id=new, created_ts=NOW_TS - 60)])
+    assert store.data_version() != version and engine.cached(ctx, panels, store.data_version()) is None

@@ -8,6 +8,7 @@ file): every answer is compared with the engine's own computation at the version
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -187,26 +188,43 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@contextlib.contextmanager
+def foreign_writer(s: ServerProcess):
+    """``step(command)``: the WRITER process (writes or a checkpoint) then the values it computes after it."""
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, s.db, str(s.config_path)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=os.getcwd())
+
+    def step(cmd: str) -> list[float]:
+        assert writer.stdin is not None and writer.stdout is not None
+        writer.stdin.write(cmd + "\n")
+        writer.stdin.flush()
+        line = writer.stdout.readline()
+        assert line, f"the writer died (exit status {writer.poll()})"
+        return json.loads(line)
+
+    try:
+        yield step
+    finally:
+        assert writer.stdin is not None
+        writer.stdin.close()
+        writer.wait(timeout=60)
+
+
+#: writes of 1-3 requests and checkpoints of every kind between them
+COMMANDS = ["write 1", "write 1", "TRUNCATE", "write 1", "PASSIVE", "write 1", "write 3", "RESTART", "write 1",
+            "write 2"]
+
+
 def test_many_small_foreign_writes_with_checkpoints_never_give_a_stale_answer(srv):
     base = srv.base_url
     ticket = login(base)
     token = genesys_token(base)
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, srv.db, str(srv.config_path)], text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=os.getcwd())
-    try:
-        def step(cmd: str) -> list[float]:
-            writer.stdin.write(cmd + "\n")
-            writer.stdin.flush()
-            line = writer.stdout.readline()
-            assert line, "the writer died"
-            return json.loads(line)
-
+    with foreign_writer(srv) as step:
         clean_before = clean_count(base)
         expected = step("write 0")
         assert soap_values(base, ticket) == expected
         assert rest_values(base, "SoTicket " + ticket) == expected
-        commands = ["write 1", "write 1", "TRUNCATE", "write 1", "PASSIVE", "write 1", "write 3", "RESTART",
-                    "write 1", "write 2"] * 4
+        commands = COMMANDS * 4
         for i, cmd in enumerate(commands):
             expected = step(cmd)
             # the very next request after the writer's commit, then again (the warm one, without the hop)
@@ -218,9 +236,38 @@ def test_many_small_foreign_writes_with_checkpoints_never_give_a_stale_answer(sr
         # the warm answers did skip the hop (so a wrong watch would have been caught above)
         if on_sqlite(srv):
             assert clean_count(base) - clean_before >= len(commands)
-    finally:
-        writer.stdin.close()
-        writer.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def cold_srv(tmp_path_factory):
+    """The response cache off: every SOAP answer is made, none is stored bytes."""
+    s = ServerProcess(tmp_path_factory.mktemp("vwatch-cold"), demo_requests=300, config="response_cache_size = 0\n",
+                      env={"SERVICES87_DEBUG_BLOCKING_MS": "250"})
+    s.start()
+    yield s
+    s.stop()
+
+
+def test_answers_made_on_the_reactor_thread_follow_foreign_commits(cold_srv):
+    """With no stored answer to send, a GetStatistics whose data sets the engine holds at the version the watch
+    proves current is made on the reactor thread from them (``StatisticsEngine.cached``, no hop). After every
+    foreign commit the next answer is the new one, and no store call was made on the reactor thread."""
+    base = cold_srv.base_url
+    ticket = login(base)
+    with foreign_writer(cold_srv) as step:
+        answered_before = blocking(base)["version_watch"]["answered"]
+        commands = COMMANDS * 2
+        for i, cmd in enumerate(commands):
+            expected = step(cmd)
+            # the first request after the commit takes the hop (the watch sees it); the next two are made on
+            # the reactor thread from what that one computed
+            for _ in range(3):
+                assert soap_values(base, ticket) == expected, (i, cmd)
+        assert soap_values(base, ticket) == cli_values(cold_srv)
+    report = blocking(base)
+    assert report["store_calls_on_reactor"] == [], report["store_calls_on_reactor"][:1]
+    if on_sqlite(cold_srv):
+        assert report["version_watch"]["answered"] - answered_before >= 2 * len(commands), report["version_watch"]
 
 
 def test_cli_import_demo_and_passwd_in_another_process(srv, tmp_path):

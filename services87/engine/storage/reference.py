@@ -130,6 +130,11 @@ class ReferenceStore(Database):
         cache[key] = hidden
         return hidden
 
+    def known_hidden_categories(self, user_id: int | None, version: int) -> frozenset[int] | None:
+        """:meth:`hidden_categories` if already read at ``version``, else ``None``. Reads nothing (safe on the
+        reactor thread)."""
+        return self.__dict__.get("_hidden_cache", {}).get((version, user_id))
+
     def category_flags(self) -> dict[int, tuple[bool, bool]]:
         """category id -> (members_only, list_in_main)."""
         cc = t.categories.c
