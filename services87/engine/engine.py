@@ -154,7 +154,7 @@ class StatisticsEngine:
         cache = self._cache
         with self._lock:  # one lock for every lookup of the answer (the common case: all found)
             out = [cache.get(key) for key in keys]
-            if not read and None in out:
+            if not read and any(hit is None for hit in out):  # (not `None in out`: DataSet.__eq__ per set)
                 return None
             for key, hit in zip(keys, out):
                 if hit is not None:
