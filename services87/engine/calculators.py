@@ -529,6 +529,11 @@ class StatusScreen(Calculator):
     description = N_("About your requests")
     depends = frozenset({"user", "zone"})
 
+    def zone_key(self, inp: CalcInput) -> Hashable:
+        """The caller's local day as UTC bounds (all the zone is used for): zones whose midnights coincide that
+        day share one entry."""
+        return tb.day_bounds(inp.today, inp.zone)
+
     def values(self, inp):
         day = tb.day_buckets(inp.today, 1, inp.zone)[0]
         own = {"new_info": 0, "postponed": 0, "closed_today": 0, "favourites": 0}

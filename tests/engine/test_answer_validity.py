@@ -124,3 +124,17 @@ def test_cached_answers_only_what_the_cache_holds_and_reads_nothing(world, store
     new = store.ensure_status("New", BaseStatus.Active)
     store.upsert_requests([dict(external_id="R2", title="T", status_id=new, created_ts=NOW_TS - 60)])
     assert store.data_version() != version and engine.cached(ctx, panels, store.data_version()) is None
+
+
+def test_zones_with_the_same_local_midnights_share_the_zone_panels(world, store):
+    """The bucket panels and StatusScreen key a zone by the UTC bounds they use: Europe/Oslo and Europe/Berlin
+    (the same midnights all year) share every entry; Asia/Kathmandu (UTC+05:45) shares none of them."""
+    engine, alice = world
+    panels = [P.StatusScreen, P.NumberOfCreatedRequestsPerDay, P.NumberOfCreatedRequestsPerWeek,
+              P.NumberOfCreatedRequestsPerMonth, P.UserResponseTimePerDay]
+    oslo = engine.compute(StatContext(user=alice, time_zone="Europe/Oslo", now=NOW), panels)
+    misses = engine.misses
+    berlin = engine.compute(StatContext(user=alice, time_zone="Europe/Berlin", now=NOW), panels)
+    assert engine.misses == misses and list(berlin) == list(oslo)
+    engine.compute(StatContext(user=alice, time_zone="Asia/Kathmandu", now=NOW), panels)
+    assert engine.misses == misses + len(panels)
