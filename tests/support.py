@@ -92,7 +92,7 @@ def reset_tracked() -> None:
 #: checks read or run code without a database). The PostgreSQL pass of scripts/test (SERVICES87_TEST_PG_ADMIN set)
 #: does not collect them; in every other run :func:`fresh_db_url` refuses a store to them, so the list stays true.
 STORE_INDEPENDENT = ("tests/bayeux/", "tests/test_static.py", "tests/test_packaging.py", "tests/soap/test_compat.py",
-                     "tests/perf/test_bench_push_floor.py", "tests/ops/test_logs.py")
+                     "tests/perf/test_bench_push_floor.py", "tests/ops/test_logs.py", "tests/test_scripts.py")
 #: the node id of the test being set up or run (tests/conftest.py), for :func:`fresh_db_url`'s check
 current_test = ""
 
