@@ -100,11 +100,11 @@ class ReferenceStore(Database):
         member of, with all its subcategories (``None`` = nobody logged in: every members-only subtree).
         Cached per data version (membership changes are writes and bump it)."""
         version = self.data_version() if version is None else version
-        cache = self.__dict__.setdefault("_hidden_cache", {})
-        key = (version, user_id)
-        hit = cache.get(key)
+        hit = self.known_hidden_categories(user_id, version)
         if hit is not None:
             return hit
+        cache = self.__dict__.setdefault("_hidden_cache", {})
+        key = (version, user_id)
         cc = t.categories.c
         with self.engine.connect() as c:
             rows = c.execute(sa.select(cc.id, cc.parent_id, cc.members_only)).all()
