@@ -8,12 +8,16 @@ test that starts a process shows when it fails (exit status, stderr, the tail of
   stdout and stderr tails, and the state and log tail of the servers it talked to.
 * :func:`wait_until` is the one way to wait: a condition polled until a deadline generous for a loaded
   machine (``SERVICES87_TEST_TIME_FACTOR`` stretches every deadline), never a fixed sleep.
+* :func:`node_packages` installs a Node client's packages (``npm ci``) once, under a lock: scripts/test runs its
+  PostgreSQL and SQLite passes at once in one checkout, and both may reach the same client.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import functools
+import hashlib
 import os
 import shutil
 import signal
@@ -54,6 +58,43 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval
         time.sleep(interval)
 
 
+#: Written into ``node_modules`` after ``npm ci`` succeeded: the hash of the lock file it installed.
+NODE_MARK = ".services87-installed"
+
+
+def node_packages(directory: Path, timeout: float = 300) -> str:
+    """``node``'s path, after making sure ``directory/node_modules`` holds exactly what ``package-lock.json``
+    names (skips the test when node is not installed).
+
+    ``npm ci`` empties ``node_modules`` before it fills it again, so a second process that installs or runs
+    the client meanwhile sees half a tree (``Cannot find package ...``). The install therefore happens under an
+    exclusive ``flock`` on ``package.json`` (shared by every test process of the checkout), and is done only
+    when the mark it leaves in ``node_modules`` does not name the current lock file."""
+    import pytest
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not on PATH")
+    lock_file = directory / "package-lock.json"
+    want = hashlib.sha256(lock_file.read_bytes()).hexdigest()
+    mark = directory / "node_modules" / NODE_MARK
+    with open(directory / "package.json", "rb") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        try:
+            if mark.is_file() and mark.read_text().strip() == want:
+                return node
+            npm = shutil.which("npm")
+            assert npm, "node is installed but npm is not"
+            out = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=directory, capture_output=True,
+                                 text=True, timeout=deadline_s(timeout))
+            assert out.returncode == 0, explain(out)
+            mark.parent.mkdir(exist_ok=True)
+            mark.write_text(want + "\n")
+        finally:
+            fcntl.flock(guard, fcntl.LOCK_UN)
+    return node
+
+
 def exit_status(code: int | None) -> str:
     """``running``, ``exit status 1``, ``killed by SIGBUS (-7)``."""
     if code is None:
@@ -92,7 +133,8 @@ def reset_tracked() -> None:
 #: checks read or run code without a database). The PostgreSQL pass of scripts/test (SERVICES87_TEST_PG_ADMIN set)
 #: does not collect them; in every other run :func:`fresh_db_url` refuses a store to them, so the list stays true.
 STORE_INDEPENDENT = ("tests/bayeux/", "tests/test_static.py", "tests/test_packaging.py", "tests/soap/test_compat.py",
-                     "tests/perf/test_bench_push_floor.py", "tests/ops/test_logs.py", "tests/test_scripts.py")
+                     "tests/perf/test_bench_push_floor.py", "tests/ops/test_logs.py", "tests/test_scripts.py",
+                     "tests/test_support.py")
 #: the node id of the test being set up or run (tests/conftest.py), for :func:`fresh_db_url`'s check
 current_test = ""
 

@@ -2,7 +2,7 @@
 2) against the server, over long-polling and WebSocket.
 
 Skipped when ``node`` is not on PATH; installs the npm packages into
-``tests/bayeux/node`` on first use.
+``tests/bayeux/node`` on first use (``tests.support.node_packages``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.support import deadline_s, explain
+from tests.support import deadline_s, explain, node_packages
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -23,17 +24,7 @@ NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
 
 @pytest.fixture(scope="module")
 def node_client():
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not on PATH")
-    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "cometd-nodejs-client")):
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("node is installed but npm is not")
-        result = subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_DIR,
-                                capture_output=True, text=True, timeout=100)
-        assert result.returncode == 0, result.stdout + result.stderr
-    return node
+    return node_packages(Path(NODE_DIR))
 
 
 def test_official_cometd_client(app, node_client):

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.genesys.conftest import API_KEY, Api, Comet, config, service_state, uid, update_for
-from tests.support import ROOT, ServerProcess, deadline_s, explain
+from tests.support import ROOT, ServerProcess, deadline_s, explain, node_packages
 
 SAMPLES = ROOT / "samples" / "genesys"
 
@@ -103,15 +103,7 @@ def test_python_sample(live):
 
 
 def test_official_cometd_javascript_client(live):
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not on PATH")
-    if not (SAMPLES / "node_modules" / "cometd").is_dir():
-        npm = shutil.which("npm")
-        assert npm, "node is installed but npm is not"
-        ci = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SAMPLES, capture_output=True, text=True,
-                            timeout=deadline_s(300))
-        assert ci.returncode == 0, explain(ci)
+    node = node_packages(SAMPLES)
     out = subprocess.run([node, "statistics_updates.mjs", live.base_url, "demo", "demo", "--check"], cwd=SAMPLES,
                          capture_output=True, text=True, timeout=deadline_s(120))
     assert out.returncode == 0 and out.stdout.strip(), explain(out, live)

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.support import ROOT, deadline_s, explain
+from tests.support import ROOT, deadline_s, explain, node_packages
 
 SAMPLES = ROOT / "samples" / "workbins"
 pytestmark = pytest.mark.timeout(180)
@@ -30,14 +30,7 @@ def test_python_sample(gws):
 
 
 def test_node_sample_with_the_official_cometd_client(gws):
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None:
-        pytest.skip("node is not installed")
-    if not (SAMPLES / "node_modules" / "cometd").is_dir():
-        assert npm, "npm is needed to install the sample's dependencies"
-        ci = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SAMPLES, timeout=deadline_s(150),
-                            capture_output=True, text=True)
-        assert ci.returncode == 0, explain(ci)
+    node = node_packages(SAMPLES)
     out = subprocess.run([node, "request_agent_stats.mjs", gws.base_url, "dirk", "dirk", "--check"], cwd=SAMPLES,
                          capture_output=True, text=True, timeout=deadline_s(120),
                          env=dict(os.environ, MOVE_REQUEST="D0000019"))
