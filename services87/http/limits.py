@@ -35,7 +35,6 @@ import logging
 import re
 import secrets
 import time
-from functools import partial
 from collections.abc import Iterable
 
 from twisted.internet import abstract, address, defer
@@ -234,12 +233,62 @@ class LimitedRequest(server.Request):
 
 
 # --------------------------------------------------------------------------- channel
+class _Deadline:
+    """The header or body deadline of one connection (the two never overlap), on one ``DelayedCall``.
+
+    A kept-alive connection arms and disarms a deadline twice per request. Cancelling a ``DelayedCall`` and
+    scheduling a new one each time cost two ``callLater`` and two cancellations per request (with the reactor's
+    heap upkeep); here arming and disarming set a number, and the ``DelayedCall`` stays scheduled: when it comes
+    due early (the deadline was disarmed or moved later meanwhile) it re-schedules itself for the deadline in force,
+    or ends. A deadline armed sooner than the pending call moves the call sooner."""
+
+    __slots__ = ("_call_later", "_seconds", "_expired", "what", "due", "_call")
+
+    def __init__(self, call_later, seconds, expired) -> None:
+        self._call_later = call_later
+        self._seconds = seconds
+        self._expired = expired  # called with ``what`` when a deadline passes
+        self.what: str | None = None  # the phase armed ("headers", "body"), None when disarmed
+        self.due = 0.0
+        self._call = None
+
+    def arm(self, what: str, timeout: float) -> None:
+        self.what = what
+        self.due = self._seconds() + timeout
+        call = self._call
+        if call is None or not call.active():
+            self._call = self._call_later(timeout, self._fire)
+        elif call.getTime() > self.due:
+            call.reset(timeout)
+
+    def disarm(self) -> None:
+        self.what = None
+
+    def stop(self) -> None:
+        self.what = None
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+
+    def _fire(self) -> None:
+        self._call = None
+        what = self.what
+        if what is None:
+            return
+        left = self.due - self._seconds()
+        if left > 0:
+            self._call = self._call_later(left, self._fire)
+            return
+        self.what = None
+        self._expired(what)
+
+
 class LimitedHTTPChannel(http.HTTPChannel):
     """Header and body deadlines, the body cap while reading, typed 400s; ``factory`` is a :class:`LimitedSite`."""
 
-    _header_call = None
-    _body_call = None
+    _deadline: _Deadline | None = None
     _abort_call = None
+    _host = None
     _busy = False  # between "headers complete" and "response done"
     _partial = False  # some bytes of a request have arrived (headers incomplete or not)
     _closing = False
@@ -256,20 +305,35 @@ class LimitedHTTPChannel(http.HTTPChannel):
         """The connection is being closed (a deadline or a refusal)."""
         return self._closing
 
+    def getHost(self):
+        """The local address: it never changes for a connection, so it is asked of the socket once, not for every
+        request (Twisted's ``Request`` asks for it when it is made: a ``getsockname`` system call each time)."""
+        if self._host is None:
+            self._host = self.transport.getHost()
+        return self._host
+
     # -- timers
-    def _cancel(self, name: str) -> None:
-        call = getattr(self, name)
-        if call is not None:
-            if call.active():
-                call.cancel()
-            setattr(self, name, None)
+    def _phase_deadline(self) -> _Deadline:
+        if self._deadline is None:
+            self._deadline = _Deadline(self.callLater, self.factory.reactor.seconds, self._timed_out)
+        return self._deadline
 
     def _start_header_timer(self) -> None:
-        if self._header_call is None and not self._closing:
-            self._header_call = self.callLater(self.factory.http.header_timeout, partial(self._timed_out, "headers"))
+        deadline = self._phase_deadline()
+        if deadline.what is None and not self._closing:
+            deadline.arm("headers", self.factory.http.header_timeout)
+
+    def _stop_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.disarm()
+
+    def _cancel_abort(self) -> None:
+        if self._abort_call is not None:
+            if self._abort_call.active():
+                self._abort_call.cancel()
+            self._abort_call = None
 
     def _timed_out(self, what: str) -> None:
-        self._header_call = self._body_call = None
         peer = getattr(self.transport, "getPeer", lambda: None)()
         log.info("cutting off %s: request %s not complete in time", getattr(peer, "host", peer), what)
         self.factory.counters["timeouts"] += 1
@@ -281,9 +345,9 @@ class LimitedHTTPChannel(http.HTTPChannel):
         self._start_header_timer()
 
     def connectionLost(self, reason):
-        self._cancel("_header_call")
-        self._cancel("_body_call")
-        self._cancel("_abort_call")
+        if self._deadline is not None:
+            self._deadline.stop()
+        self._cancel_abort()
         super().connectionLost(reason)
 
     def dataReceived(self, data):
@@ -299,8 +363,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
         if self._closing or self.transport is None:
             return
         self._closing = True
-        self._cancel("_header_call")
-        self._cancel("_body_call")
+        self._stop_deadline()
         path = getattr(self, "_path", None)
         ctype = None
         if self.requests:
@@ -324,7 +387,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
 
     # -- request phases
     def allHeadersReceived(self):
-        self._cancel("_header_call")
+        self._stop_deadline()
         self._busy = True
         path = getattr(self, "_path", b"") or b""
         limit = self.factory.soap_body_cap if _is_soap(path) else self.factory.body_cap
@@ -348,8 +411,8 @@ class LimitedHTTPChannel(http.HTTPChannel):
 
             self._transferDecoder.dataCallback = counted
         super().allHeadersReceived()
-        if self.length != 0:
-            self._body_call = self.callLater(self.factory.http.body_timeout, partial(self._timed_out, "body"))
+        if self.length != 0 and not self._closing:
+            self._phase_deadline().arm("body", self.factory.http.body_timeout)
 
     def rawDataReceived(self, data):
         if self._closing:
@@ -357,7 +420,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
         super().rawDataReceived(data)
 
     def allContentReceived(self):
-        self._cancel("_body_call")
+        self._stop_deadline()
         if self._closing:
             return
         super().allContentReceived()

@@ -91,6 +91,8 @@ def _header(request, name: str) -> str | None:
 
 def query_params(request) -> list[tuple[str, str]]:
     """Query-string parameters only (never form-body fields, which Twisted merges into ``request.args``)."""
+    if b"?" not in request.uri:  # most requests: no URL parsing at all
+        return []
     query = urlsplit(request.uri.decode("latin-1")).query
     return parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace")
 

@@ -86,3 +86,93 @@ def test_nothing_open_ends_the_drain_at_once():
     begin().addCallback(fired.append)
     reactor.advance(0)
     assert fired == [None]
+
+
+# --------------------------------------------------------------------------- header and body deadlines
+class _Echo(Resource):
+    isLeaf = True
+
+    def render_POST(self, request):
+        return request.content.read()
+
+
+class _CountingClock(MemoryReactorClock):
+    """Twisted's test reactor, counting what each ``callLater`` was asked to call."""
+
+    def __init__(self):
+        super().__init__()
+        self.scheduled: list[str] = []
+
+    def callLater(self, delay, callable, *args, **kw):  # noqa: A002 (Twisted's name)
+        self.scheduled.append(getattr(callable, "__qualname__", repr(callable)))
+        return super().callLater(delay, callable, *args, **kw)
+
+
+def _deadlines(header_timeout: int = 1, body_timeout: int = 5):
+    reactor = _CountingClock()
+    settings = Settings.load(env={"SERVICES87_HTTP__HEADER_TIMEOUT": str(header_timeout),
+                                  "SERVICES87_HTTP__BODY_TIMEOUT": str(body_timeout),
+                                  "SERVICES87_HTTP__IDLE_TIMEOUT": "600"})
+    site = limits.build_site(_Echo(), settings, reactor=reactor)
+    return reactor, limits.protect(site, settings, reactor)
+
+
+def _post(body: bytes) -> bytes:
+    return b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+
+
+def _timed_out(transport) -> bytes | None:
+    """``b"headers"`` or ``b"body"`` when a 408 was written, else None."""
+    value = transport.value()
+    if b" 408 " not in value:
+        return None
+    return b"headers" if b"request headers did not" in value else b"body"
+
+
+def test_the_header_deadline_of_a_follow_up_request_is_its_own_not_the_last_body_deadline():
+    """A kept-alive connection: a request with a body armed the (longer) body deadline; the next request's
+    headers dribble. Its header deadline counts from its first byte, although the connection's pending timer
+    was set for the body deadline, further away."""
+    reactor, factory = _deadlines(header_timeout=1, body_timeout=5)
+    protocol, transport = _connected(factory)
+    protocol.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\no")
+    reactor.advance(2)  # the body deadline (5 s) is the pending one now
+    protocol.dataReceived(b"ne")
+    assert transport.value().endswith(b"one")
+    transport.clear()
+    reactor.advance(0.5)
+    protocol.dataReceived(b"POST / HTTP/1.1\r\nHo")  # and nothing more
+    reactor.advance(0.9)
+    assert _timed_out(transport) is None
+    reactor.advance(0.2)
+    assert _timed_out(transport) == b"headers"
+
+
+def test_a_body_deadline_armed_after_a_header_deadline_is_kept_in_full():
+    reactor, factory = _deadlines(header_timeout=1, body_timeout=5)
+    protocol, transport = _connected(factory)
+    reactor.advance(0.8)
+    protocol.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+    reactor.advance(4.9)  # well past the connection's first (header) deadline
+    assert _timed_out(transport) is None
+    reactor.advance(0.2)
+    assert _timed_out(transport) == b"body"
+
+
+def test_many_requests_on_one_connection_schedule_no_timer_per_request():
+    """Arming and disarming the deadlines is a number each: the reactor's timers do not grow with the requests,
+    and none of the requests, each on time, is cut off."""
+    reactor, factory = _deadlines(header_timeout=1, body_timeout=5)
+    protocol, transport = _connected(factory)
+    for i in range(200):
+        protocol.dataReceived(_post(b"%d" % i))
+        reactor.advance(0.05)
+    assert transport.value().count(b"HTTP/1.1 200") == 200 and _timed_out(transport) is None
+    # 200 requests over 10 s: the deadline's timer was scheduled about once per header_timeout, not twice a request
+    deadline_timers = [name for name in reactor.scheduled if "_Deadline" in name]
+    assert 1 <= len(deadline_timers) <= 12, reactor.scheduled
+    reactor.advance(1.1)  # idle now: the pending timer comes due, finds nothing armed and ends
+    assert _timed_out(transport) is None
+    protocol.dataReceived(b"GET")
+    reactor.advance(1.1)
+    assert _timed_out(transport) == b"headers"
