@@ -33,6 +33,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 #: Set by scripts/test --postgres: an admin URL of a PostgreSQL server; every test then gets a fresh database on it.
 PG_ADMIN_URL = os.environ.get("SERVICES87_TEST_PG_ADMIN", "")
+#: Set by scripts/test, whose PostgreSQL server is thrown away after the run: the databases need no dropping.
+#: Otherwise (a server of your own, e.g. ``scripts/pg-start``'s default one) each test process drops the
+#: databases it made when it ends; they would pile up run after run (gigabytes within days).
+PG_THROWAWAY = os.environ.get("SERVICES87_TEST_PG_THROWAWAY") == "1"
 #: Multiplies every deadline of the harnesses (scripts/stress sets it: CPU hogs beside the tests).
 TIME_FACTOR = float(os.environ.get("SERVICES87_TEST_TIME_FACTOR", "1") or 1)
 LOG_TAIL = 6000
@@ -198,7 +202,32 @@ def _pg_database(template: str | None = None) -> str:
     with admin.connect() as c:
         c.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
+    if not PG_THROWAWAY:
+        if not _PG_MADE:
+            atexit.register(_drop_pg_databases)
+        _PG_MADE.append(name)
     return name
+
+
+#: the PostgreSQL databases this process made (dropped when it ends unless :data:`PG_THROWAWAY`)
+_PG_MADE: list[str] = []
+
+
+def _drop_pg_databases() -> None:
+    """Drop what :func:`_pg_database` made, copies before the template they were made from (``WITH (FORCE)``:
+    a server a test left running loses its connections, as at the end of the test anyway)."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            for name in reversed(_PG_MADE):
+                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _PG_MADE.clear()
+    except Exception as exc:  # the server went away: nothing left to tidy
+        print(f"tests: could not drop the test databases on {PG_ADMIN_URL}: {exc}", file=sys.stderr)
+    finally:
+        admin.dispose()
 
 
 def _pg_url(name: str) -> str:
