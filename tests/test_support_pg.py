@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 
 from tests.support import PG_ADMIN_URL, ROOT, deadline_s
 
@@ -26,8 +27,6 @@ print(copy.rsplit("/", 1)[1])
 
 
 def _databases() -> set[str]:
-    import sqlalchemy as sa
-
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as c:
@@ -55,8 +54,6 @@ def test_a_test_process_drops_the_databases_it_made(tmp_path):
 
 
 def test_on_a_thrown_away_server_nothing_is_dropped(tmp_path):
-    import sqlalchemy as sa
-
     before = _databases()
     name = _make(tmp_path, throwaway=True)
     left = _databases() - before
