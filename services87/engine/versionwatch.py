@@ -17,10 +17,12 @@ The signal (SQLite in WAL mode only) is the first 96 bytes of the ``-shm`` file:
 kept twice. Every committed write transaction rewrites it (``iChange`` counter, ``mxFrame`` = last valid WAL
 frame, the WAL salts), and a commit becomes visible to readers only through it, so no commit can leave it
 unchanged: within one WAL generation ``mxFrame`` only grows, and a WAL reset (after a checkpoint, including
-``wal_checkpoint(TRUNCATE)``) changes the salts. File sizes and mtimes are not relied on (a reset WAL is
-overwritten in place at the same size, and mtimes can be jiffy-granular); they and the WAL file's own
-header are compared as well, which can only add false "dirty". The two copies of the header are compared
-as SQLite's readers do: a torn read (a writer mid-update) counts as unsure.
+``wal_checkpoint(TRUNCATE)``) changes the salts. The two copies of the header are compared as SQLite's
+readers do: a torn read (a writer mid-update) counts as unsure. The database file's inode, size and mtime are
+compared as well (a file replaced under the server), which can only add false "dirty"; the ``-wal`` file is
+not read: everything of it that a commit changes is in the wal-index header (an earlier version read its
+header and the result of ``stat`` on it too: two system calls per request that could not change the answer).
+``tests/perf/test_versionwatch.py`` shows the wal-index header alone changing with every commit.
 
 Assumed, as by SQLite itself for shared WAL access: every writer uses the shared ``-shm`` wal-index (no
 ``PRAGMA locking_mode=EXCLUSIVE`` writer beside a running server, which would lock the server out anyway).
@@ -38,7 +40,6 @@ from services87.engine.storage.urls import sqlite_path
 
 #: wal-index header (48 bytes) x 2
 _SHM_HEADER = 96
-_WAL_HEADER = 32
 
 
 class _OpenFiles:
@@ -101,11 +102,10 @@ def sqlite_signal(path: str):
         shm, _st = _read(path + "-shm", _SHM_HEADER)
         if len(shm) < _SHM_HEADER or shm[:48] != shm[48:] or shm[12] == 0:  # torn, or not initialized
             return None
-        wal_header, wal = _read(path + "-wal", _WAL_HEADER)
         db = os.stat(path)
     except OSError:
         return None
-    return (shm[:48], wal_header, wal.st_ino, wal.st_size, wal.st_mtime_ns, db.st_ino, db.st_size, db.st_mtime_ns)
+    return (shm[:48], db.st_ino, db.st_size, db.st_mtime_ns)
 
 
 class VersionWatch:
