@@ -46,13 +46,16 @@ JSON = "application/json"
 
 
 #: measure -> (lowest ratio that meets the target, the target as written in the tables). bayeux-fanout also needs
-#: p50 and p99 below faye's (see :func:`target_met`).
+#: p50 and p99 below faye's (see :func:`target_met`). The issue's one fan-out target ("msg/s >= 1.5 x faye's, p50
+#: and p99 below faye's") is met by the two fan-out measures together: at a fixed rate both servers deliver
+#: everything (the ratio is ~1 by construction, latency is what differs); saturated, msg/s is what differs.
 TARGETS = {
     "soap-warm": (1.0, "≥ 1.0"),
     "soap-cold": (0.3, "≥ 0.3"),
     "rest-warm": (0.9, "≥ 0.9"),
     "genesys-warm": (0.9, "≥ 0.9"),
-    "bayeux-fanout": (1.5, "≥ 1.5, p50 and p99 below faye's"),
+    "bayeux-fanout": (0.95, "p50 and p99 below faye's (ratio ≈ 1 by construction)"),
+    "bayeux-fanout-max": (1.5, "≥ 1.5"),
     "push-latency": (1.0, "≥ 1.0 (p99 ≤ 50 ms)"),
     "import": (0.5, "≥ 0.5"),
 }
@@ -62,7 +65,7 @@ def target_met(m: Measure) -> bool | None:
     if m.name not in TARGETS or m.ratio is None:
         return None
     ok = m.ratio >= TARGETS[m.name][0]
-    if m.name == "bayeux-fanout":
+    if m.name in ("bayeux-fanout", "bayeux-fanout-max"):
         f = m.figures
         ok = ok and f.get("p50_ms", 1e9) < f.get("faye_p50_ms", 0) and f.get("p99_ms", 1e9) < f.get("faye_p99_ms", 0)
     return ok
@@ -203,28 +206,31 @@ def ensure_faye() -> None:
                        check=True, stdout=subprocess.DEVNULL)
 
 
-def fanout(workdir: Path, clients: int, rate: float, count: int) -> Measure:
+def fanout(workdir: Path, clients: int, rate: float, count: int, name: str = "bayeux-fanout") -> Measure:
+    """``clients`` long-polling sessions on one channel, ``count`` messages published at ``rate`` per second;
+    ours and faye with the same load generator. ``bayeux-fanout-max`` publishes faster than either server
+    delivers (clients x rate far above its msg/s), so each connect carries a batch and msg/s is the throughput."""
     ensure_faye()
     results = {}
     servers = {
         "ours": [lib.PY, str(ROOT / "bench" / "bayeux_server.py"), "--port-file", "{port_file}", "--timeout", "5"],
         "faye": ["node", str(ROOT / "bench" / "faye" / "server.js"), "{port_file}", "5"],
     }
-    for name, args in servers.items():
-        p = lib.Proc(args, workdir, f"bayeux-{name}").wait_port(health="/health")
+    for server, args in servers.items():
+        p = lib.Proc(args, workdir, f"{name}-{server}").wait_port(health="/health")
         try:
             out = subprocess.run(["node", str(ROOT / "bench" / "faye" / "loadgen.js"), p.url("").rstrip("/"),
                                   str(clients), str(rate), str(count), "30"], capture_output=True, text=True,
                                  timeout=count / rate + 240)
             lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
             if not lines:
-                raise RuntimeError(f"load generator failed against {name}: {out.stderr[-800:]}")
-            results[name] = json.loads(lines[-1])
+                raise RuntimeError(f"load generator failed against {server}: {out.stderr[-800:]}")
+            results[server] = json.loads(lines[-1])
         finally:
             p.stop()
     o, f = results["ours"], results["faye"]
     ratio = o["msg_s"] / f["msg_s"] if f["msg_s"] else None
-    return Measure("bayeux-fanout", ratio, {
+    return Measure(name, ratio, {
         "msg_s": o["msg_s"], "p50_ms": o["p50_ms"], "p99_ms": o["p99_ms"], "delivered": o["delivered"],
         "expected": o["expected"], "faye_msg_s": f["msg_s"], "faye_p50_ms": f["p50_ms"], "faye_p99_ms": f["p99_ms"],
         "faye_delivered": f["delivered"]}, note=f"{clients} long-polling clients, {rate:g} events/s x {count}")
@@ -408,7 +414,7 @@ def write_report(measures_by_size: list[tuple[str, list[Measure]]], args, starte
                    f"target {PUSH_TARGET_MS:.0f} ms p99; floor: {f.get('floor_delivered') or 0:,} delivered",
                    f"{f.get('p50_ms') or 0:.1f} / {f.get('p99_ms') or 0:.1f}",
                    f"floor {f.get('floor_p50_ms') or 0:.1f} / {f.get('floor_p99_ms') or 0:.1f}")
-        elif m.name == "bayeux-fanout":
+        elif m.name.startswith("bayeux-fanout"):
             row = (f"{f.get('msg_s', 0):,.0f} msg/s", f"{f.get('faye_msg_s', 0):,.0f} msg/s",
                    f"{f.get('p50_ms', 0):.1f} / {f.get('p99_ms', 0):.1f}",
                    f"{f.get('faye_p50_ms', 0):.1f} / {f.get('faye_p99_ms', 0):.1f}")
@@ -454,7 +460,7 @@ def readme_block(lines: list[tuple[str, Measure]], command: str, seconds: float,
     met, missed = [], []
     for name, (size, m) in last.items():
         f = m.figures
-        if m.name == "bayeux-fanout":
+        if m.name.startswith("bayeux-fanout"):
             ours = f"{f.get('msg_s', 0):,.0f} msg/s, p50 / p99 {f.get('p50_ms', 0):,.0f} / {f.get('p99_ms', 0):,.0f} ms"
             base = (f"faye: {f.get('faye_msg_s', 0):,.0f} msg/s, p50 / p99 {f.get('faye_p50_ms', 0):,.0f} / "
                     f"{f.get('faye_p99_ms', 0):,.0f} ms")
@@ -554,9 +560,11 @@ def main(argv=None) -> int:
     lib.ensure_tool("wrk", "wrk")
     if args.quick:
         sizes, seconds, fan, import_rows = [20_000], 5, (1000, 2, 10), 20_000
+        fan_max = (1000, 50, 100)
         push = (1000, 10.0, 50)
     else:
         sizes, seconds, fan, import_rows = [100_000, 1_000_000], 10, (1000, 2, 30), 200_000
+        fan_max = (1000, 50, 200)
         push = (1000, 10.0, 200)
     results: list[tuple[str, list[Measure]]] = []
     with tempfile.TemporaryDirectory(prefix="services87-bench-") as tmp:
@@ -578,7 +586,10 @@ def main(argv=None) -> int:
             log("Bayeux fan-out: services87 vs faye ...")
             m = fanout(workdir, *fan)
             print(m.line(), flush=True)
-            results.append((f"{fan[0]} clients", [m]))
+            log("Bayeux fan-out, saturated: services87 vs faye ...")
+            m2 = fanout(workdir, *fan_max, name="bayeux-fanout-max")
+            print(m2.line(), flush=True)
+            results.append((f"{fan[0]} clients", [m, m2]))
         if "bayeux" in only or "push" in only:
             log(f"push latency: {push[0]} subscribers, {push[1]:g} events/s ...")
             m = push_latency(workdir, demo_db(workdir, sizes[0], Path(args.cache_dir)), *push)
