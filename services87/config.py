@@ -24,10 +24,12 @@ from services87.i18n import SUPPORTED
 
 
 #: ``SERVICES87_*`` environment variables that are not settings (the config file path; progress bars
-#: forced on when stderr is not a terminal; the test suite's store selection, see scripts/test).
+#: forced on when stderr is not a terminal; the test suite's switches, see scripts/test). Every
+#: ``SERVICES87_TEST_*`` (:data:`TEST_PREFIX`) is the test suite's too.
 NOT_SETTINGS = frozenset({"SERVICES87_CONFIG", "SERVICES87_PROGRESS", "SERVICES87_TEST_PG_ADMIN",
                           "SERVICES87_TEST_STORES", "SERVICES87_INTEROP", "SERVICES87_BROWSER",
                           "SERVICES87_FUZZ_EXAMPLES"})
+TEST_PREFIX = "SERVICES87_TEST_"
 
 
 class ConfigError(ValueError):
@@ -238,7 +240,7 @@ class Settings:
                                   f"check {via}") from None
             _apply(settings, data, source=path)
         for key, value in env.items():
-            if key.startswith("SERVICES87_") and key not in NOT_SETTINGS:
+            if key.startswith("SERVICES87_") and key not in NOT_SETTINGS and not key.startswith(TEST_PREFIX):
                 _apply_env(settings, key[len("SERVICES87_"):].lower().split("__"), value)
         for key, value in overrides.items():
             if value is not None:

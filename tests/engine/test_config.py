@@ -94,6 +94,17 @@ def test_bad_environment_values_are_config_errors(env, message):
         Settings.load(env=env)
 
 
+def test_the_test_suites_variables_are_not_settings():
+    """Servers started by the tests inherit the suite's ``SERVICES87_TEST_*`` (scripts/test sets
+    ``SERVICES87_TEST_PG_THROWAWAY``, scripts/stress ``SERVICES87_TEST_TIME_FACTOR``): they are not settings,
+    whatever their name; anything else under ``SERVICES87_`` still is, or is refused."""
+    env = {"SERVICES87_TEST_PG_THROWAWAY": "1", "SERVICES87_TEST_TIME_FACTOR": "2", "SERVICES87_TEST_JOBS": "1",
+           "SERVICES87_TEST_ANYTHING_NEW": "x", "SERVICES87_PORT": "8123"}
+    assert Settings.load(env=env).port == 8123
+    with pytest.raises(ConfigError, match="unknown setting SERVICES87_TESTX"):
+        Settings.load(env={"SERVICES87_TESTX": "1"})
+
+
 def test_cli_reports_config_errors_with_exit_code_2(tmp_path):
     res = run_cli("stats", "--config", write(tmp_path, 'colour = "red"\n'), "--db", str(tmp_path / "x.db"), "3",
                   cwd=tmp_path)
