@@ -10,14 +10,16 @@ once, at its handshake. Its handshake therefore records what it was bound to, in
 Every revocation (password change, deactivation, removal, admin revoke, logout) bumps ``meta.auth_version``
 in the same transaction (users' changes also through database triggers, whoever makes them). Each worker
 reads the versions every :data:`PERIOD` seconds; when the auth version moved (and every minute anyway, for
-sessions that simply expired), it checks the bindings of the CometD sessions it owns against the store and
-removes the dead ones (a removal is replicated to the other workers over the bus).
+sessions that simply expired), it checks the bindings of every CometD session it knows, replicas of the
+sessions other workers own included, against the store and removes the dead ones (a removal is replicated to
+the other workers over the bus).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from twisted.internet import defer
@@ -39,6 +41,16 @@ def binding(user_id: int, epoch: int, sid_digest: str | None = None) -> dict:
     if sid_digest:
         out["auth_sid"] = sid_digest
     return out
+
+
+def bound_sessions(servers: Iterable[BayeuxServer]) -> list[tuple[BayeuxServer, Session]]:
+    """The CometD sessions a worker checks: every one it knows that a handshake bound to a credential, the
+    replicas of sessions another worker owns included. Ownership moves with every ``/meta/connect``, so a
+    worker that checked only the sessions it owned could miss a session its peer had just handed it while the
+    peer, checking a moment later, no longer owned it either: the session lived until the next full check.
+    Removing a replica is replicated like any removal, and a second removal of one session does nothing."""
+    return [(server, session) for server in servers for session in list(server.sessions.values())
+            if "auth_user" in session.attributes]
 
 
 class RevocationWatch:
@@ -65,13 +77,7 @@ class RevocationWatch:
             self._loop.stop()
 
     def _bound(self) -> list[tuple[BayeuxServer, Session]]:
-        out = []
-        for server in self.hs.bayeux_servers().values():
-            cluster = getattr(server, "cluster", None)
-            for session in list(server.sessions.values()):
-                if "auth_user" in session.attributes and (cluster is None or cluster.owns(session)):
-                    out.append((server, session))
-        return out
+        return bound_sessions(self.hs.bayeux_servers().values())
 
     def tick(self) -> None:
         if self._busy:
@@ -110,7 +116,7 @@ class RevocationWatch:
         d.addBoth(done)
 
     def check(self) -> defer.Deferred:
-        """Remove the owned CometD sessions whose binding is dead; fires with how many were removed."""
+        """Remove the known CometD sessions whose binding is dead; fires with how many were removed."""
         bound = self._bound()
         self.checks += 1
         if not bound:

@@ -91,7 +91,14 @@ def connect(base: str, client_id: str, path: str = "/api/v2/notifications") -> b
     return bool(replies and replies[0].get("successful"))
 
 
-def wait_until(fn, timeout: float = 1.0, step: float = 0.05) -> float:
+#: How long a test waits for a revocation to end a CometD session. Each worker looks every 0.4 s
+#: (services87/auth/revocation.py: PERIOD), but a loaded CI machine can stall a process for seconds, so this is
+#: a deadline, not a measure; it stays well below FULL_CHECK (60 s), so a revocation that only the minute's full
+#: check would catch still fails the test.
+REVOKED_WITHIN = 15.0
+
+
+def wait_until(fn, timeout: float = REVOKED_WITHIN, step: float = 0.05) -> float:
     """Seconds until ``fn()`` is true; AssertionError after ``timeout``."""
     start = time.monotonic()
     while True:

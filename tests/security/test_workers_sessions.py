@@ -3,7 +3,6 @@ the kernel spreads them over both workers); sessions, the throttle and revocatio
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import requests
@@ -32,9 +31,9 @@ def test_sessions_throttle_and_revocation_on_two_workers(tmp_path):
             r = requests.get(base + "/api/v2/me", headers={"Authorization": basic("bjorn", "bjorn")}, timeout=10)
             assert r.status_code == 429, r.text
         srv.cli("users", "passwd", "anna", input="n3w-secret\n")
-        started = time.monotonic()
-        wait_until(lambda: not c.cometd_ok(), timeout=1.0)
-        assert time.monotonic() - started < 1.5
+        # each connect of the wait lands on either worker and moves the session's ownership there: the session
+        # must end although neither worker may own it when it checks (test_revocation_cluster.py)
+        wait_until(lambda: not c.cometd_ok())
         for _ in range(6):
             state = c.all()
             assert not any(state.values()), state
