@@ -92,3 +92,21 @@ def test_profile_summary_splits_the_reactor_thread_from_the_store_threads(bench)
     assert "BayeuxResource.render_POST (longpolling.py)" in reactor.split("services87's own functions")[1]
     other = text.split("== other threads")[1].split("== reactor thread")[0]
     assert "10 busy samples (20 %)" in other and "do_execute (default.py)" in other
+
+
+def test_http_rounds_alternate_and_the_median_pair_is_the_measure(bench):
+    order = []
+
+    def side(name, rates):
+        def run():
+            order.append(name)
+            return bench.lib.WrkResult(requests=rates.pop(0), seconds=1.0, errors=0, p50_ms=1.0, p99_ms=2.0)
+        return run
+
+    pairs = bench.interleaved(side("ours", [900, 500, 1000]), side("bare", [1000, 1000, 1000]))
+    assert order == ["ours", "bare", "bare", "ours", "ours", "bare"]  # a busy moment lands on both sides
+    assert [(o.requests, b.requests) for o, b in pairs] == [(900, 1000), (500, 1000), (1000, 1000)]
+    ours, bare = bench.median_pair(pairs)
+    assert (ours.requests, bare.requests) == (900, 1000)
+    m = bench.lib.http_measure("x", ours, bare)
+    assert round(m.ratio, 2) == 0.9
