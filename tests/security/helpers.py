@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import requests
+
+from tests.support import wait_until
 
 TOKEN_PATH = "/auth/v3/oauth/token"
 CLIENT = ("demo-client", "demo-secret")
@@ -91,19 +92,13 @@ def connect(base: str, client_id: str, path: str = "/api/v2/notifications") -> b
     return bool(replies and replies[0].get("successful"))
 
 
-#: How long a test waits for a revocation to end a CometD session. Each worker looks every 0.4 s
-#: (services87/auth/revocation.py: PERIOD), but a loaded CI machine can stall a process for seconds, so this is
-#: a deadline, not a measure; it stays well below FULL_CHECK (60 s), so a revocation that only the minute's full
-#: check would catch still fails the test.
+#: How long a test waits for a revocation to end a CometD session (:func:`tests.support.wait_until` stretches
+#: it further on a slow machine). Each worker looks every 0.4 s (services87/auth/revocation.py: PERIOD), but a
+#: loaded CI machine can stall a process for seconds, so this is a deadline, not a measure; it stays well below
+#: FULL_CHECK (60 s), so a revocation that only the minute's full check would catch still fails the test.
 REVOKED_WITHIN = 15.0
 
 
-def wait_until(fn, timeout: float = REVOKED_WITHIN, step: float = 0.05) -> float:
-    """Seconds until ``fn()`` is true; AssertionError after ``timeout``."""
-    start = time.monotonic()
-    while True:
-        if fn():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"not within {timeout}s")
-        time.sleep(step)
+def wait_revoked(c: Credentials) -> None:
+    """Until the CometD client of ``c`` is refused (each try a fresh connection, so on any worker)."""
+    wait_until(lambda: not c.cometd_ok(), REVOKED_WITHIN, "the CometD session of revoked credentials ended")

@@ -3,11 +3,10 @@ test_workers_sessions.py)."""
 
 from __future__ import annotations
 
-
 import requests
 import sqlalchemy as sa
 
-from tests.security.helpers import Credentials, basic, wait_until
+from tests.security.helpers import Credentials, basic, wait_revoked
 
 ALIVE = {"gws": True, "bearer": True, "rest": True, "page": True, "page_bearer": True, "cometd": True,
          "cometd_handshake": True}
@@ -18,7 +17,7 @@ def test_password_change_ends_every_credential(srv):
     c = Credentials(srv.base_url, "anna")
     assert c.all() == ALIVE
     srv.cli("users", "passwd", "anna", input="n3w-secret\n")
-    wait_until(lambda: not c.cometd_ok())  # the CometD client bound to the GWS session
+    wait_revoked(c)  # the CometD client bound to the GWS session
     assert c.all() == DEAD
     assert not c.refresh_ok()
     # the new password works, the old one does not
@@ -31,7 +30,7 @@ def test_disable_ends_everything_and_enable_revives_nothing(srv):
     c = Credentials(srv.base_url, "bjorn")
     assert c.all() == ALIVE
     srv.cli("users", "disable", "bjorn")
-    wait_until(lambda: not c.cometd_ok())
+    wait_revoked(c)
     assert c.all() == DEAD
     srv.cli("users", "enable", "bjorn")
     assert c.all() == DEAD
@@ -41,11 +40,11 @@ def test_disable_ends_everything_and_enable_revives_nothing(srv):
 def test_admin_revoke_and_remove(srv):
     c = Credentials(srv.base_url, "clara")
     srv.cli("users", "revoke", "clara")
-    wait_until(lambda: not c.cometd_ok())
+    wait_revoked(c)
     assert c.all() == DEAD
     c = Credentials(srv.base_url, "clara")
     srv.cli("users", "remove", "clara")
-    wait_until(lambda: not c.cometd_ok())
+    wait_revoked(c)
     assert c.all() == DEAD
 
 
@@ -57,7 +56,7 @@ def test_deactivation_written_straight_into_the_store_is_noticed(srv):
     try:
         with db.begin() as c:
             c.execute(sa.text("UPDATE users SET active = false WHERE login = 'dirk'"))
-        wait_until(lambda: not cr.cometd_ok())
+        wait_revoked(cr)
         assert cr.all() == DEAD
         with db.begin() as c:
             c.execute(sa.text("UPDATE users SET active = true WHERE login = 'dirk'"))

@@ -3,11 +3,10 @@ the kernel spreads them over both workers); sessions, the throttle and revocatio
 
 from __future__ import annotations
 
-
 import pytest
 import requests
 
-from tests.security.helpers import Credentials, basic, handshake, wait_until
+from tests.security.helpers import Credentials, basic, handshake, wait_revoked
 from tests.support import PG_ADMIN_URL, ServerProcess, fresh_db_url
 
 pytestmark = pytest.mark.skipif(not PG_ADMIN_URL, reason="several workers need PostgreSQL")
@@ -33,7 +32,7 @@ def test_sessions_throttle_and_revocation_on_two_workers(tmp_path):
         srv.cli("users", "passwd", "anna", input="n3w-secret\n")
         # each connect of the wait lands on either worker and moves the session's ownership there: the session
         # must end although neither worker may own it when it checks (test_revocation_cluster.py)
-        wait_until(lambda: not c.cometd_ok())
+        wait_revoked(c)
         for _ in range(6):
             state = c.all()
             assert not any(state.values()), state

@@ -12,11 +12,10 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-import pytest
 import requests
 
 from tests.statuspage.conftest import ARTIFACTS, new_driver, quit_driver, rest_statistics
-from tests.support import ROOT
+from tests.support import ROOT, deadline_s
 
 ALL_PANELS = ["StatusScreen", "OpenRequestsPerCategory", "OpenRequestsPerTopCategory", "OpenRequestsPerUser",
               "OpenRequestsPerUserGroup", "OpenRequestsPerPriority", "OpenRequestsPerStatus", "OpenRequestsPerOrigin",
@@ -79,14 +78,18 @@ def expected(rest: list[dict]) -> list[tuple[str, list]]:
 
 
 def assert_board_equals_rest(driver, base_url, user, panels, language, zone) -> None:
-    # The figures move only when data changes; compare once, and once more if a write raced the comparison.
-    for attempt in range(3):
+    # The figures move only when data changes, and the page shows a change a moment after the REST twin has it
+    # (pushed, then drawn): compare until both agree, up to a deadline generous for a loaded machine.
+    deadline = time.monotonic() + deadline_s(20)
+    while True:
         shown = board(driver)
         rest = rest_statistics(base_url, user, panels, language=language, time_zone=zone)
         got = [(c["title"], c["values"]) for c in shown]
         if got == expected(rest) and [c["panel"] for c in shown] == panels:
             return
-        time.sleep(0.5)
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
     assert [c["panel"] for c in shown] == panels
     for (title, values), (label, want) in zip(got, expected(rest)):
         assert (title, values) == (label, want)

@@ -14,7 +14,7 @@ import requests
 
 from tests.statuspage.conftest import ARTIFACTS, new_driver, quit_driver, rest_session
 from tests.statuspage.test_statuspage_browser import live_state, login, wait_for, wait_loaded
-from tests.support import ServerProcess
+from tests.support import ServerProcess, wait_until
 
 #: The columns of the queue table (frontend/src/main.js QUEUE_STATS), in order.
 COLUMNS = ["waiting", "ready", "entered", "answered", "abandoned", "sl", "wait", "aht"]
@@ -33,13 +33,13 @@ def start_server(tmp_path_factory, name: str, config: str = "") -> ServerProcess
                          extra_args=("--simulate",)).start()
     # the simulator creates its queues (one per user group) with its first batch
     s = rest_session(proc.base_url, "demo")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if len(s.get(proc.base_url + "/statuspage/api/me", timeout=10).json().get("queues") or []) >= 2:
-            return proc
-        time.sleep(0.2)
-    proc.stop()
-    raise AssertionError("the simulator created no queues")
+    try:
+        wait_until(lambda: len(s.get(proc.base_url + "/statuspage/api/me", timeout=10).json().get("queues") or []) >= 2,
+                   30, "the simulator's queues", details=proc.describe)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
 
 
 @pytest.fixture(scope="module")
