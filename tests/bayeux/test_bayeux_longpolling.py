@@ -14,6 +14,10 @@ from tests.support import wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
+#: An answer "at once", told apart from one held for the app's 2 s timeout: a loaded machine can take a good
+#: part of a second for any local request, so the bound sits between the two, not at a fast machine's latency.
+AT_ONCE = 1.5
+
 
 def test_handshake_reply_and_cookies(app):
     client = RawClient(app)
@@ -56,7 +60,7 @@ def test_first_connect_is_immediate_then_held_until_timeout(app):
     client = RawClient(app)
     client.handshake()
     reply, took = client.connect(advice={"timeout": 0})
-    assert took < 0.5
+    assert took < AT_ONCE
     assert meta_reply(reply, "/meta/connect")["successful"] is True
     reply, took = client.connect()
     assert 1.8 <= took < 3.5
@@ -133,7 +137,7 @@ def test_aborted_long_poll_is_forgotten_and_queue_kept(app):
     wait_until(lambda: not app.control("sessions")[client.client_id]["held"], 15, "aborted long poll forgotten")
     app.control("publish", {"channel": "/abort/x", "data": "kept"})
     reply, took = client.connect()
-    assert took < 0.5 and [m["data"] for m in data_messages(reply)] == ["kept"]
+    assert took < AT_ONCE and [m["data"] for m in data_messages(reply)] == ["kept"]
 
 
 def test_unknown_client_gets_402_and_handshake_advice(app):
@@ -358,7 +362,7 @@ def test_process_restart_then_rehandshake(fresh_app):
     assert reply["advice"]["reconnect"] == "handshake"
     client.handshake()
     reply, took = client.connect()
-    assert meta_reply(reply, "/meta/connect")["successful"] and took < 0.5
+    assert meta_reply(reply, "/meta/connect")["successful"] and took < AT_ONCE
     assert client.http.cookies["BAYEUX_BROWSER"] == browser
 
 
