@@ -12,7 +12,11 @@ Design (docs/deployment.md):
   point queues it. A connect that lands on another worker claims ownership on the bus; when the old owner reads
   the claim it hands its queued messages over (on the bus, after the claim) and answers its held connect. No
   message is queued twice, none is lost while every worker lives.
-* Sessions are swept by their owner (``max_interval``), and the removal is replicated.
+* Sessions are swept by their owner (``max_interval``), and the removal is replicated. Every worker says it is
+  alive on the bus every :data:`HEARTBEAT` seconds (from its sweep); a worker not heard of for
+  :data:`PEER_SILENT` seconds is gone (a worker that dies is restarted under another id), and the sessions it
+  owned that no client claimed meanwhile are swept by every other worker alike, each on its own (no removal
+  on the bus), instead of staying forever as replicas without an owner.
 
 Bus messages are versioned JSON (``"v": 1``) and validated on receipt: anyone who can ``NOTIFY`` on the
 database channel can put a message on the bus, so nothing in one is ever unpickled or evaluated, and a
@@ -38,7 +42,12 @@ log = Logger()
 
 #: Version of the bus messages written here; others are rejected.
 VERSION = 1
-OPS = frozenset({"add", "sub", "unsub", "remove", "own", "deliver", "publish"})
+OPS = frozenset({"add", "sub", "unsub", "remove", "own", "deliver", "publish", "alive"})
+#: Seconds between two "alive" messages of a worker.
+HEARTBEAT = 5.0
+#: Seconds without any message from a worker after which it is taken for gone (six heartbeats: a bus that
+#: stalls for a moment under load does not make a live worker's sessions disappear).
+PEER_SILENT = 30.0
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_ATTRS = 32
 MAX_TEXT = 512
@@ -66,7 +75,7 @@ def validate(data: Any) -> dict:
     op = data.get("op")
     if op not in OPS:
         raise BusMessageError(f"unknown op {op!r}")
-    if op != "publish" and not (isinstance(data.get("sid"), str) and _ID.match(data["sid"])):
+    if op not in ("publish", "alive") and not (isinstance(data.get("sid"), str) and _ID.match(data["sid"])):
         raise BusMessageError("missing or malformed sid")
     if op == "add":
         attrs = data.get("attrs")
@@ -108,6 +117,8 @@ class BayeuxCluster:
         self.name = name
         self.me = bus.worker_id
         self.owner: dict[str, str] = {}
+        self.heard: dict[str, float] = {}  # worker id -> reactor time of its last bus message
+        self._alive_sent: float | None = None
         self.topic = f"bayeux:{name}"
         self._applying = False
         self.rejected = 0  # bus messages refused by validate()
@@ -128,9 +139,12 @@ class BayeuxCluster:
             self._send("sub" if added else "unsub", sid=session.id, names=names)
 
     def session_removed(self, session: Session, reason: str) -> None:
-        self.owner.pop(session.id, None)
-        if not self._applying and reason in ("disconnect", "expired", "removed"):
-            self._send("remove", sid=session.id, reason=reason)
+        owner = self.owner.pop(session.id, self.me)
+        if self._applying or reason not in ("disconnect", "expired", "removed"):
+            return
+        if reason == "expired" and owner != self.me:
+            return  # the session of a gone worker: every worker sweeps it on its own (sweepable)
+        self._send("remove", sid=session.id, reason=reason)
 
     def connected(self, session: Session) -> None:
         if self.owner.get(session.id) != self.me:
@@ -143,7 +157,18 @@ class BayeuxCluster:
         self._send("publish", channel=channel, msg=message)
 
     def sweepable(self, session: Session) -> bool:
-        return self.owns(session)
+        """Whether this worker's sweep may expire ``session``: its own, or one whose owner is gone."""
+        owner = self.owner.get(session.id, self.me)
+        if owner == self.me:
+            return True
+        now = self.server.reactor.seconds()
+        return now - self.heard.setdefault(owner, now) > PEER_SILENT
+
+    def tick(self, now: float) -> None:
+        """Called by the server's sweep: tell the other workers this one is alive, every :data:`HEARTBEAT`."""
+        if self._alive_sent is None or now - self._alive_sent >= HEARTBEAT:
+            self._alive_sent = now
+            self._send("alive")
 
     # ------------------------------------------------------------------ bus
     def _send(self, op: str, **data: Any) -> None:
@@ -161,7 +186,10 @@ class BayeuxCluster:
             return
         op = data.get("op")
         s = self.server
-        sid: str = data.get("sid") or ""  # validate(): a well-formed id but for "publish", which has none
+        self.heard[str(sender)] = s.reactor.seconds()
+        if op == "alive":
+            return
+        sid: str = data.get("sid") or ""  # validate(): a well-formed id but for "publish" and "alive"
         session = s.session(sid) if sid else None
         self._applying = True
         try:

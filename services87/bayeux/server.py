@@ -376,9 +376,11 @@ class BayeuxServer:
         older than ``max_interval``."""
         now = self.reactor.seconds()
         limit = self.settings.max_interval
+        if self.cluster is not None:
+            self.cluster.tick(now)
         for session in list(self._sessions.values()):
             if self.cluster is not None and not self.cluster.sweepable(session):
-                continue  # its owner sweeps it and tells every worker
+                continue  # its owner, alive, sweeps it and tells every worker
             if session.held is None and now - session.last_seen > limit:
                 self.counters["expired"] += 1
                 self._remove(session, "expired")

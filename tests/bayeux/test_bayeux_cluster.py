@@ -13,6 +13,7 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import Clock
 
 from services87.bayeux import BayeuxHooks, BayeuxServer, BayeuxSettings, RequestInfo
+from services87.bayeux import cluster as cluster_module
 from services87.bayeux.cluster import BayeuxCluster
 
 INFO = RequestInfo(transport="long-polling", browser_id="browser-1234", session_cookie="cookie-1234")
@@ -24,6 +25,7 @@ class Wire:
     def __init__(self):
         self.buses: list[Bus] = []
         self.pending: list[tuple[str, str, str]] = []
+        self.sent: list[tuple[str, dict]] = []  # (sender, message) of everything ever sent
 
     def flush(self) -> int:
         """Deliver what was sent, in order, until nothing is left; the number of messages delivered."""
@@ -47,6 +49,7 @@ class Bus:
 
     def send(self, topic, data):
         self.wire.pending.append((topic, json.dumps(data), self.worker_id))
+        self.wire.sent.append((self.worker_id, data))
 
 
 class Recorder(BayeuxHooks):
@@ -145,3 +148,64 @@ def test_a_session_lives_on_both_workers_and_its_queue_follows_its_connect():
     assert a.hooks.events.count(("removed", "disconnect")) == 1
     assert a.server.stats()["sessions"] == b.server.stats()["sessions"] == 0
     assert wire.flush() == 0  # nothing echoes back and forth
+
+
+def _run(wire: Wire, workers: list[Worker], seconds: float, step: float = 1.0, each=None) -> None:
+    """Advance the clocks of ``workers`` together (their sweeps and heartbeats run), delivering the bus each step."""
+    t = 0.0
+    while t < seconds:
+        for w in workers:
+            w.clock.advance(step)
+        if each is not None:
+            each()
+        wire.flush()
+        t += step
+
+
+def test_the_sessions_of_a_gone_worker_are_swept_by_the_others_and_a_live_owner_keeps_its_own():
+    wire = Wire()
+    a, b = Worker(wire, "A"), Worker(wire, "B")
+    client_id = a.reply({"channel": "/meta/handshake", "version": "1.0"})["clientId"]
+    a.connect(client_id)
+    wire.flush()
+    assert b.server.session(client_id) is not None
+
+    # A lives and its client keeps connecting there: B never sweeps the replica, however old B's view of it
+    # (max_interval is 3 s here; B has not seen a connect of it for two minutes)
+    def keep_connecting():
+        a.connect(client_id)
+
+    _run(wire, [a, b], 120, each=keep_connecting)
+    assert a.server.session(client_id) is not None and b.server.session(client_id) is not None
+    assert not b.cluster.owns(b.server.session(client_id))
+
+    # A dies (a restarted worker comes back under another id): nothing more from it on the bus
+    wire.buses.remove(a.cluster.bus)
+    sent_before = len(wire.sent)
+    # A's last word was at most one heartbeat before it died
+    _run(wire, [b], cluster_module.PEER_SILENT - cluster_module.HEARTBEAT - 1)
+    assert b.server.session(client_id) is not None  # not yet: A may only be slow
+    _run(wire, [b], cluster_module.HEARTBEAT + 1 + 3 + 1)  # silent for PEER_SILENT, no connect for max_interval
+    assert b.server.session(client_id) is None
+    assert b.hooks.events[-1] == ("removed", "expired")
+    assert b.cluster.owner == {}
+    # B removed it on its own: every live worker does the same, so no removal went on the bus
+    assert [op for _, m in wire.sent[sent_before:] if (op := m["op"]) != "alive"] == []
+
+
+def test_a_session_of_a_gone_worker_that_its_client_claims_lives_on():
+    wire = Wire()
+    a, b = Worker(wire, "A"), Worker(wire, "B")
+    client_id = a.reply({"channel": "/meta/handshake", "version": "1.0"})["clientId"]
+    wire.flush()
+    wire.buses.remove(a.cluster.bus)  # A dies; its client's next connect lands on B, which claims the session
+    held = b.connect(client_id).held
+    wire.flush()
+    assert b.cluster.owns(b.server.session(client_id))
+
+    def keep_connecting():
+        b.connect(client_id)
+
+    _run(wire, [b], cluster_module.PEER_SILENT + 30, each=keep_connecting)
+    assert b.server.session(client_id) is not None
+    assert held is not None
