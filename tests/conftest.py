@@ -1,3 +1,4 @@
+import signal
 import time
 
 import pytest
@@ -7,6 +8,13 @@ from services87.engine.business_hours import BusinessCalendar
 from services87.engine.storage import Store
 from tests import support
 from tests.support import ServerProcess, fresh_db_url
+
+# A run started in the background of a non-interactive shell (`cmd &` in a script, nohup, some CI runners)
+# inherits SIGINT ignored, and so would every process the tests start: a test that presses Ctrl-C on a child
+# (an import, a server in the foreground) would see it ignored and wait for nothing. Children of an interactive
+# shell get Python's handler; so do the tests' children from here on (an exec resets a handled signal).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(tryfirst=True)
