@@ -14,7 +14,7 @@ from pathlib import Path
 
 from services87 import __version__
 from tests.engine.helpers import cli_env
-from tests.support import ROOT
+from tests.support import ROOT, exit_status
 
 #: Data files that must reach an installed tree (each directory holds no Python module).
 DATA_FILES = ["services87/soap/wsdl/Services87-CustomerService.wsdl", "services87/locale/nb/LC_MESSAGES/services87.po",
@@ -61,6 +61,19 @@ def test_install_is_quiet(tmp_path):
         assert (target / name).is_file(), name
 
 
+def _stop(proc: subprocess.Popen, sig: int) -> str:
+    """Send ``sig`` to a server started in the foreground and return its output once it exited; a server that
+    does not stop is killed (never left running) and the test fails with its exit status and output."""
+    proc.send_signal(sig)
+    try:
+        return proc.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out = proc.communicate()[0]
+        raise AssertionError(f"{signal.Signals(sig).name} did not stop the server within 60 s "
+                             f"({exit_status(proc.returncode)}); its output:\n{out[-3000:]}") from None
+
+
 def test_a_clean_start_says_where_it_listens_and_which_database(tmp_path):
     db = tmp_path / "services87.db"
     port_file = tmp_path / "port"
@@ -76,8 +89,7 @@ def test_a_clean_start_says_where_it_listens_and_which_database(tmp_path):
         port = int(port_file.read_text())
         time.sleep(0.5)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        out = _stop(proc, signal.SIGTERM)
     lines = out.splitlines()
     start = lines[:lines.index(next(line for line in lines if "listening on" in line)) + 1]
     assert start[0] == f"creating a new database at {db}"
@@ -103,8 +115,7 @@ def test_a_second_start_is_one_line(tmp_path):
             time.sleep(0.2)
         time.sleep(0.5)
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        out = _stop(proc, signal.SIGINT)
     first = out.splitlines()[0]
     assert first.startswith(f"services87 {__version__} listening on http://127.0.0.1:") and f"(database {db})" in first
     assert "Traceback" not in out, out
