@@ -306,10 +306,7 @@ class ServerProcess:
                 if not text.strip():
                     return False
                 self.port = int(text)
-            try:
-                return requests.get(self.base_url + "/health", timeout=5).status_code == 200
-            except requests.RequestException:
-                return False
+            return self.serves()
 
         try:
             wait_until(up, timeout, "server up (port file written, /health answered)")
@@ -317,6 +314,13 @@ class ServerProcess:
             self.stop()
             raise RuntimeError(f"{exc}\n{self.describe()}") from None
         return self
+
+    def serves(self) -> bool:
+        """``/health`` answers 200 on a new connection now (refused, reset or timed out: ``False``)."""
+        try:
+            return requests.get(self.base_url + "/health", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
 
     def describe(self) -> str:
         """State (running, or how it ended), earlier exits, and the tail of the server log."""

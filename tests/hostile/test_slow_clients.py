@@ -114,14 +114,7 @@ def test_connection_cap_refuses_politely_and_recovers(strict_server):
     finally:
         for s in held:
             s.close()
-
-    def served() -> bool:
-        try:
-            return requests.get(strict_server.base_url + "/health", timeout=5).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_until(served, 20, "the server serving again after the connections closed", interval=0.1)
+    wait_until(strict_server.serves, 20, "the server serving again after the connections closed", interval=0.1)
 
 
 def test_content_length_over_cap_refused_before_reading(strict_server):
