@@ -156,13 +156,12 @@ class BayeuxCluster:
     def forward_publish(self, channel: str, message: dict) -> None:
         self._send("publish", channel=channel, msg=message)
 
-    def sweepable(self, session: Session) -> bool:
-        """Whether this worker's sweep may expire ``session``: its own, or one whose owner is gone."""
-        owner = self.owner.get(session.id, self.me)
-        if owner == self.me:
+    def sweepable(self, session: Session, now: float) -> bool:
+        """Whether this worker's sweep (at reactor time ``now``) may expire ``session``: its own, or one whose
+        owner is gone (silent since ``now`` if never heard of)."""
+        if self.owns(session):
             return True
-        now = self.server.reactor.seconds()
-        return now - self.heard.setdefault(owner, now) > PEER_SILENT
+        return now - self.heard.setdefault(self.owner[session.id], now) > PEER_SILENT
 
     def tick(self, now: float) -> None:
         """Called by the server's sweep: tell the other workers this one is alive, every :data:`HEARTBEAT`."""

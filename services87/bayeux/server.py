@@ -379,7 +379,7 @@ class BayeuxServer:
         if self.cluster is not None:
             self.cluster.tick(now)
         for session in list(self._sessions.values()):
-            if self.cluster is not None and not self.cluster.sweepable(session):
+            if self.cluster is not None and not self.cluster.sweepable(session, now):
                 continue  # its owner, alive, sweeps it and tells every worker
             if session.held is None and now - session.last_seen > limit:
                 self.counters["expired"] += 1
