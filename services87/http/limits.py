@@ -46,7 +46,7 @@ from twisted.web import http, server
 from twisted.web.resource import IResource, UnsupportedMethod
 from zope.interface import directlyProvides, implementer, providedBy
 
-from services87 import __version__
+from services87 import __version__, logs
 from services87.http.contracts import contract_of
 from services87.http.errors import error_body
 from services87.http.origin import PAGE_CSP, refusal
@@ -485,16 +485,15 @@ class LimitedSite(server.Site):
         if self.metrics is not None:
             contract = self.metrics.observe_request(request.path, request.code, seconds, aborted)
         if access_log.isEnabledFor(logging.INFO):
-            peer = request.log_client
-            access_log.info(
-                "%s %s %s %d %.1fms %s", getattr(peer, "host", "-"), request.method.decode("latin-1"),
-                (request.path or b"").decode("latin-1", "replace"), request.code, seconds * 1000,
-                request.request_id,
-                extra={"request_id": request.request_id, "contract": contract or contract_of(request.path),
-                       "user": request.user_login or None, "status": request.code,
-                       "duration_ms": round(seconds * 1000, 2), "method": request.method.decode("latin-1"),
-                       "path": (request.path or b"").decode("latin-1", "replace"),
-                       "client": getattr(peer, "host", None), "aborted": aborted or None})
+            host = getattr(request.log_client, "host", None)
+            method = request.method.decode("latin-1")
+            path = (request.path or b"").decode("latin-1", "replace")
+            ms = seconds * 1000
+            message = f"{'-' if host is None else host} {method} {path} {request.code} {ms:.1f}ms {request.request_id}"
+            logs.access(access_log, message,
+                        {"request_id": request.request_id, "contract": contract or contract_of(request.path),
+                         "user": request.user_login or None, "status": request.code, "duration_ms": round(ms, 2),
+                         "method": method, "path": path, "client": host, "aborted": aborted or None})
 
     def in_flight(self) -> list:
         """Requests still being answered over HTTP (a request whose connection became a WebSocket is not)."""

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import logging
 import random
 import time
 from datetime import UTC, datetime
 
+import pytest
+
+from services87 import logs
 from services87.logs import JsonFormatter, TextFormatter
 
 
@@ -46,3 +52,88 @@ def test_a_record_still_carries_what_the_formats_show():
     assert text.endswith(" WARNING services87.test: hello there")
     doc = JsonFormatter(worker=2).format(record)
     assert '"level": "warning"' in doc and '"message": "hello there"' in doc and '"worker": 2' in doc
+
+
+# --------------------------------------------------------------------------- access lines without a LogRecord
+ACCESS = logging.getLogger("services87.access")
+FIELDS = [
+    {"request_id": "ab12cd34", "contract": "rest", "user": "anna", "status": 200, "duration_ms": 1.23,
+     "method": "POST", "path": "/api/v1/Agents/CustomerService/GetStatistics", "client": "127.0.0.1",
+     "aborted": None},
+    {"request_id": "x" * 16, "contract": None, "user": None, "status": 404, "duration_ms": 0.0, "method": "GET",
+     "path": "/ünïcode/\u2603?", "client": None, "aborted": True},
+]
+
+
+@pytest.mark.parametrize("fmt,worker", [("text", None), ("text", 3), ("json", None), ("json", 1)])
+@pytest.mark.parametrize("fields", FIELDS)
+def test_an_access_line_is_what_the_formatter_makes_of_the_record(fmt, worker, fields):
+    formatter = logs.make_handler(fmt, worker).formatter
+    message = f"{fields['client'] or '-'} {fields['method']} {fields['path']} {fields['status']} 1.2ms x"
+    for t in _instants()[:2_000]:
+        record = ACCESS.makeRecord(ACCESS.name, logging.INFO, __file__, 1, "%s", (message,), None, extra=fields)
+        record.created = t
+        record.msecs = int((t - int(t)) * 1000) + 0.0
+        assert formatter.access_line(t, record.msecs, ACCESS.name, message, fields) == formatter.format(record)
+
+
+@contextlib.contextmanager
+def installed(monkeypatch):
+    """``logs.setup``'s handler on a StringIO as the root logger's only handler, inside a test's body (pytest's
+    log capture, added for the body, is put back after); yields the stream and the names of the LogRecords made."""
+    stream = io.StringIO()
+    handler = logs.make_handler("json", None, stream)
+    root = logging.getLogger()
+    monkeypatch.setattr(logs, "_handler", handler)
+    monkeypatch.setattr(root, "level", logging.INFO)
+    made: list[str] = []
+    factory = logging.getLogRecordFactory()
+    monkeypatch.setattr(logging, "_logRecordFactory", lambda *a, **kw: made.append(a[0]) or factory(*a, **kw))
+    saved = root.handlers[:]
+    root.handlers[:] = [handler]
+    root.manager._clear_cache()  # noqa: SLF001 (isEnabledFor's cache)
+    try:
+        yield stream, made
+    finally:
+        root.handlers[:] = saved
+        root.manager._clear_cache()  # noqa: SLF001
+
+
+def test_access_writes_the_line_itself_under_the_servers_handler(monkeypatch):
+    with installed(monkeypatch) as (stream, made):
+        logs.access(ACCESS, "127.0.0.1 GET /health 200 0.1ms r1", FIELDS[0])
+    assert made == []  # no LogRecord
+    doc = json.loads(stream.getvalue())
+    assert doc["message"] == "127.0.0.1 GET /health 200 0.1ms r1" and doc["logger"] == "services87.access"
+    assert doc["request_id"] == "ab12cd34" and "aborted" not in doc
+
+
+@pytest.mark.parametrize("obstacle", ["handler", "filter", "no-propagate", "root-filter", "foreign-formatter"])
+def test_access_logs_a_record_when_anything_else_may_see_it(monkeypatch, obstacle):
+    seen: list[logging.LogRecord] = []
+    other = logging.Handler()
+    other.emit = seen.append  # type: ignore[method-assign]
+    parent = logging.getLogger("services87")
+    with installed(monkeypatch) as (stream, made), contextlib.ExitStack() as undo:
+        if obstacle == "handler":
+            parent.addHandler(other)
+            undo.callback(parent.removeHandler, other)
+        elif obstacle == "filter":
+            ACCESS.addFilter(lambda r: seen.append(r) or True)
+            undo.callback(ACCESS.filters.clear)
+        elif obstacle == "root-filter":
+            logs._handler.addFilter(lambda r: seen.append(r) or True)  # noqa: SLF001
+        elif obstacle == "foreign-formatter":
+            logs._handler.setFormatter(logging.Formatter("%(message)s"))  # noqa: SLF001
+        else:
+            ACCESS.propagate = False
+            ACCESS.addHandler(other)
+            undo.callback(setattr, ACCESS, "propagate", True)
+            undo.callback(ACCESS.removeHandler, other)
+        logs.access(ACCESS, "127.0.0.1 GET /health 200 0.1ms r2", FIELDS[0])
+    assert made == ["services87.access"]
+    if obstacle != "foreign-formatter":
+        assert [r.getMessage() for r in seen] == ["127.0.0.1 GET /health 200 0.1ms r2"]
+        assert seen[0].request_id == "ab12cd34"
+    if obstacle in ("handler", "filter", "root-filter"):  # the server's handler still writes it
+        assert json.loads(stream.getvalue())["request_id"] == "ab12cd34"
