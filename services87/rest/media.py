@@ -203,7 +203,8 @@ def functions_from_body(body: Body) -> list:
     Form: ``Functions=1&Functions=OpenRequestsPerUser`` (also ``Functions[]`` / ``Functions[0]``).
     XML: ``<GetStatistics><Functions><StatusScreenPanelType>..</StatusScreenPanelType>..</Functions></GetStatistics>``
     (any root name and namespace; element names matched by local name, case-insensitively; a ``Functions``
-    element holding text directly counts as one function).
+    element holding text directly counts as one function; text directly in the root is refused, as JSON's
+    scalars are).
     """
     data = body.data
     if body.media_type in JSON_TYPES:
@@ -224,6 +225,11 @@ def functions_from_body(body: Body) -> list:
             if k == "functions" or k == "functions[]" or (k.startswith("functions[") and k.endswith("]")):
                 out.append(value)
         return out
+    if (data.text or "").strip() or any((c.tail or "").strip() for c in data):
+        # text of its own, as a scalar would be serialized (``<GetStatistics>true</GetStatistics>``): not the
+        # request object, as JSON's ``true`` is not (ASP.NET's XML formatters refuse it as well)
+        raise RestError(400, "MalformedRequest", "The request body must be an element holding a Functions element, "
+                        "not text: <GetStatistics><Functions>...</Functions></GetStatistics>")
     out = []
     for child in data:
         if local(child.tag).lower() != "functions":

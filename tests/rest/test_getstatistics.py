@@ -156,6 +156,17 @@ def test_xml_request_in_latin1_with_nil_functions(rest_server, reference):
     assert stats(rest_server, data=nil, headers={"Content-Type": "application/xml"}).json() == []
 
 
+@pytest.mark.parametrize("body", [
+    f'<GetStatistics xmlns="{NS}">true</GetStatistics>',  # a scalar, as serializers write a JSON ``true``
+    f'<GetStatistics xmlns="{NS}">3<Functions>4</Functions></GetStatistics>',
+    f'<GetStatistics xmlns="{NS}"><Functions>4</Functions>junk</GetStatistics>',
+])
+def test_xml_root_holding_text_is_refused_as_json_scalars_are(rest_server, body):
+    assert_error(stats(rest_server, data=body, headers={"Content-Type": "application/xml"}), 400, "MalformedRequest")
+    assert_error(stats(rest_server, data="true", headers={"Content-Type": "application/json"}), 400,
+                 "MalformedRequest")
+
+
 # --------------------------------------------------------------------------- content types out
 @pytest.mark.parametrize("accept,expected", [
     (None, "application/json"),
