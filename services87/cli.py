@@ -208,6 +208,8 @@ def cmd_serve(args) -> int:
     quiet_libraries()
     from twisted.internet import reactor  # noqa: PLC0415
 
+    logs.hold_per_turn(reactor)
+
     from services87.server import Services87Server, log_exit_reasons  # noqa: PLC0415
 
     if args.workers > 1 and worker_fd is None:

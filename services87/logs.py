@@ -10,6 +10,11 @@ itself, as the handler's formatter would format the record (``tests/ops/test_log
 both formats), without making a ``LogRecord``: a record and its generic formatting were about a tenth of the CPU
 of a warm REST request. When anything else may see the records (a handler or filter on the way, as pytest's log
 capture adds), it logs the record as before.
+
+Access lines written on the reactor thread are held until the end of the reactor's turn
+(:meth:`ServerHandler.hold_per_turn`) and written with one system call, in chunks of at most ``PIPE_BUF`` bytes
+(so that lines of several worker processes on one pipe never mix); any other record writes them first, so lines
+keep the order of events, and the logging module's flush at exit writes what is still held.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from twisted.logger import STDLibLogObserver, globalLogBeginner
@@ -103,14 +110,82 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
-def make_handler(fmt: str = "text", worker: int | None = None, stream=None) -> logging.StreamHandler:
+#: The most bytes one write to a pipe keeps whole (POSIX ``PIPE_BUF`` on Linux).
+PIPE_BUF = 4096
+
+
+class ServerHandler(logging.StreamHandler):
+    """The handler of :func:`setup`: a ``StreamHandler`` that can hold the access lines of one reactor turn."""
+
+    def __init__(self, stream=None):
+        super().__init__(stream)
+        self._held: list[str] = []
+        self._held_size = 0
+        self._schedule: Callable[[Callable[[], None]], object] | None = None
+        self._thread: int | None = None
+
+    def hold_per_turn(self, schedule: Callable[[Callable[[], None]], object] | None,
+                      thread: int | None = None) -> None:
+        """Hold lines written on ``thread`` (default: this one) until ``schedule(fn)``'s ``fn`` runs, at the end of
+        the reactor's turn (``lambda fn: reactor.callLater(0, fn)``); ``None`` writes every line at once."""
+        self.flush()
+        self._schedule = schedule
+        self._thread = threading.get_ident() if thread is None else thread
+
+    def write_line(self, line: str) -> None:
+        """Write one formatted line (held when on the reactor's thread and holding)."""
+        self.acquire()
+        try:
+            line += self.terminator
+            if self._schedule is None or threading.get_ident() != self._thread:
+                self._write_held()
+                self.stream.write(line)
+                super().flush()
+                return
+            if self._held_size + len(line) > PIPE_BUF:
+                self._write_held()
+                super().flush()
+            if not self._held:
+                self._schedule(self.flush)
+            self._held.append(line)
+            self._held_size += len(line)
+        finally:
+            self.release()
+
+    def _write_held(self) -> None:
+        if self._held:
+            self.stream.write("".join(self._held))
+            self._held.clear()
+            self._held_size = 0
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self._write_held()
+            super().flush()
+        finally:
+            self.release()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._held:
+            self.flush()
+        super().emit(record)
+
+
+def make_handler(fmt: str = "text", worker: int | None = None, stream=None) -> ServerHandler:
     """The handler of :func:`setup`: ``stream`` (stderr) in the text or JSON format."""
-    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
+    handler = ServerHandler(sys.stderr if stream is None else stream)
     if fmt == "json":
         handler.setFormatter(JsonFormatter(worker))
     else:
         handler.setFormatter(TextFormatter(prefix=f"[w{worker}] " if worker is not None else ""))
     return handler
+
+
+def hold_per_turn(reactor) -> None:
+    """Hold the access lines of each turn of ``reactor`` (run on this thread) and write them together."""
+    if _handler is not None:
+        _handler.hold_per_turn(lambda fn: reactor.callLater(0, fn))
 
 
 def setup(level: str = "info", fmt: str = "text", worker: int | None = None) -> None:
@@ -133,10 +208,10 @@ def setup(level: str = "info", fmt: str = "text", worker: int | None = None) -> 
 
 
 #: The handler :func:`setup` installed (its formatter has ``access_line``), or None.
-_handler: logging.StreamHandler | None = None
+_handler: ServerHandler | None = None
 
 
-def _direct(logger: logging.Logger) -> logging.StreamHandler | None:
+def _direct(logger: logging.Logger) -> ServerHandler | None:
     """The handler of :func:`setup` if it is the only one that would see an INFO record of ``logger``, with no
     filter on the way; else None."""
     handler = _handler
@@ -166,11 +241,6 @@ def access(logger: logging.Logger, message: str, fields: dict) -> None:
     try:
         line = handler.formatter.access_line(created, (created - int(created)) * 1000,  # type: ignore[union-attr]
                                              logger.name, message, fields)
-        handler.acquire()
-        try:
-            handler.stream.write(line + handler.terminator)
-            handler.flush()
-        finally:
-            handler.release()
+        handler.write_line(line)
     except Exception:  # as Handler.emit does: a log line never breaks the request
         handler.handleError(logging.LogRecord(logger.name, logging.INFO, "", 0, message, (), None))

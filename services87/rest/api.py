@@ -192,16 +192,15 @@ class RestApi:
         checks them on its warm path; ``None`` (no header, a cookie session, anything refused, a cold answer)
         sends the request through :meth:`get_statistics`, which answers or refuses it."""
         hs = self.hs
-        if not self.warm.enabled or request.getHeader(b"authorization") is None:
+        authorization = _header(request, "authorization")
+        if not self.warm.enabled or authorization is None:
             return None
         try:
             question = self._question(request)
-            if httpauth.header_authenticator(hs, request, SCHEMES) is None:
-                return None
             httpauth.check_application_token(hs, request)
         except (AuthError, HttpError):
             return None
-        hit = _reactor_hit(hs, self.warm, self.shapes, _header(request, "authorization"), question)
+        hit = _reactor_hit(hs, self.warm, self.shapes, authorization, question)
         return None if hit is None else self._respond(request, *hit)
 
     async def _by_session(self, request, question: _Question) -> bytes:

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import random
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -137,3 +138,70 @@ def test_access_logs_a_record_when_anything_else_may_see_it(monkeypatch, obstacl
         assert seen[0].request_id == "ab12cd34"
     if obstacle in ("handler", "filter", "root-filter"):  # the server's handler still writes it
         assert json.loads(stream.getvalue())["request_id"] == "ab12cd34"
+
+
+class _Writes(io.StringIO):
+    """A stream that keeps each ``write`` apart."""
+
+    def __init__(self):
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, s):
+        self.writes.append(s)
+        return super().write(s)
+
+
+def _held_handler():
+    stream = _Writes()
+    handler = logs.make_handler("text", None, stream)
+    scheduled: list = []
+    handler.hold_per_turn(scheduled.append)
+    return handler, stream, scheduled
+
+
+def test_access_lines_of_one_turn_are_written_together_at_its_end():
+    handler, stream, scheduled = _held_handler()
+    for i in range(3):
+        handler.write_line(f"line {i}")
+    assert stream.getvalue() == "" and len(scheduled) == 1  # one call at the end of the turn, not one per line
+    scheduled.pop()()
+    assert stream.writes == ["line 0\nline 1\nline 2\n"]
+    handler.write_line("line 3")
+    assert len(scheduled) == 1  # the next turn's
+
+
+def test_any_other_record_writes_the_held_lines_first():
+    handler, stream, scheduled = _held_handler()
+    handler.write_line("GET /a")
+    handler.handle(logging.LogRecord("services87.x", logging.WARNING, __file__, 1, "after a", (), None))
+    assert stream.getvalue().startswith("GET /a\n") and stream.getvalue().endswith("WARNING services87.x: after a\n")
+    scheduled.pop()()  # nothing left to write
+    assert stream.getvalue().count("GET /a") == 1
+
+
+def test_a_write_to_a_pipe_is_never_longer_than_pipe_buf():
+    handler, stream, scheduled = _held_handler()
+    lines = [f"127.0.0.1 POST /api/v1/{'x' * (i % 300)} 200 1.0ms {i:08x}" for i in range(200)]
+    for line in lines:
+        handler.write_line(line)
+    handler.flush()
+    assert stream.getvalue() == "".join(line + "\n" for line in lines)
+    assert len(stream.writes) > 1 and all(len(w.encode()) <= logs.PIPE_BUF for w in stream.writes)
+    assert all(w.endswith("\n") for w in stream.writes)
+
+
+def test_lines_from_another_thread_are_written_at_once():
+    handler, stream, scheduled = _held_handler()
+    handler.write_line("held")
+    t = threading.Thread(target=handler.write_line, args=("from a store thread",))
+    t.start()
+    t.join()
+    assert stream.writes == ["held\n", "from a store thread\n"] and len(scheduled) == 1
+
+
+def test_held_lines_are_written_when_logging_shuts_down():
+    handler, stream, scheduled = _held_handler()
+    handler.write_line("last words")
+    logging.shutdown([lambda: handler])  # what the logging module runs at exit, for this handler
+    assert stream.getvalue() == "last words\n"
