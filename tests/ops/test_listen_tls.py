@@ -99,6 +99,22 @@ def test_wss_cometd_session(tls):
     asyncio.run(asyncio.wait_for(main(), 60))
 
 
+def test_long_polling_cometd_session_over_https(tls):
+    """A held connect answered by a push travels through the TLS layer (its bytes are handed on at once:
+    services87/bayeux/longpolling.py, ``send_now``)."""
+    proc, cert, _ = tls
+    api = Api(proc)
+    ctx = ssl.create_default_context(cafile=cert)
+
+    async def main():
+        ext = ExtCredentials({"x-api-key": API_KEY, "Authorization": "Bearer " + api.refresh_token()})
+        async with Client(proc.base_url + "/statistics/v3/notifications", ConnectionType.LONG_POLLING,
+                          extensions=[ext], ssl=ctx) as client:
+            await one_queue_call_is_pushed(api, client, "TlsLp-")
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
 def test_plain_tcp_and_unix_socket_listeners(tls):
     proc, _, sock_path = tls
     # the startup line names every listener

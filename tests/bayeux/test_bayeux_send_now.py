@@ -1,0 +1,114 @@
+"""``longpolling.send_now``: an answer goes to the kernel when it is written, not at the reactor's next poll.
+
+A real TCP connection on 127.0.0.1 under Twisted's own ``tcp.Connection``, with a stand-in for the reactor's
+writer registration only (the reactor is not run: what is checked is what happens *before* it polls again)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from twisted.internet import tcp
+from twisted.internet.protocol import Protocol
+from twisted.protocols import policies
+
+from services87.bayeux.longpolling import send_now
+
+
+class Writers:
+    """What a reactor keeps of writers: who waits to be told the socket is writable."""
+
+    def __init__(self):
+        self.writers: set = set()
+
+    def addWriter(self, fd):  # noqa: N802 (Twisted's interface)
+        self.writers.add(fd)
+
+    def removeWriter(self, fd):  # noqa: N802
+        self.writers.discard(fd)
+
+    def addReader(self, fd):  # noqa: N802
+        pass
+
+    def removeReader(self, fd):  # noqa: N802
+        pass
+
+
+@pytest.fixture
+def connection():
+    """(our end as a Twisted ``tcp.Connection``, the peer's socket, the writer registry)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    peer = socket.create_connection(listener.getsockname())
+    ours, _ = listener.accept()
+    listener.close()
+    writers = Writers()
+    conn = tcp.Connection(ours, Protocol(), reactor=writers)
+    conn.connected = True
+    peer.settimeout(5)
+    yield conn, peer, writers
+    peer.close()
+    ours.close()
+
+
+def _received(peer: socket.socket, n: int) -> bytes:
+    got = b""
+    while len(got) < n:
+        chunk = peer.recv(n - len(got))
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+def test_written_bytes_leave_before_the_next_poll(connection):
+    conn, peer, writers = connection
+    conn.write(b"HTTP/1.1 200 OK\r\n\r\n[]")
+    assert writers.writers == {conn}  # Twisted's write only buffers and waits for the reactor
+    send_now(conn)
+    assert writers.writers == set()  # all of it taken by the kernel: nothing left to wait for
+    peer.setblocking(False)  # already there, without the reactor having run
+    assert peer.recv(100) == b"HTTP/1.1 200 OK\r\n\r\n[]"
+
+
+def test_through_wrappers(connection):
+    conn, peer, writers = connection
+    wrapper = policies.ProtocolWrapper(policies.WrappingFactory(None), Protocol())
+    wrapper.makeConnection(conn)
+    wrapper.write(b"through")
+    send_now(wrapper)
+    assert writers.writers == set() and _received(peer, 7) == b"through"
+
+
+def test_what_the_socket_does_not_take_stays_for_the_reactor(connection):
+    conn, peer, writers = connection
+    conn.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    big = b"x" * (16 * 1024 * 1024)  # far beyond what the kernel buffers for an idle peer
+    conn.write(big)
+    send_now(conn)
+    assert writers.writers == {conn}  # still waiting to write the rest
+    assert 0 < conn.offset < len(big) or conn._tempDataLen  # part of it was sent, the rest is kept
+    peer.setblocking(False)
+    assert peer.recv(100) == b"x" * 100
+
+
+def test_a_closing_connection_is_left_to_the_reactor(connection):
+    conn, peer, writers = connection
+    conn.write(b"bye")
+    conn.disconnecting = True  # loseConnection() was called: the reactor closes it after the last byte
+    send_now(conn)
+    assert writers.writers == {conn}
+    peer.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        peer.recv(10)
+
+
+def test_a_failed_send_is_left_to_the_reactor(connection):
+    conn, peer, writers = connection
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    peer.close()  # a reset: the send fails
+    conn.write(b"too late")
+    for _ in range(3):  # the first send after a reset may still succeed; the next fail
+        send_now(conn)
+        conn.write(b"again")
+    assert writers.writers == {conn}  # registered: the reactor's doWrite sees the failure and disconnects
+    assert conn.connected
