@@ -4,7 +4,8 @@
   request on a kept-alive connection) a client must deliver the request line and all headers in time —
   a client dribbling headers byte by byte (slowloris) is answered ``408`` and disconnected.
 * **Body deadline** (``http.body_timeout``): once the headers are in, the whole body must arrive in time.
-* **Idle timeout** (``http.idle_timeout``): kept-alive connections with no request are closed.
+* **Idle timeout** (``http.idle_timeout``): kept-alive connections with no request are closed (Twisted's
+  ``TimeoutMixin`` logic, on one kept ``DelayedCall`` per connection: :meth:`LimitedHTTPChannel.setTimeout`).
 * **Body cap, enforced while reading**: a ``Content-Length`` over the cap is refused with ``413`` before a
   byte of the body is read; a chunked body is counted as it arrives and cut off at the cap. SOAP endpoints
   (``/Remote/``) are capped at ``max_body_size`` and answered with the same SOAP fault the XML guard gives;
@@ -287,6 +288,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
     """Header and body deadlines, the body cap while reading, typed 400s; ``factory`` is a :class:`LimitedSite`."""
 
     _deadline: _Deadline | None = None
+    _idle: _Deadline | None = None
     _abort_call = None
     _host = None
     _busy = False  # between "headers complete" and "response done"
@@ -317,6 +319,27 @@ class LimitedHTTPChannel(http.HTTPChannel):
         if self._deadline is None:
             self._deadline = _Deadline(self.callLater, self.factory.reactor.seconds, self._timed_out)
         return self._deadline
+
+    # -- the idle timeout: Twisted's TimeoutMixin, on a kept DelayedCall
+    def setTimeout(self, period):  # noqa: N802 (TimeoutMixin's name)
+        """``TimeoutMixin.setTimeout`` on a :class:`_Deadline`. ``HTTPChannel`` sets the idle timeout off when a
+        request's body is complete and on again when its response is done: with the mixin, a cancelled
+        ``DelayedCall`` and a new one for every request; here the call stays scheduled and the deadline moves."""
+        prev, self.timeOut = self.timeOut, period
+        if period is None:
+            if self._idle is not None:
+                self._idle.disarm()
+        else:
+            if self._idle is None:
+                self._idle = _Deadline(self.callLater, self.factory.reactor.seconds,
+                                       lambda _what: self.timeoutConnection())
+            self._idle.arm("idle", period)
+        return prev
+
+    def resetTimeout(self):  # noqa: N802 (TimeoutMixin's name)
+        """Data arrived: the idle timeout, if on, counts from now."""
+        if self.timeOut is not None and self._idle is not None and self._idle.what is not None:
+            self._idle.arm("idle", self.timeOut)
 
     def _start_header_timer(self) -> None:
         deadline = self._phase_deadline()
@@ -349,6 +372,8 @@ class LimitedHTTPChannel(http.HTTPChannel):
             self._deadline.stop()
         self._cancel_abort()
         super().connectionLost(reason)
+        if self._idle is not None:
+            self._idle.stop()
 
     def dataReceived(self, data):
         if self._closing:

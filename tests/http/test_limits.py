@@ -8,9 +8,11 @@ events inside one reactor turn, which is what decides whether an answer still bu
 from __future__ import annotations
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
 
 from services87.config import Settings
 from services87.http import limits
@@ -108,11 +110,11 @@ class _CountingClock(MemoryReactorClock):
         return super().callLater(delay, callable, *args, **kw)
 
 
-def _deadlines(header_timeout: int = 1, body_timeout: int = 5):
+def _deadlines(header_timeout: int = 1, body_timeout: int = 5, idle_timeout: int = 600):
     reactor = _CountingClock()
     settings = Settings.load(env={"SERVICES87_HTTP__HEADER_TIMEOUT": str(header_timeout),
                                   "SERVICES87_HTTP__BODY_TIMEOUT": str(body_timeout),
-                                  "SERVICES87_HTTP__IDLE_TIMEOUT": "600"})
+                                  "SERVICES87_HTTP__IDLE_TIMEOUT": str(idle_timeout)})
     site = limits.build_site(_Echo(), settings, reactor=reactor)
     return reactor, limits.protect(site, settings, reactor)
 
@@ -176,3 +178,54 @@ def test_many_requests_on_one_connection_schedule_no_timer_per_request():
     protocol.dataReceived(b"GET")
     reactor.advance(1.1)
     assert _timed_out(transport) == b"headers"
+
+
+# --------------------------------------------------------------------------- idle timeout
+def test_an_idle_kept_alive_connection_is_closed_after_the_idle_timeout_and_not_before():
+    reactor, factory = _deadlines(header_timeout=1, body_timeout=5, idle_timeout=3)
+    protocol, transport = _connected(factory)
+    for i in range(3):  # answered requests, each re-arming the idle timeout from its end
+        protocol.dataReceived(_post(b"%d" % i))
+        reactor.advance(2.5)
+    assert transport.value().count(b"HTTP/1.1 200") == 3 and not transport.disconnecting
+    reactor.advance(0.4)  # 2.9 s idle
+    assert not transport.disconnecting
+    reactor.advance(0.2)  # 3.1 s idle
+    assert transport.disconnecting and _timed_out(transport) is None  # closed, without a 408
+
+
+def test_a_request_being_answered_is_not_cut_by_the_idle_timeout():
+    """Twisted sets the idle timeout off between a request's complete body and its response."""
+
+    class Slow(Resource):
+        isLeaf = True
+
+        def render_POST(self, request):
+            reactor.callLater(10, lambda: (request.write(b"late"), request.finish()))
+            return NOT_DONE_YET
+
+    reactor = _CountingClock()
+    settings = Settings.load(env={"SERVICES87_HTTP__IDLE_TIMEOUT": "3"})
+    factory = limits.protect(limits.build_site(Slow(), settings, reactor=reactor), settings, reactor)
+    protocol, transport = _connected(factory)
+    protocol.dataReceived(_post(b"x"))
+    reactor.advance(9)
+    assert not transport.disconnecting
+    reactor.advance(1.1)
+    assert b"\r\nlate\r\n" in transport.value() and not transport.disconnecting
+    reactor.advance(3.1)
+    assert transport.disconnecting
+
+
+def test_the_idle_timeout_schedules_no_timer_per_request():
+    """TimeoutMixin cancels its DelayedCall and schedules a new one for every request; the kept one moves."""
+    reactor, factory = _deadlines(header_timeout=1, body_timeout=5, idle_timeout=3)
+    protocol, transport = _connected(factory)
+    for i in range(200):
+        protocol.dataReceived(_post(b"%d" % i))
+        reactor.advance(0.05)
+    assert transport.value().count(b"HTTP/1.1 200") == 200 and not transport.disconnecting
+    assert len(reactor.scheduled) <= 20, reactor.scheduled
+    assert len(reactor.getDelayedCalls()) <= 2  # the phase deadline's and the idle timeout's
+    protocol.connectionLost(Failure(ConnectionDone()))
+    assert reactor.getDelayedCalls() == []
