@@ -84,6 +84,8 @@ def test_current_state(evaluator):
     assert val(evaluator, "CurrentAgentState", "Agent", "clara")["status"] == "LoggedOut"
     group = val(evaluator, "CurrentAgentState", "GroupAgents", "Support")
     assert group["counts"] == {"NotReadyForNextCall": 1, "WaitForNextCall": 1}
+    assert "anna" in [a["agentId"] for a in group["agents"]]
+    assert all(isinstance(a["agentId"], str) for a in group["agents"])  # every member named by login
     place = val(evaluator, "CurrentAgentState", "Place", "P1")
     assert place["agentId"] == "anna"
     q = val(evaluator, {"category": "CurrentState", "subject": "DNAction"}, "Queue", "Q1")

@@ -221,7 +221,6 @@ class StatEvaluator:
                       if r["end_ms"] is None or r["end_ms"] > now_ms]
         dn_rows = [r for r in self.live.states("dn", ref, now_ms, now_ms)
                    if r["end_ms"] is None or r["end_ms"] > now_ms]
-        users = self.live.store.reference()["users"]
 
         def agent_tree(uid: int | None, login: str | None) -> dict:
             a = next((r for r in agent_rows if r["user_id"] == uid), None)
@@ -260,7 +259,8 @@ class StatEvaluator:
             uids = list(ref.users)
         else:
             uids = sorted({r["user_id"] for r in agent_rows if r["user_id"] is not None})
-        agents = [agent_tree(u, users.get(u, (None,))[0]) for u in uids]
+        logins = self.live.store.user_logins()  # only here: the other objects name no user
+        agents = [agent_tree(u, logins.get(u)) for u in uids]
         counts: dict[str, int] = {}
         for a in agents:
             counts[a["status"]] = counts.get(a["status"], 0) + 1

@@ -63,6 +63,11 @@ class ReferenceStore(Database):
                     sa.select(t.users.c.id, t.users.c.primary_group_id))},
             }
 
+    def user_logins(self) -> dict[int, str]:
+        """User id -> login (what :meth:`reference` gives as ``users[id][0]``, without the other tables)."""
+        with self.engine.connect() as c:
+            return {r.id: r.login for r in c.execute(sa.select(t.users.c.id, t.users.c.login))}
+
     def status_base(self) -> dict[int, int]:
         if self._status_base is None:
             with self.engine.connect() as c:
