@@ -142,13 +142,14 @@ class ServerHandler(logging.StreamHandler):
                 self.stream.write(line)
                 super().flush()
                 return
-            if self._held_size + len(line) > PIPE_BUF:
+            size = len(line) if line.isascii() else len(line.encode("utf-8", "replace"))  # PIPE_BUF is bytes
+            if self._held_size + size > PIPE_BUF:
                 self._write_held()
                 super().flush()
             if not self._held:
                 self._schedule(self.flush)
             self._held.append(line)
-            self._held_size += len(line)
+            self._held_size += size
         finally:
             self.release()
 

@@ -182,7 +182,7 @@ def test_any_other_record_writes_the_held_lines_first():
 
 def test_a_write_to_a_pipe_is_never_longer_than_pipe_buf():
     handler, stream, scheduled = _held_handler()
-    lines = [f"127.0.0.1 POST /api/v1/{'x' * (i % 300)} 200 1.0ms {i:08x}" for i in range(200)]
+    lines = [f"127.0.0.1 POST /api/v1/{('x' if i % 2 else 'ü€') * (i % 300)} 200 1.0ms {i:08x}" for i in range(200)]
     for line in lines:
         handler.write_line(line)
     handler.flush()
