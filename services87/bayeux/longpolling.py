@@ -131,6 +131,7 @@ class BayeuxResource(Resource):
             self.bayeux.cancel_held(held)
         else:
             poll.held = held
+            self._headers(request)  # now, while the connect waits: its answer, in a publish's burst, does less
             held.deferred.addCallback(self._release, poll, outcome.replies)
 
     def _release(self, messages: list[dict[str, Any]], poll: _Poll, replies: list[dict[str, Any]]) -> None:
@@ -156,7 +157,8 @@ class BayeuxResource(Resource):
             return
         body = encode(messages)
         request.setResponseCode(status)
-        self._headers(request)
+        if poll.held is None:  # a held connect's were set when it was held
+            self._headers(request)
         request.setHeader(b"Content-Length", b"%d" % len(body))
         transport = getattr(request.channel, "transport", None)
         request.write(body)

@@ -81,6 +81,25 @@ def test_held_connect_released_by_publish(app):
     assert meta_reply(reply, "/meta/connect")["successful"]
 
 
+def test_held_connect_answers_carry_the_json_headers(app):
+    """A held connect's headers are set when it is held (services87/bayeux/longpolling.py); its answer, by a
+    publish or at the end of the hold, carries them as an immediate answer does."""
+    client = RawClient(app)
+    client.handshake()
+    immediate = client.post([client.connect_message()], "/connect")
+    assert client.subscribe("/statistics/v3/updates")["successful"]
+    threading.Timer(0.3, app.control, ("publish", {"channel": "/statistics/v3/updates", "data": {"n": 1}})).start()
+    by_publish = client.post([client.connect_message()], "/connect")
+    by_timeout = client.post([client.connect_message()], "/connect")
+    assert data_messages(by_publish.json()) == [{"channel": "/statistics/v3/updates", "data": {"n": 1}}]
+    assert data_messages(by_timeout.json()) == []
+    for r in (immediate, by_publish, by_timeout):
+        assert r.status_code == 200
+        assert r.headers["Content-Type"] == "application/json;charset=UTF-8"
+        assert r.headers["Cache-Control"] == "no-cache, no-store"
+        assert int(r.headers["Content-Length"]) == len(r.content)
+
+
 def test_wildcard_subscriptions_and_unsubscribe(app):
     client = RawClient(app)
     client.handshake()
