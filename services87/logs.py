@@ -50,20 +50,20 @@ class TextFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (stdlib)
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
-        if second != self._second:
-            self._stamp = time.strftime(self.default_time_format, self.converter(record.created))
-            self._second = second
-        return f"{self._stamp},{int(record.msecs):03d}"  # logging's default_msec_format, "%s,%03d"
+        return f"{self._stamp_of(record.created)},{int(record.msecs):03d}"  # default_msec_format, "%s,%03d"
 
-    def access_line(self, created: float, msecs: float, name: str, message: str, fields: dict) -> str:
-        """What :meth:`format` makes of an INFO record of logger ``name`` with this message (``fields``, the
-        record's ``extra``, are not shown in text)."""
+    def _stamp_of(self, created: float) -> str:
+        """The time stamp up to the second, made once per second."""
         second = int(created)
         if second != self._second:
             self._stamp = time.strftime(self.default_time_format, self.converter(created))
             self._second = second
-        return f"{self._stamp},{int(msecs):03d} INFO {self.prefix}{name}: {message}"
+        return self._stamp
+
+    def access_line(self, created: float, msecs: float, name: str, message: str, fields: dict) -> str:
+        """What :meth:`format` makes of an INFO record of logger ``name`` with this message (``fields``, the
+        record's ``extra``, are not shown in text)."""
+        return f"{self._stamp_of(created)},{int(msecs):03d} INFO {self.prefix}{name}: {message}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -144,8 +144,7 @@ class ServerHandler(logging.StreamHandler):
                 return
             size = len(line) if line.isascii() else len(line.encode("utf-8", "replace"))  # PIPE_BUF is bytes
             if self._held_size + size > PIPE_BUF:
-                self._write_held()
-                super().flush()
+                self.flush()
             if not self._held:
                 self._schedule(self.flush)
             self._held.append(line)
