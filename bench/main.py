@@ -89,8 +89,11 @@ def demo_db(workdir: Path, n: int, cache_dir: Path) -> str:
                        cwd=workdir, stdout=subprocess.DEVNULL,
                        env={k: v for k, v in os.environ.items() if not k.startswith("SERVICES87_")})
         tmp.replace(path)
-    # every run works on a copy, so writes of one run never leak into the next
+    # every run works on a copy, so writes of one run never leak into the next; the copy's write-ahead log
+    # of an earlier server goes with it (SQLite would replay it into the new copy: "disk image is malformed")
     copy = workdir / f"demo-{n}.db"
+    for stale in (copy.with_name(copy.name + "-wal"), copy.with_name(copy.name + "-shm")):
+        stale.unlink(missing_ok=True)
     copy.write_bytes(path.read_bytes())
     return "sqlite:///" + str(copy)
 
@@ -267,10 +270,11 @@ PUSH_TARGET_MS = 50.0
 PUSH_AGENT = "anna"  # a demo user (ingest agent-state events name an existing login)
 
 
-def _push_client(base: str, clients: int, rate: float, count: int, bearer: str) -> dict:
+def _push_client(base: str, clients: int, rate: float, count: int, bearer: str,
+                 transport: str = "long-polling") -> dict:
     """Run bench/faye/push_latency.js against ``base``; its JSON line."""
     out = subprocess.run(["node", str(ROOT / "bench" / "faye" / "push_latency.js"), base, str(clients),
-                          str(rate), str(count), "demo-api-key", bearer, PUSH_AGENT, "30"],
+                          str(rate), str(count), "demo-api-key", bearer, PUSH_AGENT, "30", transport],
                          capture_output=True, text=True, timeout=count / rate + 300)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if not lines:

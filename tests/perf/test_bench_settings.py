@@ -110,3 +110,39 @@ def test_http_rounds_alternate_and_the_median_pair_is_the_measure(bench):
     assert (ours.requests, bare.requests) == (900, 1000)
     m = bench.lib.http_measure("x", ours, bare)
     assert round(m.ratio, 2) == 0.9
+
+
+def test_a_fresh_copy_of_the_demo_database_drops_the_last_servers_write_ahead_log(bench, tmp_path):
+    """Measures run one after another on copies of one cached demo database, in one work directory. A server
+    that ended with its write-ahead log still on disk (a connection left open at exit) left ``demo-N.db-wal``
+    beside the copy; the next copy was written over the main file only, so SQLite replayed the old log into
+    it and the next server's reads failed with "database disk image is malformed"."""
+    import sqlite3
+
+    cache, work = tmp_path / "cache", tmp_path / "work"
+    work.mkdir()
+    cache.mkdir()
+    built = sqlite3.connect(cache / "demo-5.db")
+    built.executescript("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('cached');")
+    built.close()
+    first = bench.demo_db(work, 5, cache).removeprefix("sqlite:///")
+    # the previous server: it wrote a lot and its connection stayed open, as at a hard exit
+    writer = sqlite3.connect(first)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 2000)
+    writer.execute("CREATE TABLE u (y)")
+    writer.commit()
+    kept = {p.name: p.read_bytes() for p in work.glob("demo-5.db-*")}
+    assert "demo-5.db-wal" in kept, "the scene needs a log left on disk"
+    writer.close()  # would checkpoint and remove it: put it back as a hard exit leaves it
+    for name, data in kept.items():
+        (work / name).write_bytes(data)
+
+    second = bench.demo_db(work, 5, cache).removeprefix("sqlite:///")
+    con = sqlite3.connect(second)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert con.execute("SELECT x FROM t").fetchall() == [("cached",)]
+    finally:
+        con.close()
