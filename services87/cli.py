@@ -260,6 +260,9 @@ def cmd_serve(args) -> int:
     _ignore_sighup(lambda: reactor.callFromThread(_log_sighup))  # type: ignore[attr-defined]
     log_exit_reasons(reactor)
     reactor.run()  # Twisted's own SIGINT/SIGTERM handlers stop it gracefully
+    # the store threads have stopped: closing their connections checkpoints SQLite's write-ahead log into the
+    # database file and removes it, so a stopped server leaves one file to copy or back up
+    store.close()
     return 0
 
 
