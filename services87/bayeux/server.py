@@ -674,7 +674,13 @@ class BayeuxServer:
         """Answer the held connects that got messages during the previous reactor turn."""
         waking, self._waking, self._wake_timer = self._waking, [], None
         for held in waking:
-            self._release(held)
+            if held.push is None or held.done or held.session.removed:
+                self._release(held)
+                continue
+            held.waking = False  # the connect stays held: the next message wakes it again
+            messages = self._drain(held.session)
+            if messages:
+                held.push(messages)
 
     def _release(self, held: HeldConnect, **reply_fields: Any) -> None:
         """Answer a held connect now with whatever is queued."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -90,7 +91,7 @@ class HeldConnect:
     connect of a server).
     """
 
-    __slots__ = ("session", "reply", "deferred", "done", "waking")
+    __slots__ = ("session", "reply", "deferred", "done", "waking", "push")
 
     def __init__(self, session: Session, reply: dict[str, Any]) -> None:
         self.session = session
@@ -99,6 +100,9 @@ class HeldConnect:
         self.done = False
         #: a release is already scheduled for the next reactor turn
         self.waking = False
+        #: set by a transport that can send messages while the connect stays held (WebSocket): queued messages
+        #: then go out through it at once and the connect stays held until its time is over, as in CometD
+        self.push: Callable[[list[dict[str, Any]]], None] | None = None
 
     def fire(self, messages: list[dict[str, Any]]) -> None:
         if self.done:

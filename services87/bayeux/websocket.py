@@ -1,9 +1,12 @@
 """WebSocket transport (autobahn): the same Bayeux messages, one JSON array
 per text frame.
 
-Replies to non-connect messages are sent at once; a held ``/meta/connect``
-is answered (with the messages queued for the session) when it is released,
-exactly as over long-polling.
+Replies to non-connect messages are sent at once. Messages for a session
+whose ``/meta/connect`` is held go out in a frame of their own as soon as
+they are queued (batched per reactor turn) while the connect stays held; the
+connect is answered when its hold time is over, as CometD's WebSocket
+transport does. Over long-polling, by contrast, every delivery answers the
+held connect and the client must send a new one.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from .errors import BayeuxError
 from .request import RequestInfo, parse_cookie_header
 from .protocol import BatchError, batch_error_reply, decode_batch, encode
 from .session import HeldConnect
-from .transport import BatchOutcome, BayeuxCore, cookie_values, set_cookie_header
+from .transport import BatchOutcome, BayeuxCore, cookie_values, send_now, set_cookie_header
 
 log = Logger()
 
@@ -113,6 +116,7 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
             self.factory.bayeux.cancel_held(held)
             return
         self._held.add(held)
+        held.push = self._send_batch  # messages go out as they come; the connect is answered when its time is up
 
         def release(messages: list[dict[str, Any]]) -> None:
             self._held.discard(held)
@@ -127,6 +131,7 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
     def _send_batch(self, messages: list[dict[str, Any]]) -> None:
         if self._open:
             self.sendMessage(encode(messages), isBinary=False)
+            send_now(self.transport)  # a publish sends to every subscriber in one turn: each frame leaves now
 
 
 class BayeuxWebSocketFactory(WebSocketServerFactory):

@@ -1,4 +1,4 @@
-"""``longpolling.send_now``: an answer goes to the kernel when it is written, not at the reactor's next poll.
+"""``transport.send_now``: an answer (long-polling) or a frame (WebSocket) goes to the kernel when it is written, not at the reactor's next poll.
 
 A real TCP connection on 127.0.0.1 under Twisted's own ``tcp.Connection``, with a stand-in for the reactor's
 writer registration only (the reactor is not run: what is checked is what happens *before* it polls again)."""
@@ -12,7 +12,7 @@ from twisted.internet import tcp
 from twisted.internet.protocol import Protocol
 from twisted.protocols import policies
 
-from services87.bayeux.longpolling import send_now
+from services87.bayeux.transport import send_now
 
 
 class Writers:
@@ -112,3 +112,33 @@ def test_a_failed_send_is_left_to_the_reactor(connection):
         conn.write(b"again")
     assert writers.writers == {conn}  # registered: the reactor's doWrite sees the failure and disconnects
     assert conn.connected
+
+
+def test_a_websocket_frame_leaves_before_the_next_poll(connection):
+    """The WebSocket transport's frames (a publish writes one to every subscriber in one reactor turn) go out
+    as each is written, as long-polling answers do."""
+    from twisted.internet.task import Clock
+
+    from services87.bayeux import BayeuxServer, BayeuxSettings
+    from services87.bayeux.websocket import BayeuxWebSocketFactory
+
+    from twisted.internet.address import IPv4Address
+
+    conn, peer, writers = connection
+    conn.getPeer = lambda: IPv4Address("TCP", *peer.getsockname())  # tcp.Server's; the fixture's is bare
+    conn.getHost = lambda: IPv4Address("TCP", *peer.getpeername())
+    factory = BayeuxWebSocketFactory(BayeuxServer(Clock(), BayeuxSettings()))
+    ws = factory.buildProtocol(None)
+    conn.protocol = ws
+    ws.makeConnection(conn)
+    ws.dataReceived(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    send_now(conn)
+    assert _received(peer, 12) == b"HTTP/1.1 101"  # the upgrade's answer
+    peer.recv(4096)
+    assert ws._open and writers.writers == set()
+    ws._send_batch([{"channel": "/a", "data": 1}])
+    assert writers.writers == set()  # taken by the kernel at once
+    peer.setblocking(False)
+    frame = peer.recv(100)
+    assert frame[0] == 0x81 and frame.endswith(b'[{"channel":"/a","data":1}]')  # a final text frame

@@ -101,7 +101,7 @@ def test_wss_cometd_session(tls):
 
 def test_long_polling_cometd_session_over_https(tls):
     """A held connect answered by a push travels through the TLS layer (its bytes are handed on at once:
-    services87/bayeux/longpolling.py, ``send_now``)."""
+    services87/bayeux/transport.py, ``send_now``)."""
     proc, cert, _ = tls
     api = Api(proc)
     ctx = ssl.create_default_context(cafile=cert)
