@@ -210,7 +210,7 @@ def cmd_serve(args) -> int:
 
     logs.hold_per_turn(reactor)
 
-    from services87.server import Services87Server, log_exit_reasons  # noqa: PLC0415
+    from services87.server import Services87Server, freeze_startup_heap, log_exit_reasons  # noqa: PLC0415
 
     if args.workers > 1 and worker_fd is None:
         from services87 import workers  # noqa: PLC0415
@@ -259,6 +259,7 @@ def cmd_serve(args) -> int:
     # typed as the common reactor interfaces; every installed reactor provides IReactorThreads
     _ignore_sighup(lambda: reactor.callFromThread(_log_sighup))  # type: ignore[attr-defined]
     log_exit_reasons(reactor)
+    freeze_startup_heap()
     reactor.run()  # Twisted's own SIGINT/SIGTERM handlers stop it gracefully
     # the store threads have stopped: closing their connections checkpoints SQLite's write-ahead log into the
     # database file and removes it, so a stopped server leaves one file to copy or back up

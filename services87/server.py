@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import faulthandler
 import functools
+import gc
 import logging
 import operator
 import os
@@ -177,6 +178,18 @@ def log_exit_reasons(reactor) -> None:
 
     reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
     reactor.addSystemEventTrigger("after", "shutdown", lambda: log.info("stopped"))
+
+
+def freeze_startup_heap() -> int:
+    """Move every object alive now (modules, classes, routes, the Spyne application, settings ...) out of
+    the garbage collector's reach; returns how many there are. Called once the server is built, before it
+    serves. A full collection otherwise walks those ~130,000 objects each time: 90-170 ms of a stopped reactor
+    in the push-latency bench (every pushed update waiting behind it), 40-65 ms with them frozen. Objects made
+    later (sessions, connections, requests) are collected as before; the frozen ones are never freed, which is
+    what they are: the server's lifetime. See docs/performance.md."""
+    gc.collect()  # what the start-up left as garbage is freed, not frozen
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 class Services87Server:

@@ -17,7 +17,7 @@ from services87 import workers
 from services87.config import Settings
 from services87.engine.storage import Store
 from services87.rest.api import RestApi
-from services87.server import ADAPTERS, Services87Server, cache_in_self
+from services87.server import ADAPTERS, Services87Server, cache_in_self, freeze_startup_heap
 from tests.support import PG_ADMIN_URL, ServerProcess, fresh_db_url
 
 
@@ -178,3 +178,30 @@ def test_served_process_answers_through_one_set_of_objects(tmp_path):
     finally:
         srv.stop()
 
+
+
+def test_freeze_startup_heap_takes_what_is_alive_out_of_the_collectors_walks():
+    """The server built, ``freeze_startup_heap`` moves its objects to the permanent generation: a full
+    collection no longer walks them (it stopped the reactor for 90-170 ms in the push-latency bench). Garbage
+    left by the start-up is collected first, not frozen; objects made later are collected as before."""
+    import gc
+
+    class Node:
+        def __init__(self):
+            self.me = self  # a cycle: only the collector frees it
+
+    gc.unfreeze()
+    try:
+        garbage = Node()
+        alive = Node()
+        del garbage
+        frozen = freeze_startup_heap()
+        assert frozen == gc.get_freeze_count() > 1000
+        assert not any(type(o) is Node and o is not alive for o in gc.get_objects())  # collected, not frozen
+        assert not any(o is alive for o in gc.get_objects())  # frozen: outside every generation
+        later = Node()
+        assert any(o is later for o in gc.get_objects())
+        del later
+        assert gc.collect() >= 1
+    finally:
+        gc.unfreeze()
