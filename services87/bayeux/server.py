@@ -40,6 +40,8 @@ log = Logger()
 REMOVAL_REASONS = ("disconnect", "expired", "removed", "reset", "stop")
 
 UNKNOWN_CLIENT_ADVICE = {"reconnect": "handshake", "interval": 0}
+#: How many distinct channel names :meth:`BayeuxServer.deliver` remembers as checked (more are checked each time).
+MAX_REMEMBERED_CHANNELS = 1024
 
 
 def unknown_client() -> BayeuxError:
@@ -77,6 +79,8 @@ class BayeuxServer:
         self.settings = settings or BayeuxSettings()
         self.hooks = hooks or BayeuxHooks()
         self._sessions: dict[str, Session] = {}
+        #: channel names :meth:`deliver` has found valid (an application delivers on a few)
+        self._deliverable: set[str] = set()
         self._index: dict[str, set[str]] = {}
         self._held = 0
         #: held connects by deadline ``(reactor time, sequence, held)``; entries of connects answered early stay
@@ -143,8 +147,11 @@ class BayeuxServer:
         :returns: False if the session is unknown or gone
         :raises ValueError: invalid, wildcard or ``/meta`` channel
         """
-        if ChannelId(channel, allow_wildcards=False, max_length=self.settings.max_channel_length).is_meta:
-            raise ValueError("cannot deliver on a /meta channel")
+        if channel not in self._deliverable:  # checked once per channel name, not per message
+            if ChannelId(channel, allow_wildcards=False, max_length=self.settings.max_channel_length).is_meta:
+                raise ValueError("cannot deliver on a /meta channel")
+            if len(self._deliverable) < MAX_REMEMBERED_CHANNELS:
+                self._deliverable.add(channel)
         session = target if isinstance(target, Session) else self._sessions.get(target)
         if session is None or session.removed:
             return False

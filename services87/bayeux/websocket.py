@@ -130,8 +130,39 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
 
     def _send_batch(self, messages: list[dict[str, Any]]) -> None:
         if self._open:
-            self.sendMessage(encode(messages), isBinary=False)
+            payload = encode(messages)
+            if self._plain_text_frame_ok(len(payload)):
+                stats = self.trafficStats
+                stats.outgoingWebSocketMessages += 1
+                stats.outgoingOctetsAppLevel += len(payload)
+                stats.outgoingOctetsWebSocketLevel += len(payload)
+                frame = text_frame(payload)
+                stats.outgoingOctetsWireLevel += len(frame)
+                self.transport.write(frame)
+            else:
+                self.sendMessage(payload, isBinary=False)
             send_now(self.transport)  # a publish sends to every subscriber in one turn: each frame leaves now
+
+    def _plain_text_frame_ok(self, size: int) -> bool:
+        """Whether autobahn's ``sendMessage`` would write exactly :func:`text_frame` of a payload of ``size``
+        bytes, straight to the transport: the connection is open, nothing waits in its send queue, no
+        compression was agreed, no fragmenting, no timing, and the size is within the limit (beyond it
+        ``sendMessage`` raises, as before). Then the frame is written here: ``sendMessage`` spends ~25 us a frame
+        on checks and on formatting a debug line that is not logged (autobahn's ``sendData``), a third of what a
+        pushed update cost per subscriber in the push-latency bench."""
+        return (self.state == WebSocketServerProtocol.STATE_OPEN and not self.send_queue
+                and self._perMessageCompress is None and not self.autoFragmentSize and not self.trackedTimings
+                and (not self.maxMessagePayloadSize or size <= self.maxMessagePayloadSize))
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One final, unmasked WebSocket text frame (RFC 6455 5.2) carrying ``payload``, as a server sends it."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 65536:
+        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
 
 
 class BayeuxWebSocketFactory(WebSocketServerFactory):

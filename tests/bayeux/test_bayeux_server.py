@@ -178,6 +178,38 @@ def test_deliver_and_publish_rules():
                          {"channel": "/a/b", "data": 3, "ext": {"k": 1}}]
 
 
+def test_deliver_checks_a_channel_name_once(monkeypatch):
+    """An application delivers on a few channels, a message per subscriber (the Genesys push: a thousand per
+    change): the name is checked the first time, not per message (the check was ~20 us of each push). Bad names
+    are refused every time, and the names remembered are bounded."""
+    from services87.bayeux import server as server_module
+
+    checked = []
+
+    class Counting(server_module.ChannelId):
+        __slots__ = ()
+
+        def __init__(self, name, **kw):
+            checked.append(name)
+            super().__init__(name, **kw)
+
+    monkeypatch.setattr(server_module, "ChannelId", Counting)
+    h = Harness()
+    client_id = h.ready("/a/*")
+    for n in range(100):
+        assert h.server.deliver(client_id, "/service/private", n) is True
+    assert checked.count("/service/private") == 1
+    for _ in range(3):
+        with pytest.raises(ValueError):
+            h.server.deliver(client_id, "/meta/connect", 1)
+    assert checked.count("/meta/connect") == 3
+    for n in range(server_module.MAX_REMEMBERED_CHANNELS + 50):
+        h.server.deliver(client_id, f"/service/c{n}", 1)
+    assert len(h.server._deliverable) == server_module.MAX_REMEMBERED_CHANNELS
+    with pytest.raises(ValueError):
+        h.server.deliver(client_id, "/a/*", 1)
+
+
 def test_subscribe_unsubscribe_hooks_and_limit():
     hooks = Recorder()
     h = Harness(hooks, max_subscriptions=2)

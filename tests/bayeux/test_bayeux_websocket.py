@@ -147,3 +147,62 @@ def test_oversized_frame_closes_connection(app):
 def test_server_log_is_clean(app):
     log = app.log()  # the shared server stays up: the fixture stops it
     assert "Traceback" not in log, log
+
+
+def _open_protocol(**options):
+    """A BayeuxWebSocketProtocol after a real upgrade, on a StringTransport (what it writes is kept)."""
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    from services87.bayeux import BayeuxServer, BayeuxSettings
+    from services87.bayeux.websocket import BayeuxWebSocketFactory
+
+    factory = BayeuxWebSocketFactory(BayeuxServer(Clock(), BayeuxSettings()))
+    if options:
+        factory.setProtocolOptions(**options)
+    ws = factory.buildProtocol(None)
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 5000))
+    ws.makeConnection(transport)
+    ws.dataReceived(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 101") and ws._open
+    transport.clear()
+    return ws, transport
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_the_written_frame_is_the_one_autobahn_writes(size):
+    """The frame ``_send_batch`` writes itself (autobahn's ``sendMessage`` cost ~25 us a frame, mostly a debug
+    line formatted and not logged) is byte for byte the one ``sendMessage`` writes, at every length encoding."""
+    from services87.bayeux.websocket import text_frame
+
+    payload = b"x" * size
+    ws, transport = _open_protocol()
+    ws.sendMessage(payload, isBinary=False)
+    assert transport.value() == text_frame(payload)
+    messages = [{"channel": "/a", "data": "y" * size}]
+    transport.clear()
+    ws._send_batch(messages)
+    written = transport.value()
+    transport.clear()
+    ws.sendMessage(json.dumps(messages, separators=(",", ":")).encode(), isBinary=False)
+    assert written == transport.value()
+    assert ws.trafficStats.outgoingWebSocketMessages == 3
+
+
+def test_frames_autobahn_must_shape_go_through_it():
+    """Compression, fragmenting, a queued send or a payload over the limit: ``sendMessage`` does it, as before
+    (over the limit it refuses)."""
+    from autobahn.exception import PayloadExceededError
+
+    ws, transport = _open_protocol(autoFragmentSize=10)
+    ws._send_batch([{"channel": "/a", "data": "z" * 40}])
+    frames = transport.value()
+    assert frames[0] == 0x01 and frames.count(b"\x80") >= 1  # a first fragment, then continuations
+    ws, transport = _open_protocol(maxMessagePayloadSize=16)
+    with pytest.raises(PayloadExceededError):
+        ws._send_batch([{"channel": "/a", "data": "z" * 40}])
+    ws, transport = _open_protocol()
+    ws.send_queue.append((b"earlier", False))
+    assert not ws._plain_text_frame_ok(5)
