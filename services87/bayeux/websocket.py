@@ -138,7 +138,8 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
                 stats.outgoingOctetsWebSocketLevel += len(payload)
                 frame = text_frame(payload)
                 stats.outgoingOctetsWireLevel += len(frame)
-                self.transport.write(frame)
+                if self.transport is not None:
+                    self.transport.write(frame)
             else:
                 self.sendMessage(payload, isBinary=False)
             send_now(self.transport)  # a publish sends to every subscriber in one turn: each frame leaves now
@@ -150,9 +151,11 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
         ``sendMessage`` raises, as before). Then the frame is written here: ``sendMessage`` spends ~25 us a frame
         on checks and on formatting a debug line that is not logged (autobahn's ``sendData``), a third of what a
         pushed update cost per subscriber in the push-latency bench."""
+        # the options are copied from the factory when the connection is made (untyped in autobahn)
+        fragment, limit = getattr(self, "autoFragmentSize", 0), getattr(self, "maxMessagePayloadSize", 0)
         return (self.state == WebSocketServerProtocol.STATE_OPEN and not self.send_queue
-                and self._perMessageCompress is None and not self.autoFragmentSize and not self.trackedTimings
-                and (not self.maxMessagePayloadSize or size <= self.maxMessagePayloadSize))
+                and self._perMessageCompress is None and not fragment and not self.trackedTimings
+                and (not limit or size <= limit))
 
 
 def text_frame(payload: bytes) -> bytes:
