@@ -138,7 +138,7 @@ def reset_tracked() -> None:
 #: does not collect them; in every other run :func:`fresh_db_url` refuses a store to them, so the list stays true.
 STORE_INDEPENDENT = ("tests/bayeux/", "tests/test_static.py", "tests/test_packaging.py", "tests/soap/test_compat.py",
                      "tests/perf/test_bench_push_floor.py", "tests/ops/test_logs.py", "tests/test_scripts.py",
-                     "tests/test_support.py")
+                     "tests/test_support.py", "tests/ops/test_stop.py", "tests/genesys/test_update_json.py")
 #: the node id of the test being set up or run (tests/conftest.py), for :func:`fresh_db_url`'s check
 current_test = ""
 

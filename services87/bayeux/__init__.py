@@ -17,7 +17,7 @@ See docs/bayeux.md.
 from .channel import ChannelId, InvalidChannel
 from .errors import BayeuxError, Denied, format_error
 from .hooks import BayeuxHooks
-from .protocol import JsonLoads, stdlib_json_loads
+from .protocol import JsonLoads, encode_json, stdlib_json_loads
 from .request import RequestInfo
 from .server import BayeuxServer
 from .session import Session
@@ -37,6 +37,7 @@ __all__ = [
     "JsonLoads",
     "RequestInfo",
     "Session",
+    "encode_json",
     "format_error",
     "stdlib_json_loads",
 ]

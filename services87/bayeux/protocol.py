@@ -116,6 +116,12 @@ def decode_batch(body: bytes | str, *, max_size: int, max_batch: int,
 _encode_one = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
+def encode_json(value: Any) -> bytes:
+    """``value`` as the transports send it: compact JSON, UTF-8, unknown types as ``str``. An application
+    that hands :meth:`~services87.bayeux.server.BayeuxServer.deliver` the JSON of its data must make it so."""
+    return _encode_one(value).encode("utf-8")
+
+
 class Message(dict[str, Any]):
     """A message queued for delivery, possibly to many sessions: a ``dict`` that keeps its JSON once encoded,
     so a publish to N subscribers is encoded once, not N times. It must not be changed after it was queued."""
@@ -128,6 +134,10 @@ class Message(dict[str, Any]):
         except AttributeError:
             self._json: bytes = _encode_one(self).encode("utf-8")
             return self._json
+
+    def prime(self, encoded: bytes) -> None:
+        """Give the message its JSON, made by the caller (it must be what :meth:`encoded` would make)."""
+        self._json = encoded
 
 
 def encode(messages: list[dict[str, Any]]) -> bytes:

@@ -210,6 +210,23 @@ def test_deliver_checks_a_channel_name_once(monkeypatch):
         h.server.deliver(client_id, "/a/*", 1)
 
 
+def test_deliver_takes_the_callers_json_of_the_data():
+    """``data_json``: the caller made the data's JSON (the Genesys push, from a template); the message sent is
+    the same bytes as without it. With ``ext`` the message is encoded whole."""
+    from services87.bayeux.protocol import encode, encode_json
+
+    h = Harness()
+    client_id = h.ready("/a/*")
+    data = {"name": "StatisticUpdate", "data": {"statistics": [{"statisticId": "s", "value": "Köln"}]}}
+    marker = encode_json({**data, "name": "primed"})  # not data's JSON: shows which one was sent
+    assert h.server.deliver(client_id, "/service/x", data, data_json=marker)
+    assert h.server.deliver(client_id, "/service/x", data, data_json=marker, ext={"k": 1})
+    [primed, with_ext, _connect] = h.connect(client_id).replies
+    assert primed == {"channel": "/service/x", "data": data}  # the dict, for hooks and other workers ...
+    assert primed.encoded() == b'{"channel":"/service/x","data":' + marker + b"}"  # ... its bytes as given
+    assert with_ext.encoded() == encode([{"channel": "/service/x", "data": data, "ext": {"k": 1}}])[1:-1]
+
+
 def test_subscribe_unsubscribe_hooks_and_limit():
     hooks = Recorder()
     h = Harness(hooks, max_subscriptions=2)
