@@ -257,14 +257,11 @@ class IngestApi:
     def _authenticate(self, request) -> defer.Deferred:
         key = request.getHeader(b"x-api-key")
         if key is not None and request.getHeader(b"authorization") is None:
-            key_text = key.decode("utf-8", "replace")
-
-            def check():
-                if not self.hs.get_auth().check_api_key(key_text):
-                    raise AuthError("InvalidApiKey", "The x-api-key is not valid")
-                return None
-
-            return self.hs.run_blocking(check)
+            # a comparison with the configured keys, on the reactor (the auth service is built at start): a
+            # store thread and back cost every ingested batch 1-3 ms before its write on a busy server
+            if not self.hs.get_auth().check_api_key(key.decode("utf-8", "replace")):
+                return defer.fail(AuthError("InvalidApiKey", "The x-api-key is not valid"))
+            return defer.succeed(None)
         return authenticate_request(self.hs, request, schemes=(BEARER, BASIC, SOTICKET))
 
     def _process(self, body: bytes) -> defer.Deferred:
