@@ -132,7 +132,7 @@ class Message(dict[str, Any]):
         try:
             return self._json
         except AttributeError:
-            self._json: bytes = _encode_one(self).encode("utf-8")
+            self._json: bytes = encode_json(self)
             return self._json
 
     def prime(self, encoded: bytes) -> None:
@@ -146,7 +146,7 @@ def encode(messages: list[dict[str, Any]]) -> bytes:
     The same bytes as ``json.dumps(messages, separators=(",", ":"), ensure_ascii=False, default=str)``:
     an array's text is its items' texts joined by ``,``, so each :class:`Message` contributes the text it
     was encoded to for the first of its recipients."""
-    return b"[" + b",".join([m.encoded() if type(m) is Message else _encode_one(m).encode("utf-8")
+    return b"[" + b",".join([m.encoded() if type(m) is Message else encode_json(m)
                              for m in messages]) + b"]"
 
 

@@ -228,3 +228,25 @@ def meta_reply(batch: list[dict[str, Any]], channel: str) -> dict[str, Any]:
 def data_messages(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Non-meta messages of *batch*."""
     return [m for m in batch if not m.get("channel", "").startswith("/meta/")]
+
+
+#: A browser's WebSocket upgrade request (RFC 6455's sample key), for a protocol driven without a socket.
+WS_UPGRADE = (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def websocket_protocol(transport, **options):
+    """A ``BayeuxWebSocketProtocol`` of a fresh server on ``transport``, fed :data:`WS_UPGRADE` (its 101 is
+    written to ``transport``); ``options`` are autobahn's protocol options."""
+    from twisted.internet.task import Clock
+
+    from services87.bayeux import BayeuxServer, BayeuxSettings
+    from services87.bayeux.websocket import BayeuxWebSocketFactory
+
+    factory = BayeuxWebSocketFactory(BayeuxServer(Clock(), BayeuxSettings()))
+    if options:
+        factory.setProtocolOptions(**options)
+    ws = factory.buildProtocol(None)
+    ws.makeConnection(transport)
+    ws.dataReceived(WS_UPGRADE)
+    return ws

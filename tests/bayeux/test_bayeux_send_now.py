@@ -117,22 +117,15 @@ def test_a_failed_send_is_left_to_the_reactor(connection):
 def test_a_websocket_frame_leaves_before_the_next_poll(connection):
     """The WebSocket transport's frames (a publish writes one to every subscriber in one reactor turn) go out
     as each is written, as long-polling answers do."""
-    from twisted.internet.task import Clock
-
-    from services87.bayeux import BayeuxServer, BayeuxSettings
-    from services87.bayeux.websocket import BayeuxWebSocketFactory
-
     from twisted.internet.address import IPv4Address
+
+    from tests.bayeux.bayeux_harness import websocket_protocol
 
     conn, peer, writers = connection
     conn.getPeer = lambda: IPv4Address("TCP", *peer.getsockname())  # tcp.Server's; the fixture's is bare
     conn.getHost = lambda: IPv4Address("TCP", *peer.getpeername())
-    factory = BayeuxWebSocketFactory(BayeuxServer(Clock(), BayeuxSettings()))
-    ws = factory.buildProtocol(None)
+    ws = websocket_protocol(conn)
     conn.protocol = ws
-    ws.makeConnection(conn)
-    ws.dataReceived(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
     send_now(conn)
     assert _received(peer, 12) == b"HTTP/1.1 101"  # the upgrade's answer
     peer.recv(4096)

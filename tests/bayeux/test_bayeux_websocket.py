@@ -152,20 +152,12 @@ def test_server_log_is_clean(app):
 def _open_protocol(**options):
     """A BayeuxWebSocketProtocol after a real upgrade, on a StringTransport (what it writes is kept)."""
     from twisted.internet.address import IPv4Address
-    from twisted.internet.task import Clock
     from twisted.internet.testing import StringTransport
 
-    from services87.bayeux import BayeuxServer, BayeuxSettings
-    from services87.bayeux.websocket import BayeuxWebSocketFactory
+    from tests.bayeux.bayeux_harness import websocket_protocol
 
-    factory = BayeuxWebSocketFactory(BayeuxServer(Clock(), BayeuxSettings()))
-    if options:
-        factory.setProtocolOptions(**options)
-    ws = factory.buildProtocol(None)
     transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 5000))
-    ws.makeConnection(transport)
-    ws.dataReceived(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    ws = websocket_protocol(transport, **options)
     assert transport.value().startswith(b"HTTP/1.1 101") and ws._open
     transport.clear()
     return ws, transport
