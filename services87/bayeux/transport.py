@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReadWriteDescriptor
+from twisted.protocols import policies
 
 from .request import RequestInfo
 from .protocol import new_token, valid_token
@@ -101,6 +103,41 @@ def send_now(transport: Any) -> None:
     # A failed send returns its reason before ``doWrite`` stops waiting to write: the connection stays registered,
     # and the reactor's own ``doWrite`` at the next poll meets the same failure and ends the connection.
     fd.doWrite()
+
+
+def write_now(transport: Any, data: bytes) -> None:
+    """``transport.write(data)`` then :func:`send_now`, in one ``send`` system call when that is all it takes.
+
+    On a plain TCP connection (under pass-through wrappers only, such as the connection cap) with nothing
+    waiting in its buffer, the bytes go straight to the socket through the connection's own ``writeSomeData``;
+    what the kernel does not take is written to the transport as usual, after anything else. Twisted's
+    ``write`` + ``doWrite`` would first register the socket with the reactor as waiting to write and then
+    unregister it (two ``epoll_ctl`` calls and their bookkeeping for every frame, a third of what one pushed
+    frame cost the server: docs/performance.md, "Push latency over WebSocket"). Anything else (TLS, a wrapper
+    that does more than pass bytes on, a registered producer, bytes already waiting, a closing connection)
+    takes the usual way, and so does a failed send: the reactor then meets the failure and ends the connection
+    (tests/bayeux/test_bayeux_send_now.py)."""
+    fd = _plain_tcp(transport)
+    if (fd is None or not fd.connected or fd.disconnecting or fd._writeDisconnected or fd.producer is not None
+            or fd._tempDataLen or fd.offset != len(fd.dataBuffer)):
+        transport.write(data)
+        send_now(transport)
+        return
+    sent = fd.writeSomeData(data)
+    if isinstance(sent, Exception):
+        transport.write(data)  # kept for the reactor, which sees the same failure and disconnects
+    elif sent < len(data):
+        transport.write(data[sent:])
+
+
+def _plain_tcp(transport: Any) -> Any:
+    """The ``tcp.Connection`` (without TLS) under ``transport`` when every layer above it only passes writes on
+    (Twisted's ``ProtocolWrapper.write``), else None."""
+    while getattr(type(transport), "write", None) is policies.ProtocolWrapper.write:
+        transport = transport.transport
+    if isinstance(transport, tcp.Connection) and type(transport).write is tcp.Connection.write and not transport.TLS:
+        return transport
+    return None
 
 
 def _descriptor(transport: Any) -> Any:

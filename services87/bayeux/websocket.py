@@ -23,7 +23,7 @@ from .errors import BayeuxError
 from .request import RequestInfo, parse_cookie_header
 from .protocol import BatchError, batch_error_reply, decode_batch, encode
 from .session import HeldConnect
-from .transport import BatchOutcome, BayeuxCore, cookie_values, send_now, set_cookie_header
+from .transport import BatchOutcome, BayeuxCore, cookie_values, send_now, set_cookie_header, write_now
 
 log = Logger()
 
@@ -139,10 +139,11 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
                 frame = text_frame(payload)
                 stats.outgoingOctetsWireLevel += len(frame)
                 if self.transport is not None:
-                    self.transport.write(frame)
+                    # a publish sends to every subscriber in one turn: each frame leaves now
+                    write_now(self.transport, frame)
             else:
                 self.sendMessage(payload, isBinary=False)
-            send_now(self.transport)  # a publish sends to every subscriber in one turn: each frame leaves now
+                send_now(self.transport)
 
     def _plain_text_frame_ok(self, size: int) -> bool:
         """Whether autobahn's ``sendMessage`` would write exactly :func:`text_frame` of a payload of ``size``

@@ -1,4 +1,4 @@
-"""``transport.send_now``: an answer (long-polling) or a frame (WebSocket) goes to the kernel when it is written, not at the reactor's next poll.
+"""``transport.send_now`` and ``write_now``: an answer (long-polling) or a frame (WebSocket) goes to the kernel when it is written, not at the reactor's next poll.
 
 A real TCP connection on 127.0.0.1 under Twisted's own ``tcp.Connection``, with a stand-in for the reactor's
 writer registration only (the reactor is not run: what is checked is what happens *before* it polls again)."""
@@ -12,7 +12,7 @@ from twisted.internet import tcp
 from twisted.internet.protocol import Protocol
 from twisted.protocols import policies
 
-from services87.bayeux.transport import send_now
+from services87.bayeux.transport import send_now, write_now
 
 
 class Writers:
@@ -20,8 +20,10 @@ class Writers:
 
     def __init__(self):
         self.writers: set = set()
+        self.registrations = 0
 
     def addWriter(self, fd):  # noqa: N802 (Twisted's interface)
+        self.registrations += 1
         self.writers.add(fd)
 
     def removeWriter(self, fd):  # noqa: N802
@@ -135,3 +137,81 @@ def test_a_websocket_frame_leaves_before_the_next_poll(connection):
     peer.setblocking(False)
     frame = peer.recv(100)
     assert frame[0] == 0x81 and frame.endswith(b'[{"channel":"/a","data":1}]')  # a final text frame
+
+
+def _drain(conn, peer: socket.socket, n: int) -> bytes:
+    """Read ``n`` bytes, doing the reactor's part (``doWrite`` while the connection waits to write)."""
+    conn.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)  # a small one makes this crawl
+    peer.setblocking(False)
+    got = bytearray()
+    while len(got) < n:
+        try:
+            got += peer.recv(1 << 20)
+        except BlockingIOError:
+            conn.doWrite()
+    return bytes(got)
+
+
+def test_write_now_is_one_send_without_waiting_to_write(connection):
+    conn, peer, writers = connection
+    wrapper = policies.ProtocolWrapper(policies.WrappingFactory(None), Protocol())  # as the connection cap
+    wrapper.makeConnection(conn)
+    write_now(wrapper, b"\x81\x02[]")
+    assert writers.registrations == 0  # never registered as waiting to write (write + send_now: once)
+    peer.setblocking(False)
+    assert peer.recv(100) == b"\x81\x02[]"
+
+
+def test_write_now_keeps_what_the_socket_does_not_take(connection):
+    conn, peer, writers = connection
+    conn.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    big = bytes(range(256)) * (64 * 1024)  # 16 MiB: far beyond what the kernel buffers for an idle peer
+    write_now(conn, big)
+    assert writers.writers == {conn}  # the rest waits for the reactor
+    assert _drain(conn, peer, len(big)) == big
+
+
+def test_write_now_never_overtakes_bytes_that_wait(connection):
+    conn, peer, writers = connection
+    conn.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    big = b"a" * (16 * 1024 * 1024)
+    conn.write(big)
+    send_now(conn)  # part of it is sent, the rest waits
+    assert writers.writers == {conn}
+    write_now(conn, b"after")
+    assert _drain(conn, peer, len(big) + 5) == big + b"after"
+
+
+class _Upper(policies.ProtocolWrapper):
+    """A layer that does more than pass bytes on (as TLS does)."""
+
+    def write(self, data):
+        self.transport.write(data.upper())
+
+
+def test_write_now_goes_through_a_layer_that_changes_the_bytes(connection):
+    conn, peer, writers = connection
+    upper = _Upper(policies.WrappingFactory(None), Protocol())
+    upper.makeConnection(conn)
+    write_now(upper, b"frame")
+    assert _received(peer, 5) == b"FRAME"
+
+
+def test_write_now_leaves_a_failed_send_to_the_reactor(connection):
+    conn, peer, writers = connection
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    peer.close()  # a reset: the send fails
+    for _ in range(3):  # the first send after a reset may still succeed; the next fail
+        write_now(conn, b"too late")
+    assert writers.writers == {conn}  # registered: the reactor's doWrite sees the failure and disconnects
+    assert conn.connected
+
+
+def test_write_now_on_a_closing_connection_is_left_to_the_reactor(connection):
+    conn, peer, writers = connection
+    conn.disconnecting = True
+    write_now(conn, b"bye")
+    assert writers.writers == {conn}
+    peer.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        peer.recv(10)
