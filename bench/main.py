@@ -291,9 +291,9 @@ def push_latency(workdir: Path, db: str, clients: int, rate: float, count: int,
     sending an event to a client reading the update it caused (bench/faye/push_latency.js). Ratio = 50 ms / p99.
     Default settings (``recompute_delay_ms`` 100 included).
 
-    Over long-polling, the same client against bench/push_floor.py (a bare Twisted long-polling server that only
-    turns the polls around) gives the floor: the p99 no server in Twisted reaches on this machine with this
-    client."""
+    The same client against bench/push_floor.py (a bare Twisted server that only turns the long polls around,
+    or writes one frame to every WebSocket, per event) gives the floor: the p99 no server in Twisted reaches on
+    this machine with this client and this transport."""
     name = "push-latency" if transport == "long-polling" else "push-latency-ws"
     # every client is on 127.0.0.1 with a long poll and a REST connection: the connection caps are raised as
     # behind a reverse proxy (docs/security.md); the rest is the default configuration
@@ -302,13 +302,12 @@ def push_latency(workdir: Path, db: str, clients: int, rate: float, count: int,
               f"[http]\nmax_connections = {conns}\nmax_connections_per_address = {conns}\n")
     floor: dict = {}
     try:
-        if transport == "long-polling":
-            floor_proc = lib.Proc([lib.PY, str(ROOT / "bench" / "push_floor.py"), "--port-file", "{port_file}"],
-                                  workdir, "push-floor").wait_port()
-            try:
-                floor = _push_client(floor_proc.url("").rstrip("/"), clients, rate, count, "none")
-            finally:
-                floor_proc.stop()
+        floor_proc = lib.Proc([lib.PY, str(ROOT / "bench" / "push_floor.py"), "--port-file", "{port_file}"],
+                              workdir, "push-floor").wait_port()
+        try:
+            floor = _push_client(floor_proc.url("").rstrip("/"), clients, rate, count, "none", transport)
+        finally:
+            floor_proc.stop()
         srv = lib.serve(workdir, db, name=name, config=config)
         try:
             base = srv.url("").rstrip("/")
@@ -331,7 +330,7 @@ def push_latency(workdir: Path, db: str, clients: int, rate: float, count: int,
         "expected": r["expected"], "errors": r["errors"], "rehandshakes": r.get("rehandshakes", 0),
         "ingest_p50_ms": r["ingest_p50_ms"],
         "floor_p50_ms": floor.get("p50_ms"), "floor_p99_ms": floor.get("p99_ms"),
-        "floor_delivered": floor.get("delivered")},
+        "floor_delivered": floor.get("delivered"), "transport": transport},
         note=f"{clients} {transport} subscribers, {rate:g} events/s x {count}, ingest -> StatisticUpdate; "
              "ratio = 50 ms / p99")
 
@@ -514,7 +513,7 @@ def readme_block(lines: list[tuple[str, Measure]], command: str, seconds: float,
             ours = (f"p50 / p99 {f.get('p50_ms') or 0:,.0f} / {f.get('p99_ms') or 0:,.0f} ms, "
                     f"{f.get('delivered', 0):,} of {f.get('expected', 0):,} updates delivered")
             base = "50 ms (the p99 aimed at)" + (
-                f"; floor (bare Twisted long-polling, same client): p50 / p99 "
+                f"; floor (bare Twisted {f.get('transport', 'long-polling')}, same client): p50 / p99 "
                 f"{f.get('floor_p50_ms') or 0:,.0f} / {f.get('floor_p99_ms') or 0:,.0f} ms"
                 if f.get("floor_p99_ms") is not None else "")
         elif m.name == "import":

@@ -1,4 +1,4 @@
-"""Packaging: what the supported Pythons and the ``bench`` extra need is declared in setup.cfg."""
+"""Packaging: what the supported Pythons, the ``test`` and the ``bench`` extras need is declared in setup.cfg."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _requirements(*sections: tuple[str, str]) -> set[str]:
     return names
 
 
-def _third_party_imports(path) -> set[str]:
+def _third_party_imports(path, local: set[str] = frozenset()) -> set[str]:
     tree = ast.parse(path.read_text(), str(path))
     mods = set()
     for node in ast.walk(tree):
@@ -34,7 +34,7 @@ def _third_party_imports(path) -> set[str]:
             mods.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             mods.add(node.module.split(".")[0])
-    local = {p.stem for p in path.parent.glob("*.py")} | {"services87", "__future__"}
+    local = {p.stem for p in path.parent.glob("*.py")} | {"services87", "tests", "__future__"} | set(local)
     return {m for m in mods if m not in sys.stdlib_module_names and m not in local}
 
 
@@ -49,6 +49,22 @@ def test_bench_extra_installs_what_bench_imports():
             if not names & declared:
                 missing[f"{path.name}: {mod}"] = sorted(names)
     assert not missing, f"imported by bench/ but not in install_requires or the bench extra: {missing}"
+
+
+def test_test_extra_installs_what_the_tests_import():
+    """``scripts/test`` installs services87 plus the test extra: a package a test imports only because another
+    dependency happens to bring it may be gone after that dependency's next release."""
+    declared = _requirements(("options", "install_requires"), ("options.extras_require", "test"),
+                             ("options.extras_require", "bench"))  # tests/perf runs bench code
+    dists = importlib.metadata.packages_distributions()
+    missing = {}
+    bench = {p.stem for p in (ROOT / "bench").glob("*.py")}  # tests/perf imports bench modules by name
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for mod in _third_party_imports(path, bench):
+            names = {d.lower().replace("_", "-") for d in dists.get(mod, [mod])}
+            if not names & declared:
+                missing[f"{path.relative_to(ROOT)}: {mod}"] = sorted(names)
+    assert not missing, f"imported by tests/ but not in install_requires or the test extra: {missing}"
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "bench").glob("*.py")))
