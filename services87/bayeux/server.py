@@ -83,6 +83,8 @@ class BayeuxServer:
         #: a message's JSON on each
         self._deliverable: dict[str, bytes] = {}
         self._index: dict[str, set[str]] = {}
+        #: changes whenever :attr:`_index` does (see :attr:`index_version`)
+        self._index_version = 0
         self._held = 0
         #: held connects by deadline ``(reactor time, sequence, held)``; entries of connects answered early stay
         #: until they reach the top (or the heap is compacted), and one timer waits for the earliest deadline
@@ -131,6 +133,12 @@ class BayeuxServer:
         browser cookie has *value* - e.g. to route a REST call to the CometD
         session of the same client."""
         return [s for s in self._sessions.values() if value in (s.session_cookie, s.browser_id)]
+
+    @property
+    def index_version(self) -> int:
+        """A number that changes whenever a session subscribes, unsubscribes or goes: while it stays the same,
+        :meth:`subscribers` gives the same sessions (an application may keep what it derived from them)."""
+        return self._index_version
 
     def subscribers(self, channel: str) -> list[Session]:
         """Sessions that would receive a :meth:`publish` to *channel*."""
@@ -273,7 +281,7 @@ class BayeuxServer:
         for name in names:
             if name not in session.subscriptions:
                 session.subscriptions.add(name)
-                self._index.setdefault(name, set()).add(session.id)
+                self._index_add(session, name)
 
     def unsubscribe_replica(self, session: Session, names: Iterable[str]) -> None:
         """Remove channel *names* from the subscriptions of *session* as another worker did: no
@@ -631,7 +639,7 @@ class BayeuxServer:
         for channel in channels:
             if channel.name not in session.subscriptions:
                 session.subscriptions.add(channel.name)
-                self._index.setdefault(channel.name, set()).add(session.id)
+                self._index_add(session, channel.name)
                 self._notify(self.hooks.on_subscribe, session, channel.name)
         if self.cluster is not None:
             self.cluster.subscriptions_changed(session, [c.name for c in channels], True)
@@ -714,8 +722,13 @@ class BayeuxServer:
         self._held -= 1
         session.last_seen = self.reactor.seconds()
 
+    def _index_add(self, session: Session, name: str) -> None:
+        self._index.setdefault(name, set()).add(session.id)
+        self._index_version += 1
+
     def _unindex(self, session: Session, name: str) -> None:
         ids = self._index.get(name)
+        self._index_version += 1
         if ids is not None:
             ids.discard(session.id)
             if not ids:

@@ -239,6 +239,33 @@ def test_subscribe_unsubscribe_hooks_and_limit():
     assert h.server.publish("/a", 1) == 0 and h.server.publish("/b", 1) == 1
 
 
+def test_index_version_moves_with_who_is_subscribed():
+    h = Harness()
+    versions = [h.server.index_version]
+
+    def moved() -> bool:
+        versions.append(h.server.index_version)
+        return versions[-1] != versions[-2]
+
+    a = h.ready("/a")
+    assert moved() and h.server.subscribers("/a")[0].id == a
+    h.connect(a)
+    h.server.publish("/a", 1)
+    h.process({"channel": "/meta/subscribe", "clientId": a, "subscription": "/a"})  # already subscribed
+    assert not moved()
+    h.process({"channel": "/meta/subscribe", "clientId": a, "subscription": "/b"})
+    assert moved()
+    h.process({"channel": "/meta/unsubscribe", "clientId": a, "subscription": "/b"})
+    assert moved()
+    b = h.ready("/a")
+    assert moved()
+    h.process({"channel": "/meta/disconnect", "clientId": b})
+    assert moved() and [s.id for s in h.server.subscribers("/a")] == [a]
+    for _ in range(8):  # a stops connecting: swept
+        h.clock.advance(1.0)
+    assert moved() and h.server.subscribers("/a") == []
+
+
 def test_async_hooks_and_denials():
     class AsyncHooks(BayeuxHooks):
         def __init__(self):
