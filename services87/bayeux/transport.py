@@ -118,8 +118,7 @@ def write_now(transport: Any, data: bytes) -> None:
     takes the usual way, and so does a failed send: the reactor then meets the failure and ends the connection
     (tests/bayeux/test_bayeux_send_now.py)."""
     fd = _plain_tcp(transport)
-    if (fd is None or not fd.connected or fd.disconnecting or fd._writeDisconnected or fd.producer is not None
-            or fd._tempDataLen or fd.offset != len(fd.dataBuffer)):
+    if fd is None or not fd.connected or fd.disconnecting or fd.producer is not None or _waiting(fd):
         transport.write(data)
         send_now(transport)
         return
@@ -128,6 +127,12 @@ def write_now(transport: Any, data: bytes) -> None:
         transport.write(data)  # kept for the reactor, which sees the same failure and disconnects
     elif sent < len(data):
         transport.write(data[sent:])
+
+
+def _waiting(fd: Any) -> bool:
+    """Whether ``fd`` (a ``FileDescriptor``) holds bytes not yet sent, or its sending side is shut."""
+    # Twisted has no public view of its write buffer (its two parts) nor of a half-closed connection
+    return bool(fd._tempDataLen or fd.offset != len(fd.dataBuffer) or fd._writeDisconnected)  # noqa: SLF001
 
 
 def _plain_tcp(transport: Any) -> Any:
