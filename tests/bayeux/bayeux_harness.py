@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from typing import Any
@@ -41,13 +40,15 @@ class AppProcess:
     Its output goes to a log file the child appends to through its own descriptor; :meth:`log` reads it through
     a new descriptor each time (a descriptor shared with the child shares the file offset, so the child's
     writes would land wherever the reader had just seeked). The port comes from a dedicated file the child
-    writes atomically (rename), never from parsing output that may still be half written."""
+    writes atomically (rename), never from parsing output that may still be half written. Both live in
+    ``workdir``, a directory of pytest's (``tmp_path_factory``): pytest keeps those of the last few runs for
+    a look after a failure and removes older ones, also after a run that was killed."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, workdir: str | os.PathLike[str]) -> None:
         self.args = list(args)
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
-        self.workdir = tempfile.mkdtemp(prefix="bayeux-app-")
+        self.workdir = os.fspath(workdir)
         self.log_path = os.path.join(self.workdir, "app.log")
         self.port_file = os.path.join(self.workdir, "port")
         self.name = "tests/bayeux/app.py " + " ".join(self.args)

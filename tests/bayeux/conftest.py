@@ -17,16 +17,16 @@ from bayeux_harness import AppProcess  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def app():
+def app(tmp_path_factory):
     """A shared test server (timeout 2 s, max_interval 2 s, max_queue 5)."""
-    process = AppProcess().start()
+    process = AppProcess(workdir=tmp_path_factory.mktemp("bayeux-app")).start()
     yield process
     process.stop()
 
 
 @pytest.fixture
-def fresh_app():
+def fresh_app(tmp_path_factory):
     """A test server of its own, for tests that reset or restart it."""
-    process = AppProcess().start()
+    process = AppProcess(workdir=tmp_path_factory.mktemp("bayeux-app")).start()
     yield process
     process.stop()

@@ -23,15 +23,15 @@ TRANSPORTS = [ConnectionType.LONG_POLLING, ConnectionType.WEBSOCKET]
 # max-interval of 2 s, a client on a loaded machine that reconnected late was swept (402) and aiocometd-ng gave
 # up with "Connect request failed". Their servers allow 30 s between connects.
 @pytest.fixture(scope="module")
-def app():
-    process = AppProcess("--max-interval", "30").start()
+def app(tmp_path_factory):
+    process = AppProcess("--max-interval", "30", workdir=tmp_path_factory.mktemp("bayeux-app")).start()
     yield process
     process.stop()
 
 
 @pytest.fixture
-def fresh_app():
-    process = AppProcess("--max-interval", "30").start()
+def fresh_app(tmp_path_factory):
+    process = AppProcess("--max-interval", "30", workdir=tmp_path_factory.mktemp("bayeux-app")).start()
     yield process
     process.stop()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -389,3 +390,11 @@ def test_server_log_is_clean(app):
     """Runs last in this module: nothing above may have produced a traceback."""
     log = app.log()  # the shared server stays up: the fixture stops it
     assert "Traceback" not in log, log
+
+
+def test_the_test_servers_files_are_pytests_to_clean_up(app, tmp_path_factory):
+    """The log and port file of a test server live under pytest's temporary directory, which pytest prunes
+    (they were left in /tmp, a few hundred after a day of runs)."""
+    basetemp = tmp_path_factory.getbasetemp().resolve()
+    assert Path(app.workdir).resolve().is_relative_to(basetemp)
+    assert Path(app.log_path).parent == Path(app.workdir) and Path(app.log_path).exists()
