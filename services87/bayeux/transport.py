@@ -113,12 +113,15 @@ def write_now(transport: Any, data: bytes) -> None:
     what the kernel does not take is written to the transport as usual, after anything else. Twisted's
     ``write`` + ``doWrite`` would first register the socket with the reactor as waiting to write and then
     unregister it (two ``epoll_ctl`` calls and their bookkeeping for every frame, a third of what one pushed
-    frame cost the server: docs/performance.md, "Push latency over WebSocket"). Anything else (TLS, a wrapper
-    that does more than pass bytes on, a registered producer, bytes already waiting, a closing connection)
-    takes the usual way, and so does a failed send: the reactor then meets the failure and ends the connection
+    frame cost the server: docs/performance.md, "Push latency over WebSocket"). A streaming producer that is
+    not paused (an upgraded connection's HTTP channel stays registered as one) needs nothing from a write the
+    socket takes whole. Anything else (TLS, a wrapper that does more than pass bytes on, a paused or
+    non-streaming producer, bytes already waiting, a closing connection) takes the usual way, and so does a
+    failed send: the reactor then meets the failure and ends the connection
     (tests/bayeux/test_bayeux_send_now.py)."""
     fd = _plain_tcp(transport)
-    if fd is None or not fd.connected or fd.disconnecting or fd.producer is not None or _waiting(fd):
+    if fd is None or not fd.connected or fd.disconnecting or _waiting(fd) or (
+            fd.producer is not None and (not fd.streamingProducer or fd.producerPaused)):
         transport.write(data)
         send_now(transport)
         return

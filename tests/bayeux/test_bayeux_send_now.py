@@ -9,8 +9,10 @@ import socket
 
 import pytest
 from twisted.internet import tcp
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.protocols import policies
+from zope.interface import implementer
 
 from services87.bayeux.transport import send_now, write_now
 
@@ -180,6 +182,39 @@ def test_write_now_never_overtakes_bytes_that_wait(connection):
     assert writers.writers == {conn}
     write_now(conn, b"after")
     assert _drain(conn, peer, len(big) + 5) == big + b"after"
+
+
+@implementer(IPushProducer)
+class _Producer:
+    """What an upgraded connection's HTTP channel is to its TCP connection: a streaming producer."""
+
+    def pauseProducing(self):  # noqa: N802 (Twisted's interface)
+        pass
+
+    def resumeProducing(self):  # noqa: N802
+        pass
+
+    def stopProducing(self):  # noqa: N802
+        pass
+
+
+def test_write_now_under_a_streaming_producer_is_one_send(connection):
+    """A WebSocket is an upgraded HTTP connection: Twisted's HTTP channel stays registered as the connection's
+    streaming producer, and that must not send every frame the slow way."""
+    conn, peer, writers = connection
+    conn.registerProducer(_Producer(), True)
+    write_now(conn, b"frame")
+    assert writers.registrations == 0
+    assert _received(peer, 5) == b"frame"
+
+
+def test_write_now_under_a_paused_producer_takes_the_usual_way(connection):
+    conn, peer, writers = connection
+    conn.registerProducer(_Producer(), True)
+    conn.producerPaused = True  # as Twisted leaves it while its buffer is over the limit
+    write_now(conn, b"frame")
+    assert writers.registrations == 1 and writers.writers == set()  # written and sent by doWrite
+    assert _received(peer, 5) == b"frame"
 
 
 class _Upper(policies.ProtocolWrapper):
