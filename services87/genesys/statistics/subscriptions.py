@@ -258,8 +258,17 @@ class SubscriptionManager:
         subscribed to the same agent's state cost one evaluation, not a thousand."""
         out: list[tuple[str, Item, Result | Exception]] = []
         seen: dict[tuple, Result | Exception] = {}
+        # A definition is a frozen dataclass whose hash is computed anew at each use (its fields, masks and
+        # notification included: a few µs): each definition object is hashed once here and stands for the
+        # first equal one met; the jobs keep every object alive, so ids are stable for the call.
+        equal: dict[StatDefinition, StatDefinition] = {}
+        first_of: dict[int, int] = {}
         for sub_id, item, at in jobs:
-            key = (item.defn, item.object_type, item.object_id, at)
+            defn = item.defn
+            d = first_of.get(id(defn))
+            if d is None:
+                d = first_of[id(defn)] = id(equal.setdefault(defn, defn))
+            key = (d, item.object_type, item.object_id, at)
             res = seen.get(key)
             if res is None:
                 try:
