@@ -51,6 +51,20 @@ def test_bench_extra_installs_what_bench_imports():
     assert not missing, f"imported by bench/ but not in install_requires or the bench extra: {missing}"
 
 
+def test_install_requires_covers_what_services87_imports():
+    """``pip install services87`` brings every package the server imports (the database drivers of the
+    ``postgres`` extra apart)."""
+    declared = _requirements(("options", "install_requires"), ("options.extras_require", "postgres"))
+    dists = importlib.metadata.packages_distributions()
+    missing = {}
+    for path in sorted((ROOT / "services87").rglob("*.py")):
+        for mod in _third_party_imports(path):
+            names = {d.lower().replace("_", "-") for d in dists.get(mod, [mod])}
+            if not names & declared:
+                missing[f"{path.relative_to(ROOT)}: {mod}"] = sorted(names)
+    assert not missing, f"imported by services87/ but not in install_requires: {missing}"
+
+
 def test_test_extra_installs_what_the_tests_import():
     """``scripts/test`` installs services87 plus the test extra: a package a test imports only because another
     dependency happens to bring it may be gone after that dependency's next release."""
