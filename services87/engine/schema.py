@@ -146,7 +146,10 @@ requests = Table(
     Column("reply_seconds", Float, nullable=True),
     Column("reply_business_seconds", Float, nullable=True),
     Column("reply_slot", BigInteger, nullable=True),
-    Index("ix_requests_owner_open", "owner_id", "is_open"),
+    #: a user's open requests (Own*, the status tile's new information), and their postponed and recently
+    #: closed ones by status and closing time: the status tile reads what it counts, not all the user owns
+    #: (migration 0009_owner_state)
+    Index("ix_requests_owner_state", "owner_id", "is_open", "status_id", "closed_ts"),
     Index("ix_requests_closed_ts", "closed_ts"),
     Index("ix_requests_category", "category_id"),
 )

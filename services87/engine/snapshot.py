@@ -18,6 +18,7 @@ from collections import defaultdict
 from itertools import accumulate
 
 from services87.engine import schema as t
+from services87.engine.storage.reads import closed_since
 
 SLOT = t.SLOT_SECONDS
 #: How far back from the first bounds asked the slot tables are held (further back: the store's own sums).
@@ -113,7 +114,9 @@ class Snapshot:
     def own_summary(self, user_id: int, day_start: int, day_end: int, hidden: frozenset) -> dict[str, int]:
         """:meth:`Store.own_summary`, the day-independent counts and the closing times held per user."""
         counts = self._part(("own", user_id, hidden), lambda: self.store.own_counts(user_id, hidden))
-        closed = self._part(("closed", user_id, hidden), lambda: self.store.closed_times(user_id, hidden))
+        since = closed_since(day_start)
+        closed = self._part(("closed", user_id, hidden, since),
+                            lambda: self.store.closed_times(user_id, hidden, since))
         return dict(counts, closed_today=bisect_left(closed, day_end) - bisect_left(closed, day_start))
 
 

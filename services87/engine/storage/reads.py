@@ -69,7 +69,7 @@ class ReadStore(Database):
         """The asking user's figures for the status tile, leaving out requests in ``hidden`` categories:
         ``new_info`` (open requests whose latest message is from the customer), ``postponed``,
         ``closed_today`` (closed in ``[day_start, day_end)``) and ``favourites`` (requests on the hotlist)."""
-        closed = self.closed_times(user_id, hidden)
+        closed = self.closed_times(user_id, hidden, closed_since(day_start))
         return dict(self.own_counts(user_id, hidden),
                     closed_today=bisect_left(closed, day_end) - bisect_left(closed, day_start))
 
@@ -91,23 +91,27 @@ class ReadStore(Database):
             return {
                 "new_info": c.execute(visible(mine.where(rq.is_open == sa.true(),
                                                          latest == int(Direction.Inbound)))).scalar_one(),
-                "postponed": c.execute(visible(mine.where(rq.status_id.in_(base))),
+                # postponed is not open: the index (owner_id, is_open, status_id, ...) counts them as a range
+                "postponed": c.execute(visible(mine.where(rq.is_open == sa.false(), rq.status_id.in_(base))),
                                        {"base": int(BaseStatus.Postponed)}).scalar_one(),
                 "favourites": c.execute(visible(
                     sa.select(sa.func.count()).select_from(t.hotlist.join(t.requests, t.hotlist.c.request_id == rq.id))
                     .where(t.hotlist.c.user_id == user_id))).scalar_one(),
             }
 
-    def closed_times(self, user_id: int, hidden: Iterable[int] = ()) -> list[int]:
-        """When each of ``user_id``'s closed requests (base status Closed) was closed, ascending, leaving out
-        those in ``hidden`` categories: ``closed_today`` of any local day is two bisections of it."""
+    def closed_times(self, user_id: int, hidden: Iterable[int] = (), since: int = 0) -> list[int]:
+        """When each of ``user_id``'s requests closed (base status Closed) at ``since`` or later was closed,
+        ascending, leaving out those in ``hidden`` categories: ``closed_today`` of any local day that starts at
+        ``since`` or later is two bisections of it (:func:`closed_since` gives a ``since`` shared by every time
+        zone's today). A range of ``ix_requests_owner_state``: as long as the list, not as all the user owns."""
         rq, st = t.requests.c, t.statuses.c
         visible = self._own_visible(hidden)
         closed = sa.select(st.id).where(st.base_status == int(BaseStatus.Closed))
         with self.engine.connect() as c:
             return [ts for (ts,) in c.execute(visible(
-                sa.select(rq.closed_ts).where(rq.owner_id == user_id, rq.status_id.in_(closed),
-                                              rq.closed_ts.is_not(None)).order_by(rq.closed_ts)))]
+                sa.select(rq.closed_ts).where(rq.owner_id == user_id, rq.is_open == sa.false(),
+                                              rq.status_id.in_(closed), rq.closed_ts >= since)
+                .order_by(rq.closed_ts)))]
 
     def system_warnings(self) -> list[str]:
         """System warnings for the status tile (the vendor lists them in its status screen): the lines of the
@@ -208,6 +212,13 @@ class ReadStore(Database):
 
 
 @lru_cache(maxsize=256)
+def closed_since(day_start: int) -> int:
+    """The start of the closing times the status tile reads for a day starting at ``day_start`` (epoch s): UTC
+    midnight of the day before. Every time zone's today at one instant starts within some 26 hours, so the
+    tiles of all zones share one or two lists of closing times, each of the last day or two only."""
+    return day_start - day_start % 86400 - 86400
+
+
 def _slot_sum_sql(table: str, kinds: tuple[str, ...]) -> sa.TextClause:
     """``SELECT j, SUM(..) ... UNION ALL ...``: one range sum per part, over the slot (``s``) or day (``d``)
     table; plain portable SQL, built once per shape."""
