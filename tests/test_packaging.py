@@ -38,46 +38,38 @@ def _third_party_imports(path, local: set[str] = frozenset()) -> set[str]:
     return {m for m in mods if m not in sys.stdlib_module_names and m not in local}
 
 
-def test_bench_extra_installs_what_bench_imports():
-    """bench/run installs services87 plus the bench extra: every bench/*.py import must come from them."""
-    declared = _requirements(("options", "install_requires"), ("options.extras_require", "bench"))
+def _undeclared(paths, extras: tuple[str, ...], local: set[str] = frozenset()) -> dict[str, list[str]]:
+    """``"file: module" -> its distributions`` for each third-party module imported by ``paths`` that neither
+    install_requires nor one of ``extras`` declares."""
+    declared = _requirements(("options", "install_requires"), *(("options.extras_require", e) for e in extras))
     dists = importlib.metadata.packages_distributions()
     missing = {}
-    for path in sorted((ROOT / "bench").glob("*.py")):
-        for mod in _third_party_imports(path):
+    for path in sorted(paths):
+        for mod in _third_party_imports(path, local):
             names = {d.lower().replace("_", "-") for d in dists.get(mod, [mod])}
             if not names & declared:
-                missing[f"{path.name}: {mod}"] = sorted(names)
+                missing[f"{path.relative_to(ROOT)}: {mod}"] = sorted(names)
+    return missing
+
+
+def test_bench_extra_installs_what_bench_imports():
+    """bench/run installs services87 plus the bench extra: every bench/*.py import must come from them."""
+    missing = _undeclared((ROOT / "bench").glob("*.py"), ("bench",))
     assert not missing, f"imported by bench/ but not in install_requires or the bench extra: {missing}"
 
 
 def test_install_requires_covers_what_services87_imports():
     """``pip install services87`` brings every package the server imports (the database drivers of the
     ``postgres`` extra apart)."""
-    declared = _requirements(("options", "install_requires"), ("options.extras_require", "postgres"))
-    dists = importlib.metadata.packages_distributions()
-    missing = {}
-    for path in sorted((ROOT / "services87").rglob("*.py")):
-        for mod in _third_party_imports(path):
-            names = {d.lower().replace("_", "-") for d in dists.get(mod, [mod])}
-            if not names & declared:
-                missing[f"{path.relative_to(ROOT)}: {mod}"] = sorted(names)
+    missing = _undeclared((ROOT / "services87").rglob("*.py"), ("postgres",))
     assert not missing, f"imported by services87/ but not in install_requires: {missing}"
 
 
 def test_test_extra_installs_what_the_tests_import():
     """``scripts/test`` installs services87 plus the test extra: a package a test imports only because another
     dependency happens to bring it may be gone after that dependency's next release."""
-    declared = _requirements(("options", "install_requires"), ("options.extras_require", "test"),
-                             ("options.extras_require", "bench"))  # tests/perf runs bench code
-    dists = importlib.metadata.packages_distributions()
-    missing = {}
     bench = {p.stem for p in (ROOT / "bench").glob("*.py")}  # tests/perf imports bench modules by name
-    for path in sorted((ROOT / "tests").rglob("*.py")):
-        for mod in _third_party_imports(path, bench):
-            names = {d.lower().replace("_", "-") for d in dists.get(mod, [mod])}
-            if not names & declared:
-                missing[f"{path.relative_to(ROOT)}: {mod}"] = sorted(names)
+    missing = _undeclared((ROOT / "tests").rglob("*.py"), ("test", "bench"), bench)  # tests/perf runs bench code
     assert not missing, f"imported by tests/ but not in install_requires or the test extra: {missing}"
 
 
