@@ -77,6 +77,12 @@ class BayeuxWebSocketProtocol(WebSocketServerProtocol):
     def onOpen(self) -> None:
         self._open = True
 
+    def dataReceived(self, data: bytes) -> None:
+        """autobahn's, without its debug line: autobahn formats that line (highlighting through click, ~16 µs,
+        a fifth of a connect's round trip) for every chunk received, whether debug logging is on or not; the
+        bytes go to the same ``_dataReceived``."""
+        self._dataReceived(data)
+
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         server = self.factory.bayeux
         settings = server.settings
