@@ -148,9 +148,8 @@ requests = Table(
     Column("reply_slot", BigInteger, nullable=True),
     #: a user's open requests (Own*, the status tile's new information), and their postponed and recently
     #: closed ones by status and closing time: the status tile reads what it counts, not all the user owns
-    #: (migration 0009_owner_state)
+    #: (migration 0009_owner_state, which also dropped the index on closed_ts alone: no query used it)
     Index("ix_requests_owner_state", "owner_id", "is_open", "status_id", "closed_ts"),
-    Index("ix_requests_closed_ts", "closed_ts"),
     Index("ix_requests_category", "category_id"),
 )
 

@@ -35,6 +35,22 @@ def test_no_index_on_created_ts(tmp_path):
         store.close()
 
 
+def test_the_owner_state_index_replaces_two(tmp_path):
+    """Migration 0009: (owner_id, is_open, status_id, closed_ts) instead of (owner_id, is_open) and (closed_ts);
+    a downgrade gives both back."""
+    store = Store(fresh_db_url(tmp_path))
+    try:
+        store.migrate()
+        indexes = {i["name"]: tuple(i["column_names"]) for i in sa.inspect(store.engine).get_indexes("requests")}
+        assert indexes["ix_requests_owner_state"] == ("owner_id", "is_open", "status_id", "closed_ts")
+        assert "ix_requests_owner_open" not in indexes and "ix_requests_closed_ts" not in indexes
+        command.downgrade(alembic_config(store.engine), "0008_no_created_index")
+        names = {i["name"] for i in sa.inspect(store.engine).get_indexes("requests")}
+        assert {"ix_requests_owner_open", "ix_requests_closed_ts"} <= names and "ix_requests_owner_state" not in names
+    finally:
+        store.close()
+
+
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()  # raises if there are several
 
 

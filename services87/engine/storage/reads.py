@@ -200,18 +200,7 @@ class ReadStore(Database):
         with self.engine.connect() as c:
             return c.execute(sa.select(sa.func.count()).select_from(t.requests)).scalar_one()
 
-    def closed_between(self, start: int, end: int, hidden: Iterable[int] = ()) -> int:
-        """Requests closed in ``[start, end)``, leaving out those in ``hidden`` categories."""
-        rq = t.requests.c
-        q = sa.select(sa.func.count()).select_from(t.requests).where(rq.closed_ts >= start, rq.closed_ts < end)
-        hidden = list(hidden)
-        if hidden:
-            q = q.where(sa.or_(rq.category_id.is_(None), rq.category_id.not_in(hidden)))
-        with self.engine.connect() as c:
-            return c.execute(q).scalar_one()
 
-
-@lru_cache(maxsize=256)
 def closed_since(day_start: int) -> int:
     """The start of the closing times the status tile reads for a day starting at ``day_start`` (epoch s): UTC
     midnight of the day before. Every time zone's today at one instant starts within some 26 hours, so the
@@ -219,6 +208,7 @@ def closed_since(day_start: int) -> int:
     return day_start - day_start % 86400 - 86400
 
 
+@lru_cache(maxsize=256)
 def _slot_sum_sql(table: str, kinds: tuple[str, ...]) -> sa.TextClause:
     """``SELECT j, SUM(..) ... UNION ALL ...``: one range sum per part, over the slot (``s``) or day (``d``)
     table; plain portable SQL, built once per shape."""
