@@ -30,6 +30,8 @@ from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from twisted.web import resource, server
 
+from services87.bayeux.websocket import text_frame  # the server's own framing: a pure function
+
 CONNECT_REPLY = b'{"channel":"/meta/connect","successful":true,"advice":{"reconnect":"retry","interval":0}}'
 
 
@@ -95,16 +97,6 @@ class Floor(resource.Resource):
                 request.setHeader(b"content-length", b"%d" % len(body))
                 request.write(body)
                 request.finish()
-
-
-def text_frame(payload: bytes) -> bytes:
-    """An unmasked final text frame (RFC 6455 5.2) of ``payload``."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 65536:
-        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
-    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
 
 
 class FloorSocket(WebSocketServerProtocol):
